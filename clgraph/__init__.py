@@ -1,0 +1,17 @@
+"""clgraph: a symbolic tensor compiler in the line of Theano.
+
+Graphs built on symbolic variables (`clgraph.tensor`) are simplified, lowered to a plan of
+Mako-rendered OpenCL kernels built as one program, and run on any OpenCL device.
+
+Stages: expr (graph) -> diff (gradients) -> simplify (rewrites) -> lower (plan, templates)
+-> runtime (device, cache, execution).
+"""
+
+from clgraph.compile.function import Function, function
+from clgraph.compile.io import Out
+from clgraph.config import config
+from clgraph.shared import shared
+
+__version__ = "0.1.0"
+
+__all__ = ["Function", "Out", "config", "function", "shared", "__version__"]

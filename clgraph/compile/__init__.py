@@ -1,0 +1,1 @@
+"""compile/: function(), modes and compiled-function objects."""

@@ -1,0 +1,302 @@
+"""function(): graph -> simplified graph -> Plan -> one built program, callable.
+
+A call checks every argument and prepares every launch (shapes) before anything is
+enqueued, so a bad call leaves shared variables untouched and the function usable.
+Updates are applied together, after every output is computed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import pyopencl.array as cl_array
+
+from clgraph.compile.inputs import convert_input
+from clgraph.compile.io import Out
+from clgraph.config import config
+from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
+from clgraph.expr.variable import Constant, SharedVariable, Variable
+
+
+class UnusedInputError(ValueError):
+    pass
+
+
+class MissingInputError(ValueError):
+    pass
+
+
+def _as_list(x) -> tuple[list, bool]:
+    if x is None:
+        return [], False
+    if isinstance(x, (list, tuple)):
+        return list(x), False
+    return [x], True
+
+
+def _updates_list(updates) -> list[tuple[SharedVariable, Variable]]:
+    if updates is None:
+        return []
+    if isinstance(updates, dict) and not isinstance(updates, OrderedDict) and len(updates) > 1:
+        pairs = list(updates.items())  # dicts keep insertion order in Python 3.7+
+    elif isinstance(updates, dict):
+        pairs = list(updates.items())
+    else:
+        pairs = list(updates)
+    from clgraph.tensor.basic import as_tensor_variable
+
+    out = []
+    seen = set()
+    for pair in pairs:
+        if len(pair) != 2:
+            raise TypeError(f"updates must be (shared variable, expression) pairs, got {pair!r}")
+        var, expr = pair
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"updates: {var} is not a shared variable; only shared variables "
+                            "can be updated")
+        if id(var) in seen:
+            raise ValueError(f"updates: shared variable {var} is updated twice")
+        seen.add(id(var))
+        expr = as_tensor_variable(expr)
+        if expr.dtype != var.dtype:
+            raise TypeError(f"updates: the update of {var} has dtype {expr.dtype}, but the shared "
+                            f"variable is {var.dtype}; cast it (expr.astype('{var.dtype}'))")
+        if expr.ndim != var.ndim or any(a is not None and b is not None and a != b for a, b in
+                                        zip(expr.type.shape, var.type.shape)):
+            raise TypeError(f"updates: the update of {var} has type {expr.type}, which does not "
+                            f"fit the shared variable's type {var.type}")
+        out.append((var, expr))
+    return out
+
+
+class Function:
+    """A compiled function. Call it with one value per input."""
+
+    def __init__(self, inputs, outputs, updates, givens, mode, profile, on_unused_input,
+                 allow_input_downcast, name) -> None:
+        from clgraph.compile.mode import get_mode
+        from clgraph.lower.lower import Plan
+        from clgraph.runtime.device import get_context
+        from clgraph.runtime.execute import Executor
+        from clgraph.simplify import optimize
+
+        t_start = time.perf_counter()
+        self.name = name
+        self.allow_input_downcast = allow_input_downcast
+        self.mode = get_mode(mode)
+        inputs = list(inputs or [])
+        for i, v in enumerate(inputs):
+            if not isinstance(v, Variable):
+                raise TypeError(f"function inputs must be symbolic variables; input {i} is "
+                                f"{type(v).__name__}")
+            if isinstance(v, (Constant, SharedVariable)):
+                raise TypeError(f"input {i} ({v}) is a {type(v).__name__}; constants and shared "
+                                "variables are not function inputs (shared ones are implicit)")
+            if v.owner is not None:
+                raise TypeError(f"input {i} ({v}) is computed by {v.owner.op}; inputs must be "
+                                "free variables (use givens to replace computed values)")
+        if len({id(v) for v in inputs}) != len(inputs):
+            raise ValueError("the same variable is given twice in the function's inputs")
+        self.inputs = inputs
+        outs, self.single = _as_list(outputs)
+        self.borrow = [o.borrow if isinstance(o, Out) else False for o in outs]
+        outs = [o.variable if isinstance(o, Out) else o for o in outs]
+        from clgraph.tensor.basic import as_tensor_variable
+
+        outs = [as_tensor_variable(o) for o in outs]
+        updates = _updates_list(updates)
+        # Default updates (random streams) of shared variables the graph uses.
+        explicit = {id(s) for s, _ in updates}
+        for var in graph_inputs(outs + [e for _, e in updates]):
+            if isinstance(var, SharedVariable) and var.default_update is not None \
+                    and id(var) not in explicit:
+                updates.append((var, var.default_update))
+        if givens:
+            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+            mapping = {}
+            for old, new in pairs:
+                new = as_tensor_variable(new)
+                if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
+                    raise TypeError(f"givens: {old} of type {old.type} is replaced by {new} of "
+                                    f"type {new.type}")
+                mapping[old] = new
+            all_out, _ = clone_graph(outs + [e for _, e in updates], mapping)
+            outs = all_out[:len(outs)]
+            updates = [(s, e) for (s, _), e in zip(updates, all_out[len(outs):])]
+        self.updates = updates
+        needed = graph_inputs(outs + [e for _, e in updates])
+        needed_ids = {id(v) for v in needed}
+        for i, v in enumerate(inputs):
+            if id(v) not in needed_ids and on_unused_input != "ignore":
+                msg = (f"input {i} ({v}) is not used to compute the outputs; pass "
+                       "on_unused_input='warn' or 'ignore' to allow it")
+                if on_unused_input == "raise":
+                    raise UnusedInputError(msg)
+                import warnings
+
+                warnings.warn(msg, stacklevel=3)
+        input_ids = {id(v) for v in inputs}
+        shared = []
+        for v in needed:
+            if isinstance(v, SharedVariable):
+                shared.append(v)
+            elif not isinstance(v, Constant) and id(v) not in input_ids:
+                raise MissingInputError(
+                    f"variable {v} (type {v.type}) is needed to compute the outputs but is not "
+                    "in the function's inputs (nor a shared variable or a constant)")
+        for s, _ in updates:
+            if s not in shared:
+                shared.append(s)
+        self.shared = shared
+        # Updates must land in fresh buffers the shared variable can own: copy views/aliases.
+        upd_exprs = [_own_buffer(e) for _, e in updates]
+        fgraph = FunctionGraph(inputs + shared, outs + upd_exprs)
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self.maker_fgraph = optimize(fgraph, self.mode.optimizer, self.timings)
+        self.timings["optimize"] = time.perf_counter() - t0
+        self.ctx = get_context()
+        for v in inputs:
+            self.ctx.check_dtype(v.dtype, f"input {v}")
+        t0 = time.perf_counter()
+        self.plan = Plan(self.maker_fgraph, self.ctx)
+        self.timings["lower"] = time.perf_counter() - t0
+        self.executor = Executor(self.plan, self.ctx)
+        self.timings["build"] = self.executor.build_seconds
+        self.n_out = len(outs)
+        self.profile = None
+        if profile or config.profile:
+            from clgraph.runtime.profile import Profile
+
+            self.profile = Profile(self)
+            self.executor.profile = self.profile
+        self.timings["total"] = time.perf_counter() - t_start
+        if config.print_kernels:
+            print(self.kernels_text())
+
+    @property
+    def maker(self):
+        return self
+
+    @property
+    def fgraph(self) -> FunctionGraph:
+        return self.maker_fgraph
+
+    def kernels(self) -> list[str]:
+        """The OpenCL source of every kernel this function runs, each with its nodes."""
+        out = []
+        for k in self.plan.kernel_defs:
+            nodes = "; ".join(str(n.op) for n in k.nodes)
+            out.append(f"/* kernel {k.name}: {nodes} */\n{k.source}")
+        return out
+
+    def kernels_text(self) -> str:
+        return "\n".join(self.kernels())
+
+    @property
+    def program_source(self) -> str:
+        return self.plan.source
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        from clgraph.runtime.darray import (as_device_array, device_array_buffer, download,
+                                            upload)
+
+        if kwargs:
+            args = self._merge_kwargs(args, kwargs)
+        if len(args) != len(self.inputs):
+            names = ", ".join(str(v) for v in self.inputs)
+            raise TypeError(f"function{' ' + self.name if self.name else ''} takes "
+                            f"{len(self.inputs)} argument(s) ({names}), got {len(args)}")
+        values = [convert_input(v, a, self.allow_input_downcast, i)
+                  for i, (v, a) in enumerate(zip(self.inputs, args))]
+        shapes = tuple(tuple(v.shape) for v in values) + \
+            tuple(s.container.shape for s in self.shared) + \
+            tuple(c.data.shape for c in self.plan.constants)
+        t0 = time.perf_counter() if self.profile is not None else 0.0
+        host_scalars = tuple(int(values[k]) for k in self.plan.host_scalar_slots)
+        self.plan.prepare(shapes, host_scalars)  # shape errors raise here, before enqueueing
+        ctx = self.ctx
+        bufs = []
+        for v in values:
+            if isinstance(v, cl_array.Array):
+                bufs.append(device_array_buffer(ctx, v))
+            else:
+                bufs.append(upload(ctx, v))
+        bufs += [s.container.buffer for s in self.shared]
+        all_bufs, state = self.executor.run(bufs, shapes, host_scalars)
+        graph_outs = self.maker_fgraph.outputs
+        results = []
+        for var, borrow in zip(graph_outs[:self.n_out], self.borrow):
+            lay = state.layouts[var]
+            buf = all_bufs[lay.buffer]
+            if borrow:
+                results.append(as_device_array(ctx, buf, lay, var.dtype))
+            else:
+                results.append(download(ctx, buf, lay, var.dtype))
+        for (shared, _), var in zip(self.updates, graph_outs[self.n_out:]):
+            lay = state.layouts[var]
+            shared.container.assign(all_bufs[lay.buffer], lay.shape)
+        if self.profile is not None:
+            ctx.queue.finish()
+            self.profile.record_call(time.perf_counter() - t0)
+        if self.single:
+            return results[0]
+        return results
+
+    def _merge_kwargs(self, args, kwargs):
+        args = list(args)
+        names = [v.name for v in self.inputs]
+        for k, val in kwargs.items():
+            if k not in names:
+                raise TypeError(f"unknown keyword argument {k!r}; inputs are named {names}")
+            i = names.index(k)
+            while len(args) <= i:
+                args.append(_MISSING)
+            args[i] = val
+        if any(a is _MISSING for a in args):
+            raise TypeError("some inputs were given neither by position nor by name")
+        return tuple(args)
+
+
+_MISSING = object()
+
+
+def _own_buffer(expr: Variable) -> Variable:
+    """`expr`, copied into a fresh buffer unless a kernel already writes it into one."""
+    from clgraph.expr.elemwise import Elemwise
+    from clgraph.expr.scalar.ops import identity
+
+    op = expr.owner.op if expr.owner is not None else None
+    if op is not None and not getattr(op, "view_map", None) and \
+            type(op).__name__ not in ("Reshape",):
+        return expr
+    return Elemwise(identity)(expr)
+
+
+def function(inputs: Sequence[Variable] | None, outputs: Any = None, updates: Any = None,
+             givens: Any = None, mode: Any = None, profile: Any = None,
+             on_unused_input: str = "raise", allow_input_downcast: bool | None = None,
+             name: str | None = None) -> Function:
+    """Compile `outputs` as a function of `inputs` (Theano's `theano.function`)."""
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
+                         f"{on_unused_input!r}")
+    return Function(inputs, outputs, updates, givens, mode, profile, on_unused_input,
+                    allow_input_downcast, name)
+
+
+_eval_cache: dict = {}
+
+
+def eval_variable(var: Variable, inputs_dict: dict) -> Any:
+    """Variable.eval: compile once per (variable, inputs), then run."""
+    keys = list(inputs_dict)
+    cache_key = (id(var), tuple(id(k) for k in keys), config.version)
+    fn = _eval_cache.get(cache_key)
+    if fn is None or fn[0] is not var:
+        fn = (var, function(keys, var, on_unused_input="ignore"))
+        _eval_cache[cache_key] = fn
+    return fn[1](*[inputs_dict[k] for k in keys])

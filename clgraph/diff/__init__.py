@@ -1,0 +1,1 @@
+"""clgraph.diff."""

@@ -1,0 +1,499 @@
+"""The scalar operations of API.md, table-driven: a row per op, a class per typing rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from clgraph.expr import dtypes as D
+from clgraph.expr.scalar import special
+from clgraph.expr.scalar.base import ScalarOp
+from clgraph.expr.scalar.codegen import CodeCtx
+
+
+def _errstate(fn: Callable) -> Callable:
+    def run(*xs):
+        with np.errstate(all="ignore"):
+            return fn(*xs)
+    return run
+
+
+# ---------------------------------------------------------------- unary float functions
+# name: (NumPy reference, OpenCL builtin or helper). Integer inputs become float first
+# (Theano's upgrade_to_float).
+_UNARY_FLOAT: dict[str, tuple[Callable, str]] = {
+    "exp": (np.exp, "exp"), "exp2": (np.exp2, "exp2"), "expm1": (np.expm1, "expm1"),
+    "log": (np.log, "log"), "log2": (np.log2, "log2"), "log10": (np.log10, "log10"),
+    "log1p": (np.log1p, "log1p"), "sqrt": (np.sqrt, "sqrt"),
+    "sin": (np.sin, "sin"), "cos": (np.cos, "cos"), "tan": (np.tan, "tan"),
+    "arcsin": (np.arcsin, "asin"), "arccos": (np.arccos, "acos"), "arctan": (np.arctan, "atan"),
+    "sinh": (np.sinh, "sinh"), "cosh": (np.cosh, "cosh"), "tanh": (np.tanh, "tanh"),
+    "arcsinh": (np.arcsinh, "asinh"), "arccosh": (np.arccosh, "acosh"),
+    "arctanh": (np.arctanh, "atanh"),
+    "erf": (special.erf, "erf"), "erfc": (special.erfc, "erfc"),
+    "gamma": (special.gamma, "tgamma"), "gammaln": (special.gammaln, "lgamma"),
+    "erfinv": (special.erfinv, "clg_erfinv"), "psi": (special.psi, "clg_psi"),
+}
+# Ops implemented by helpers in kernels/special.cl (per type and width, no overloading).
+HELPER_FUNCS = {"clg_erfinv", "clg_psi"}
+
+
+@dataclass(frozen=True)
+class UnaryFloat(ScalarOp):
+    fn: str = "exp"
+
+    @property
+    def name(self) -> str:
+        return self.fn
+
+    def out_dtype(self, a: str) -> str:
+        return D.upgrade_to_float(a)
+
+    def impl(self, a):
+        out = self.out_dtype(a.dtype.name)
+        return np.asarray(_errstate(_UNARY_FLOAT[self.fn][0])(a.astype(out)), dtype=out)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x = ctx.cast(args[0], in_dtypes[0], out_dtype)
+        fn = _UNARY_FLOAT[self.fn][1]
+        if fn in HELPER_FUNCS:
+            fn = f"{fn}_{D.cl_type(out_dtype, ctx.width)}"
+        return f"{fn}({x})"
+
+
+# ---------------------------------------------------------------- unary, same dtype
+@dataclass(frozen=True)
+class Neg(ScalarOp):
+    def out_dtype(self, a):
+        if a == "bool":
+            raise TypeError("negation of a bool tensor is not defined; use ~x (invert)")
+        return a
+
+    def impl(self, a):
+        return _errstate(np.negative)(a)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        return f"(-{args[0]})"
+
+
+@dataclass(frozen=True)
+class Abs(ScalarOp):
+    def out_dtype(self, a):
+        return a
+
+    def impl(self, a):
+        return np.abs(a)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        a = args[0]
+        if D.is_float(out_dtype):
+            return f"fabs({a})"
+        if out_dtype == "bool" or not D.is_signed(out_dtype):
+            return a
+        # OpenCL's integer abs returns the unsigned type; NumPy keeps the signed one.
+        return ctx.cast(f"abs({a})", "u" + out_dtype, out_dtype)
+
+
+@dataclass(frozen=True)
+class Sqr(ScalarOp):
+    def out_dtype(self, a):
+        return "int8" if a == "bool" else a
+
+    def impl(self, a):
+        return _errstate(np.square)(a.astype(self.out_dtype(a.dtype.name)))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        a = ctx.cast(args[0], in_dtypes[0], out_dtype)
+        return f"({a} * {a})"
+
+
+@dataclass(frozen=True)
+class Sgn(ScalarOp):
+    def out_dtype(self, a):
+        if a == "bool":
+            raise TypeError("sgn of a bool tensor is not defined")
+        return a
+
+    def impl(self, a):
+        return np.sign(a)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        a = args[0]
+        if D.is_float(out_dtype):
+            # OpenCL's sign(NaN) is 0; NumPy's is NaN.
+            return ctx.where(f"isnan({a})", a, f"sign({a})")
+        one, zero = ctx.literal(1, out_dtype), ctx.literal(0, out_dtype)
+        if not D.is_signed(out_dtype):
+            return ctx.where(f"{a} > {zero}", one, zero)
+        return ctx.where(f"{a} > {zero}", one, ctx.where(f"{a} < {zero}", f"(-{one})", zero))
+
+
+# Rounding: identity on integers, as NumPy 2 does.
+_ROUND = {"floor": (np.floor, "floor"), "ceil": (np.ceil, "ceil"), "trunc": (np.trunc, "trunc"),
+          "round_half_to_even": (np.rint, "rint"),
+          "round_half_away_from_zero": (lambda a: np.copysign(np.floor(np.abs(a) + 0.5), a),
+                                        "round")}
+
+
+@dataclass(frozen=True)
+class Rounding(ScalarOp):
+    fn: str = "floor"
+
+    @property
+    def name(self) -> str:
+        return self.fn
+
+    def out_dtype(self, a):
+        return "int8" if a == "bool" else a
+
+    def impl(self, a):
+        if not D.is_float(a.dtype.name):
+            return a.astype(self.out_dtype(a.dtype.name))
+        return _ROUND[self.fn][0](a).astype(a.dtype)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        if not D.is_float(out_dtype):
+            return ctx.cast(args[0], in_dtypes[0], out_dtype)
+        return f"{_ROUND[self.fn][1]}({args[0]})"
+
+
+@dataclass(frozen=True)
+class Invert(ScalarOp):
+    def out_dtype(self, a):
+        if D.is_float(a):
+            raise TypeError(f"invert (~) needs an integer or bool tensor, got {a}")
+        return a
+
+    def impl(self, a):
+        return np.invert(a)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        if out_dtype == "bool":
+            return f"({args[0]} ^ {ctx.literal(1, 'bool')})"
+        return f"(~{args[0]})"
+
+
+@dataclass(frozen=True)
+class IsNan(ScalarOp):
+    def out_dtype(self, a):
+        return "bool"
+
+    def impl(self, a):
+        return np.isnan(a) if D.is_float(a.dtype.name) else np.zeros(a.shape, bool)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        if not D.is_float(in_dtypes[0]):
+            return ctx.literal(0, "bool")
+        return ctx.to_bool(f"isnan({args[0]})")
+
+
+@dataclass(frozen=True)
+class IsInf(ScalarOp):
+    def out_dtype(self, a):
+        return "bool"
+
+    def impl(self, a):
+        return np.isinf(a) if D.is_float(a.dtype.name) else np.zeros(a.shape, bool)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        if not D.is_float(in_dtypes[0]):
+            return ctx.literal(0, "bool")
+        return ctx.to_bool(f"isinf({args[0]})")
+
+
+@dataclass(frozen=True)
+class Cast(ScalarOp):
+    dtype: str = "float32"
+
+    @property
+    def name(self) -> str:
+        return f"cast{{{self.dtype}}}"
+
+    def out_dtype(self, a):
+        return self.dtype
+
+    def impl(self, a):
+        with np.errstate(all="ignore"):
+            return a.astype(self.dtype)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        return ctx.cast(args[0], in_dtypes[0], out_dtype)
+
+
+@dataclass(frozen=True)
+class Identity(ScalarOp):
+    def out_dtype(self, a):
+        return a
+
+    def impl(self, a):
+        return a.copy()
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        return args[0]
+
+
+# ---------------------------------------------------------------- binary
+class Binary(ScalarOp):
+    nin: ClassVar[int] = 2
+
+    def _operands(self, ctx: CodeCtx, args, in_dtypes, dtype: str) -> tuple[str, str]:
+        return (ctx.cast(args[0], in_dtypes[0], dtype), ctx.cast(args[1], in_dtypes[1], dtype))
+
+
+@dataclass(frozen=True)
+class Add(Binary):
+    def out_dtype(self, a, b):
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return _errstate(np.add)(a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"({x} | {y})" if out_dtype == "bool" else f"({x} + {y})"
+
+
+@dataclass(frozen=True)
+class Sub(Binary):
+    def out_dtype(self, a, b):
+        if a == "bool" and b == "bool":
+            raise TypeError("subtracting bool tensors is not defined; use xor (^)")
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return _errstate(np.subtract)(a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"({x} - {y})"
+
+
+@dataclass(frozen=True)
+class Mul(Binary):
+    def out_dtype(self, a, b):
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return _errstate(np.multiply)(a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"({x} & {y})" if out_dtype == "bool" else f"({x} * {y})"
+
+
+@dataclass(frozen=True)
+class TrueDiv(Binary):
+    def out_dtype(self, a, b):
+        return D.true_div_dtype(a, b)
+
+    def impl(self, a, b):
+        out = self.out_dtype(a.dtype.name, b.dtype.name)
+        return _errstate(np.true_divide)(a.astype(out), b.astype(out))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"({x} / {y})"
+
+
+@dataclass(frozen=True)
+class IntDiv(Binary):
+    """Python's floor division; an integer division by zero gives 0, as in NumPy."""
+
+    def out_dtype(self, a, b):
+        out = D.upcast(a, b)
+        return "int8" if out == "bool" else out
+
+    def impl(self, a, b):
+        out = self.out_dtype(a.dtype.name, b.dtype.name)
+        return _errstate(np.floor_divide)(a.astype(out), b.astype(out))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        if D.is_float(out_dtype):
+            return f"floor({x} / {y})"
+        zero, one = ctx.literal(0, out_dtype), ctx.literal(1, out_dtype)
+        safe_y = ctx.where(f"{y} == {zero}", one, y)
+        q = f"({x} / {safe_y})"
+        if D.is_signed(out_dtype):
+            # Round toward -inf: subtract one where the remainder is nonzero and signs differ.
+            r = f"({x} % {safe_y})"
+            q = ctx.where(f"({r} != {zero}) & (({r} ^ {safe_y}) < {zero})", f"({q} - {one})", q)
+        return ctx.where(f"{y} == {zero}", zero, q)
+
+
+@dataclass(frozen=True)
+class Mod(Binary):
+    """Python's modulo: the result takes the divisor's sign; x % 0 gives 0 for integers."""
+
+    def out_dtype(self, a, b):
+        out = D.upcast(a, b)
+        return "int8" if out == "bool" else out
+
+    def impl(self, a, b):
+        out = self.out_dtype(a.dtype.name, b.dtype.name)
+        return _errstate(np.mod)(a.astype(out), b.astype(out))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        zero = ctx.literal(0, out_dtype)
+        if D.is_float(out_dtype):
+            r = f"fmod({x}, {y})"
+            fix = f"({r} != {zero}) & (({r} < {zero}) != ({y} < {zero}))"
+            return ctx.where(fix, f"({r} + {y})", r)
+        one = ctx.literal(1, out_dtype)
+        safe_y = ctx.where(f"{y} == {zero}", one, y)
+        r = f"({x} % {safe_y})"
+        if D.is_signed(out_dtype):
+            r = ctx.where(f"({r} != {zero}) & (({r} ^ {safe_y}) < {zero})", f"({r} + {safe_y})", r)
+        return ctx.where(f"{y} == {zero}", zero, r)
+
+
+@dataclass(frozen=True)
+class Pow(Binary):
+    def out_dtype(self, a, b):
+        out = D.upcast(a, b)
+        return "int8" if out == "bool" else out
+
+    def impl(self, a, b):
+        out = self.out_dtype(a.dtype.name, b.dtype.name)
+        if D.is_int(out):
+            # NumPy refuses negative integer powers; compute through float like the kernel.
+            with np.errstate(all="ignore"):
+                return np.power(a.astype("float64"), b.astype("float64")).astype(out)
+        return _errstate(np.power)(a.astype(out), b.astype(out))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        if D.is_float(out_dtype):
+            x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+            return f"pow({x}, {y})"
+        # Integer power through double (exact below 2**53), as no integer pow exists.
+        x = ctx.cast(args[0], in_dtypes[0], "float64")
+        y = ctx.cast(args[1], in_dtypes[1], "float64")
+        return ctx.cast(f"pow({x}, {y})", "float64", out_dtype)
+
+
+@dataclass(frozen=True)
+class Maximum(Binary):
+    def out_dtype(self, a, b):
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return np.maximum(a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        if D.is_float(out_dtype):  # NaN propagates, as in NumPy
+            return ctx.where(f"({x} > {y}) | isnan({x})", x, y)
+        return f"max({x}, {y})"
+
+
+@dataclass(frozen=True)
+class Minimum(Binary):
+    def out_dtype(self, a, b):
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return np.minimum(a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        if D.is_float(out_dtype):
+            return ctx.where(f"({x} < {y}) | isnan({x})", x, y)
+        return f"min({x}, {y})"
+
+
+@dataclass(frozen=True)
+class ArcTan2(Binary):
+    def out_dtype(self, a, b):
+        return D.upgrade_to_float(D.upcast(a, b))
+
+    def impl(self, a, b):
+        out = self.out_dtype(a.dtype.name, b.dtype.name)
+        return np.arctan2(a.astype(out), b.astype(out))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"atan2({x}, {y})"
+
+
+_COMPARE = {"eq": ("==", np.equal), "neq": ("!=", np.not_equal), "lt": ("<", np.less),
+            "le": ("<=", np.less_equal), "gt": (">", np.greater), "ge": (">=", np.greater_equal)}
+
+
+@dataclass(frozen=True)
+class Compare(Binary):
+    fn: str = "eq"
+
+    @property
+    def name(self) -> str:
+        return self.fn
+
+    def out_dtype(self, a, b):
+        return "bool"
+
+    def impl(self, a, b):
+        return _COMPARE[self.fn][1](a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, D.upcast(*in_dtypes))
+        return ctx.to_bool(f"{x} {_COMPARE[self.fn][0]} {y}")
+
+
+_BITWISE = {"and_": ("&", np.bitwise_and), "or_": ("|", np.bitwise_or),
+            "xor": ("^", np.bitwise_xor)}
+
+
+@dataclass(frozen=True)
+class Bitwise(Binary):
+    """and_, or_, xor: bitwise on integers, logical on bools (NumPy's &, |, ^)."""
+
+    fn: str = "and_"
+
+    @property
+    def name(self) -> str:
+        return self.fn
+
+    def out_dtype(self, a, b):
+        if D.is_float(a) or D.is_float(b):
+            raise TypeError(f"{self.fn} needs integer or bool tensors, got {a} and {b}")
+        return D.upcast(a, b)
+
+    def impl(self, a, b):
+        return _BITWISE[self.fn][1](a, b)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        return f"({x} {_BITWISE[self.fn][0]} {y})"
+
+
+@dataclass(frozen=True)
+class Switch(ScalarOp):
+    """switch(cond, a, b): a where cond is nonzero, else b."""
+
+    nin: ClassVar[int] = 3
+
+    def out_dtype(self, c, a, b):
+        return D.upcast(a, b)
+
+    def impl(self, c, a, b):
+        return np.where(c.astype(bool), a, b).astype(self.out_dtype(c.dtype.name, a.dtype.name,
+                                                                    b.dtype.name))
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        c = ctx.cast(args[0], in_dtypes[0], "bool")
+        a = ctx.cast(args[1], in_dtypes[1], out_dtype)
+        b = ctx.cast(args[2], in_dtypes[2], out_dtype)
+        return ctx.switch(c, a, b, out_dtype)
+
+
+# Singletons that the user namespace wraps.
+neg, abs_, sqr, sgn, invert = Neg(), Abs(), Sqr(), Sgn(), Invert()
+isnan, isinf, identity = IsNan(), IsInf(), Identity()
+add, sub, mul, true_div, int_div, mod, pow_ = Add(), Sub(), Mul(), TrueDiv(), IntDiv(), Mod(), Pow()
+maximum, minimum, arctan2, switch = Maximum(), Minimum(), ArcTan2(), Switch()
+UNARY_FLOAT_NAMES = tuple(_UNARY_FLOAT)
+ROUNDING_NAMES = tuple(_ROUND)
+COMPARE_NAMES = tuple(_COMPARE)
+BITWISE_NAMES = tuple(_BITWISE)

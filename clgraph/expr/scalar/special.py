@@ -1,0 +1,104 @@
+"""NumPy references for special functions NumPy lacks (SciPy is not a dependency)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _vectorize(fn, x: np.ndarray) -> np.ndarray:
+    flat = [fn(float(v)) for v in np.asarray(x, dtype=np.float64).ravel()]
+    return np.asarray(flat, dtype=np.float64).reshape(np.shape(x))
+
+
+def _safe(fn):
+    def wrapped(v: float) -> float:
+        try:
+            return fn(v)
+        except (ValueError, OverflowError):
+            if math.isnan(v):
+                return math.nan
+            return math.inf if fn is not math.lgamma else math.inf
+    return wrapped
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    return _vectorize(math.erf, x)
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    return _vectorize(math.erfc, x)
+
+
+def gamma(x: np.ndarray) -> np.ndarray:
+    def g(v: float) -> float:
+        if v == 0:
+            return math.copysign(math.inf, v)
+        if v < 0 and v == math.floor(v):
+            return math.nan
+        try:
+            return math.gamma(v)
+        except OverflowError:
+            return math.inf
+        except ValueError:
+            return math.nan
+    return _vectorize(g, x)
+
+
+def gammaln(x: np.ndarray) -> np.ndarray:
+    def g(v: float) -> float:
+        if math.isinf(v):
+            return math.inf
+        try:
+            return math.lgamma(v)
+        except ValueError:
+            return math.inf
+    return _vectorize(g, x)
+
+
+def erfinv(x: np.ndarray) -> np.ndarray:
+    """Inverse error function: an initial guess refined by Newton steps on erf."""
+    def inv(y: float) -> float:
+        if math.isnan(y) or abs(y) > 1:
+            return math.nan
+        if y == 1:
+            return math.inf
+        if y == -1:
+            return -math.inf
+        w = -math.log((1.0 - y) * (1.0 + y))
+        guess = math.copysign(math.sqrt(max(w, 0.0)), y) * 0.8862269254527580 if w < 5 else \
+            math.copysign(math.sqrt(w - math.log(w)), y)
+        x = guess if abs(y) > 0.5 else y * 0.8862269254527580
+        for _ in range(60):
+            err = math.erf(x) - y
+            step = err / (2.0 / math.sqrt(math.pi) * math.exp(-x * x))
+            x -= step
+            if abs(step) <= 1e-16 * max(1.0, abs(x)):
+                break
+        return x
+    return _vectorize(inv, x)
+
+
+def psi(x: np.ndarray) -> np.ndarray:
+    """Digamma: recurrence up to x >= 6, then the asymptotic series; reflection for x < 0."""
+    def dg(v: float) -> float:
+        if math.isnan(v) or v == -math.inf:
+            return math.nan
+        if v == math.inf:
+            return math.inf
+        if v <= 0 and v == math.floor(v):
+            return math.nan
+        acc = 0.0
+        if v < 0:
+            # psi(1 - x) - psi(x) = pi cot(pi x)
+            acc -= math.pi / math.tan(math.pi * v)
+            v = 1.0 - v
+        while v < 6.0:
+            acc -= 1.0 / v
+            v += 1.0
+        f = 1.0 / (v * v)
+        series = math.log(v) - 0.5 / v - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (
+            1 / 240 - f / 132))))
+        return acc + series
+    return _vectorize(dg, x)

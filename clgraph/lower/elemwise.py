@@ -1,0 +1,200 @@
+"""Lowering of Elemwise nodes to the vectorised, strided elementwise kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clgraph.expr.dtypes import cl_type
+from clgraph.expr.scalar.codegen import CodeCtx
+from clgraph.expr.scalar.composite import Composite, ScalarConstant
+from clgraph.expr.scalar.ops import HELPER_FUNCS
+from clgraph.expr.type import shape_str
+from clgraph.expr.variable import Constant
+from clgraph.lower.access import operand_mode
+from clgraph.lower.layout import broadcast_strides, collapse, contiguous_strides
+from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
+from clgraph.lower.render import render, sanitize_comment
+
+LOCAL_SIZE = 64
+
+
+def runtime_broadcast(node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """Output shape of an elementwise node, with Theano's rule for unknown lengths of 1."""
+    ndim = len(node.outputs[0].type.shape)
+    out = []
+    for d in range(ndim):
+        lengths = {s[d] for s in shapes if s[d] != 1}
+        if len(lengths) > 1:
+            desc = ", ".join(f"{v} {shape_str(s)}" for v, s in zip(node.inputs, shapes))
+            raise ValueError(f"{node_label(node)}: input shapes do not broadcast along axis "
+                             f"{d}: {desc}")
+        n = lengths.pop() if lengths else 1
+        if n != 1:
+            for v, s in zip(node.inputs, shapes):
+                if s[d] == 1 and v.type.shape[d] != 1:
+                    raise ValueError(
+                        f"{node_label(node)}: input {v} has length 1 on axis {d} at run time but "
+                        f"was not declared broadcastable there (its type is {v.type}), while "
+                        f"another input has length {n}. Declare it with T.addbroadcast(x, {d}) "
+                        "or a static shape of 1 (e.g. T.tensor(dtype, shape=(1, None))).")
+        out.append(n)
+    return tuple(out)
+
+
+def inline_constants(node) -> tuple[Composite, list]:
+    """The node's Composite with scalar constants written in as literals; remaining inputs."""
+    op = node.op.scalar_op
+    comp = op if isinstance(op, Composite) else Composite.of(op, tuple(i.dtype for i in node.inputs))
+    keep, remap, consts = [], {}, []
+    for k, var in enumerate(node.inputs):
+        if isinstance(var, Constant) and var.data.size == 1:
+            consts.append((k, ScalarConstant(var.dtype, var.data.item())))
+        else:
+            remap[k] = len(keep)
+            keep.append(var)
+    if not consts:
+        return comp, keep
+    nin = len(keep)
+    steps = [(c, ()) for _, c in consts]
+    const_ref = {k: nin + j for j, (k, _) in enumerate(consts)}
+    shift = len(consts)
+
+    def ref(r: int) -> int:
+        if r < comp.nin:
+            return remap[r] if r in remap else const_ref[r]
+        return r - comp.nin + nin + shift
+
+    for sop, refs in comp.steps:
+        steps.append((sop, tuple(ref(r) for r in refs)))
+    new = Composite(tuple(v.dtype for v in keep), tuple(steps), tuple(ref(o) for o in comp.outputs))
+    return new, keep
+
+
+class ElemwiseStep(Step):
+    def __init__(self, node, ctx, kernel_prefix, owned: set) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        self.comp, self.operands = inline_constants(node)
+        out_last = node.outputs[0].type.shape[-1] if node.outputs[0].ndim else 1
+        self.modes = [operand_mode(v, out_last, owned) for v in self.operands]
+        dtypes = set(self.comp.step_dtypes())
+        for dt in dtypes:
+            ctx.check_dtype(dt, f"{node_label(node)}")
+        self.width = vector_width(ctx, dtypes)
+        self.ndim = node.outputs[0].ndim
+        self.n_outer = max(self.ndim - 1, 0)
+        self.kname = f"{kernel_prefix}_{sanitize_ident(self.comp.name)}"
+
+    def helpers(self) -> set[str]:
+        return {op.fn for op, _ in self.comp.steps if getattr(op, "fn", None) and
+                _helper_name(op) in HELPER_FUNCS}
+
+    def kernels(self) -> list[KernelDef]:
+        n_in = len(self.operands)
+        outs = self.node.outputs
+        operands = []
+        params = ["const long n_inner"] + [f"const long n{d}" for d in range(self.n_outer)]
+        for k, var in enumerate(self.operands):
+            operands.append({"name": f"in{k}", "ctype": cl_type(var.dtype), "qual":
+                             "__global const", "mode": self.modes[k]})
+        for j, var in enumerate(outs):
+            operands.append({"name": f"out{j}", "ctype": cl_type(var.dtype), "qual": "__global",
+                             "mode": "contig"})
+        for op in operands:
+            params.append(f"{op['qual']} {op['ctype']}* {op['name']}")
+            params.append(f"const long {op['name']}_off")
+            params.append(f"const long {op['name']}_si")
+            params += [f"const long {op['name']}_s{d}" for d in range(self.n_outer)]
+        vec = CodeCtx(self.width)
+        sca = CodeCtx(1)
+        in_regs = [f"a{k}" for k in range(n_in)]
+        vec_body, vec_outs = self.comp.body(vec, in_regs)
+        sca_body, sca_outs = self.comp.body(sca, in_regs)
+        W = self.width
+        vec_loads, sca_loads = [], []
+        for k, op in enumerate(operands[:n_in]):
+            nm, ct, mode = op["name"], op["ctype"], op["mode"]
+            p = f"p_{nm}"
+            if mode == "contig":
+                vload = f"vload{W}(0, {nm} + {p} + i0)"
+                sload = f"{nm}[{p} + i]"
+            elif mode == "bcast":
+                vload = f"({ct}{W})({nm}[{p}])"
+                sload = f"{nm}[{p}]"
+            else:
+                elems = ", ".join(f"{nm}[{p} + (i0 + {e}) * {nm}_si]" for e in range(W))
+                vload = f"({ct}{W})({elems})"
+                sload = f"{nm}[{p} + i * {nm}_si]"
+            vec_loads.append(f"const {ct}{W} a{k} = {vload};")
+            sca_loads.append(f"const {ct} a{k} = {sload};")
+        vec_stores, sca_stores = [], []
+        for j in range(len(outs)):
+            nm = f"out{j}"
+            vec_stores.append(f"vstore{W}({vec_outs[j]}, 0, {nm} + p_{nm} + i0);")
+            sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
+        names = ", ".join(sanitize_comment(v) for v in outs)
+        comment = f"{self.comp.name} -> {names}"
+        src = render("elemwise.cl.mako", kname=self.kname, width=W, n_outer=self.n_outer,
+                     params=params, operands=operands, vec_loads=vec_loads, vec_body=vec_body,
+                     vec_stores=vec_stores, scalar_loads=sca_loads, scalar_body=sca_body,
+                     scalar_stores=sca_stores, comment=sanitize_comment(comment))
+        return [KernelDef(self.kname, src, [self.node], "elemwise.cl.mako")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        all_layouts = [state.layouts[v] for v in node.inputs]
+        out_shape = runtime_broadcast(node, [lay.shape for lay in all_layouts])
+        out_layouts = [state.new_buffer(out_shape, v.dtype) for v in node.outputs]
+        for v, lay in zip(node.outputs, out_layouts):
+            state.layouts[v] = lay
+        size = int(np.prod(out_shape, dtype=np.int64))
+        if size == 0:
+            return
+        in_layouts = [state.layouts[v] for v in self.operands]
+        shape = out_shape or (1,)
+        sets = [broadcast_strides(lay, out_shape) or (0,) for lay in in_layouts]
+        sets += [contiguous_strides(shape) for _ in out_layouts]
+        cshape, csets = collapse(shape, sets)
+        n_inner = cshape[-1]
+        outer = (1,) * (self.n_outer - (len(cshape) - 1)) + cshape[:-1]
+        args: list = [np.int64(n_inner)] + [np.int64(n) for n in outer]
+        for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
+            st = (0,) * (self.n_outer + 1 - len(st)) + st
+            mode = self.modes[k] if k < len(self.modes) else "contig"
+            if n_inner > 1 and ((mode == "contig" and st[-1] != 1) or
+                                (mode == "bcast" and st[-1] != 0)):
+                raise AssertionError(f"{node_label(node)}: operand {k} expected {mode} inner "
+                                     f"access, got stride {st[-1]}")
+            args += [BufRef(lay.buffer), np.int64(lay.offset), np.int64(st[-1])]
+            args += [np.int64(s) for s in st[:-1]]
+        g0 = -(-n_inner // self.width)
+        local = min(LOCAL_SIZE, g0)
+        g0 = -(-g0 // local) * local
+        g1 = int(np.prod(outer, dtype=np.int64)) if outer else 1
+        state.work.append(Launch(self.kname, (g0, g1), (local, 1), args, node))
+
+
+def vector_width(ctx, dtypes) -> int:
+    """Elements per work-item: the device's preferred width, capped at 32 bytes a vector.
+
+    PoCL reports 16 floats on AVX2 CPUs, but 512-bit vectors there split into halves, warn
+    about the ABI, and (seen with PoCL 3.0) can make the kernel vanish from the program.
+    """
+    if not dtypes:
+        return 1
+    width = min(ctx.preferred_vector_width(dt) for dt in dtypes)
+    cap = min(32 // np.dtype(dt if dt != "bool" else "uint8").itemsize for dt in dtypes)
+    return max(1, min(width, cap, 16))
+
+
+def _helper_name(op) -> str:
+    from clgraph.expr.scalar.ops import _UNARY_FLOAT
+
+    return _UNARY_FLOAT.get(getattr(op, "fn", ""), (None, ""))[1]
+
+
+def sanitize_ident(text: str) -> str:
+    """A generated identifier fragment: letters, digits and underscores only, kept short."""
+    import re
+
+    out = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+    return out[:20].strip("_") or "op"

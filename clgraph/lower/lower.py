@@ -1,0 +1,130 @@
+"""lower(fgraph, ctx) -> Plan: one Step per node, all kernels in one program source."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
+from clgraph.expr.shape_ops import DimShuffle, Reshape
+from clgraph.expr.subtensor import Subtensor
+from clgraph.expr.variable import Constant, Variable
+from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.layout import Layout, contiguous_strides
+from clgraph.lower.plan import KernelDef, PrepareState, Step
+from clgraph.lower.render import helper_source
+from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
+from clgraph.lower.views import ViewStep
+
+# Op type -> Step class. Ops of later stages register here (see register_lowering).
+LOWERINGS: dict[type, type[Step]] = {
+    DimShuffle: ViewStep, Subtensor: ViewStep, Reshape: ReshapeStep,
+    Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
+}
+
+
+def register_lowering(op_type: type):
+    def deco(step_cls: type[Step]) -> type[Step]:
+        LOWERINGS[op_type] = step_cls
+        return step_cls
+    return deco
+
+
+def _step_for(node, ctx, prefix: str, owned: set) -> Step:
+    if isinstance(node.op, Elemwise):
+        return ElemwiseStep(node, ctx, prefix, owned)
+    for cls in type(node.op).__mro__:
+        if cls in LOWERINGS:
+            return LOWERINGS[cls](node, ctx, prefix)
+    raise NotImplementedError(f"no device lowering for {node.op} (op type "
+                              f"{type(node.op).__name__}); every op must run on the device")
+
+
+class Plan:
+    """Steps in order, the program source, and per-shape prepared launches (cached)."""
+
+    MAX_SHAPE_CACHE = 64
+
+    def __init__(self, fgraph: FunctionGraph, ctx) -> None:
+        self.fgraph = fgraph
+        self.ctx = ctx
+        consts = [v for v in fgraph.variables if isinstance(v, Constant)
+                  and v not in fgraph.inputs]
+        # Slots 0..n-1 hold the graph inputs (explicit, then shared), then the constants.
+        self.slot_vars: list[Variable] = list(fgraph.inputs) + consts
+        owned = {id(v) for v in self.slot_vars}
+        self.steps: list[Step] = []
+        for i, node in enumerate(fgraph.toposort()):
+            step = _step_for(node, ctx, f"k{i}", owned)
+            if not isinstance(step, ViewStep) and not getattr(step, "is_view", False):
+                owned.update(id(o) for o in node.outputs)
+            self.steps.append(step)
+        self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in s.kernels()]
+        helpers = sorted({h for s in self.steps for h in getattr(s, "helpers", set)()}) \
+            if self.steps else []
+        self.source = self._assemble(helpers)
+        self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
+
+    def _assemble(self, helpers: list[str]) -> str:
+        parts = [helper_source("common.cl")]
+        if helpers:
+            parts.append(helper_source("special.cl"))
+        parts += [k.source for k in self.kernel_defs]
+        return "\n".join(parts)
+
+    @property
+    def constants(self) -> list[Constant]:
+        return [v for v in self.slot_vars if isinstance(v, Constant)]
+
+    @property
+    def host_scalar_slots(self) -> list[int]:
+        """Integer scalar inputs: their values join the shapes in the prepare key, so they
+        can serve as indices and lengths (Theano's `x[i * bs:(i + 1) * bs]`)."""
+        return [k for k, v in enumerate(self.fgraph.inputs)
+                if v.ndim == 0 and v.dtype in ("int8", "int16", "int32", "int64", "uint8",
+                                               "uint16", "uint32")]
+
+    def prepare(self, shapes: tuple[tuple[int, ...], ...], host_scalars: tuple = ()
+                ) -> PrepareState:
+        """Layouts and launches for inputs of these shapes (slot order), computed once."""
+        key = (shapes, host_scalars)
+        hit = self._prepared.get(key)
+        if hit is not None:
+            self._prepared.move_to_end(key)
+            return hit
+        state = PrepareState()
+        state.n_slots = len(self.slot_vars)
+        for slot, (var, shape) in enumerate(zip(self.slot_vars, shapes)):
+            state.layouts[var] = Layout(slot, shape, contiguous_strides(shape), 0)
+            state.slot_dtypes[slot] = var.dtype
+            if isinstance(var, Constant):
+                state.host_values[var] = var.data
+        for slot, value in zip(self.host_scalar_slots, host_scalars):
+            state.host_values[self.slot_vars[slot]] = value
+        for step in self.steps:
+            step.prepare(state)
+            _track_host_values(step.node, state)
+        self._prepared[key] = state
+        if len(self._prepared) > self.MAX_SHAPE_CACHE:
+            self._prepared.popitem(last=False)
+        return state
+
+
+def _track_host_values(node, state: PrepareState) -> None:
+    """Small integer results of host-known inputs are known too (shape arithmetic)."""
+    outs = node.outputs
+    if any(o in state.host_values for o in outs):
+        return
+    if not all(i in state.host_values for i in node.inputs):
+        return
+    if any(o.dtype not in ("int8", "int16", "int32", "int64", "bool") for o in outs):
+        return
+    if any(state.layouts.get(o) is None or state.layouts[o].size > 64 for o in outs):
+        return
+    try:
+        vals = node.op.perform(node, [state.host_values[i] for i in node.inputs])
+    except NotImplementedError:
+        return
+    for o, v in zip(outs, vals):
+        state.host_values[o] = v

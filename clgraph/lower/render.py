@@ -1,0 +1,79 @@
+"""Rendering: Mako templates (user template_path first, then the package's) to OpenCL C.
+
+A kernel author overrides `elemwise.cl.mako` by putting a file of that name in a directory
+of `config.template_path`. The override must declare every parameter the package's template
+declares in its `<%page args="..."/>`; one that lacks any is rejected, naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from importlib import resources
+
+from mako.lookup import TemplateLookup
+
+from clgraph.config import config
+
+_PAGE_ARGS = re.compile(r'<%page\s+args="([^"]*)"')
+
+
+class TemplateOverrideError(ValueError):
+    """A template override that cannot stand in for the package's template."""
+
+
+def package_template_dir() -> str:
+    return str(resources.files("clgraph.templates"))
+
+
+def kernels_dir() -> str:
+    return str(resources.files("clgraph.kernels"))
+
+
+@lru_cache(maxsize=16)
+def _lookup(dirs: tuple[str, ...]) -> TemplateLookup:
+    # Mako checks file modification times, so an edited override re-renders by itself.
+    return TemplateLookup(directories=list(dirs), strict_undefined=True,
+                          filesystem_checks=True, input_encoding="utf-8")
+
+
+def _page_args(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        m = _PAGE_ARGS.search(f.read())
+    if not m:
+        return []
+    return [a.strip().split("=")[0].strip() for a in m.group(1).split(",") if a.strip()]
+
+
+def _check_override(name: str, path: str) -> None:
+    required = _page_args(os.path.join(package_template_dir(), name))
+    have = set(_page_args(path))
+    missing = [a for a in required if a not in have]
+    if missing:
+        raise TemplateOverrideError(
+            f"template override {path} does not declare the parameter(s) {', '.join(missing)} "
+            f"in its <%page args=\"...\"/>; {name} must accept: {', '.join(required)}")
+
+
+def render(name: str, **params) -> str:
+    """Render template `name` (e.g. 'elemwise.cl.mako') with `params`."""
+    dirs = tuple(config.template_dirs) + (package_template_dir(), kernels_dir())
+    for d in config.template_dirs:
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            _check_override(name, path)
+            break
+    return _lookup(dirs).get_template(name).render(**params)
+
+
+def helper_source(filename: str) -> str:
+    """A helper file from the top-level kernels/ directory, included verbatim."""
+    with open(os.path.join(kernels_dir(), filename), encoding="utf-8") as f:
+        return f.read()
+
+
+def sanitize_comment(text: str) -> str:
+    """User text (variable names) made safe inside a /* */ comment: it never becomes code."""
+    safe = re.sub(r"[^A-Za-z0-9_ .,:()\[\]{}<>=+\-]", "_", str(text))
+    return safe[:80]

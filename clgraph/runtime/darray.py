@@ -1,0 +1,80 @@
+"""Moving values between NumPy / pyopencl arrays and device buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyopencl as cl
+import pyopencl.array as cl_array
+
+from clgraph.lower.layout import Layout, contiguous_strides
+from clgraph.runtime.buffers import allocate
+
+
+def upload(ctx, value: np.ndarray):
+    """A pooled device buffer holding a C-contiguous copy of `value`."""
+    value = np.ascontiguousarray(value)
+    buf = allocate(ctx, value.nbytes)
+    if value.nbytes:
+        cl.enqueue_copy(ctx.queue, buf, value, is_blocking=False)
+    return buf
+
+
+def device_array_buffer(ctx, arr: cl_array.Array):
+    """The buffer of a pyopencl array as a C-contiguous value, copying only when needed."""
+    if arr.flags.c_contiguous and arr.offset == 0 and arr.base_data is not None:
+        return arr.base_data
+    contig = arr.copy() if arr.flags.c_contiguous else _strided_copy(arr)
+    if contig.offset:
+        out = allocate(ctx, contig.nbytes)
+        cl.enqueue_copy(ctx.queue, out, contig.base_data, src_offset=contig.offset,
+                        byte_count=contig.nbytes)
+        return out
+    return contig.base_data
+
+
+def _strided_copy(arr: cl_array.Array) -> cl_array.Array:
+    # pyopencl's own elementwise copy handles arbitrary strides on the device.
+    out = cl_array.empty(arr.queue, arr.shape, arr.dtype)
+    out[...] = arr
+    return out
+
+
+def span(layout: Layout, itemsize: int) -> tuple[int, int]:
+    """(first, end) element offsets of the buffer region a layout touches."""
+    lo = hi = layout.offset
+    for n, s in zip(layout.shape, layout.strides):
+        if n == 0:
+            return layout.offset, layout.offset
+        if s > 0:
+            hi += s * (n - 1)
+        else:
+            lo += s * (n - 1)
+    return lo, hi + 1
+
+
+def download(ctx, buf, layout: Layout, dtype: str) -> np.ndarray:
+    """Read a (possibly strided) layout back into a fresh C-contiguous NumPy array."""
+    dt = np.dtype(dtype)
+    out = np.empty(layout.shape, dtype=dt)
+    if out.size == 0:
+        return out
+    if layout.strides == contiguous_strides(layout.shape) or out.size == 1:
+        cl.enqueue_copy(ctx.queue, out, buf, src_offset=layout.offset * dt.itemsize,
+                        is_blocking=True)
+        return out
+    lo, hi = span(layout, dt.itemsize)
+    raw = np.empty(hi - lo, dtype=dt)
+    cl.enqueue_copy(ctx.queue, raw, buf, src_offset=lo * dt.itemsize, is_blocking=True)
+    view = np.lib.stride_tricks.as_strided(
+        raw[layout.offset - lo:], shape=layout.shape,
+        strides=tuple(s * dt.itemsize for s in layout.strides))
+    out[...] = view
+    return out
+
+
+def as_device_array(ctx, buf, layout: Layout, dtype: str) -> cl_array.Array:
+    """A pyopencl array viewing the layout (for Out(borrow=True))."""
+    dt = np.dtype(dtype)
+    strides = tuple(s * dt.itemsize for s in layout.strides)
+    return cl_array.Array(ctx.queue, layout.shape, dt, strides=strides, data=buf,
+                          offset=layout.offset * dt.itemsize)

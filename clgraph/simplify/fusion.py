@@ -1,0 +1,107 @@
+"""fusion: every maximal elementwise subgraph becomes one Elemwise(Composite): one kernel.
+
+A producer is absorbed into its consumer when the consumer is its only client (so nothing
+is computed twice) and it is not broadcast by the consumer (which would recompute it per
+broadcast element).
+"""
+
+from __future__ import annotations
+
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.scalar.composite import Composite
+from clgraph.expr.variable import Variable
+
+
+def _absorbable(var: Variable, consumer, fgraph: FunctionGraph, absorbed: set) -> bool:
+    p = var.owner
+    if p is None or not isinstance(p.op, Elemwise) or len(p.outputs) != 1 or id(p) in absorbed:
+        return False
+    clients = fgraph.clients(var)
+    if len(clients) != 1 or clients[0][0] is not consumer:
+        return False
+    out_shape = consumer.outputs[0].type.shape
+    return all(not (s == 1 and o != 1) for s, o in zip(var.type.shape, out_shape))
+
+
+def _groups(fgraph: FunctionGraph) -> dict[int, list]:
+    """root node id -> nodes of its group (toposorted), for groups of two or more."""
+    order = fgraph.toposort()
+    pos = {id(n): i for i, n in enumerate(order)}
+    absorbed: set[int] = set()
+    groups: dict[int, list] = {}
+    for node in reversed(order):
+        if not isinstance(node.op, Elemwise) or id(node) in absorbed or len(node.outputs) != 1:
+            continue
+        group, stack = [node], [node]
+        while stack:
+            n = stack.pop()
+            for inp in n.inputs:
+                if _absorbable(inp, n, fgraph, absorbed):
+                    absorbed.add(id(inp.owner))
+                    group.append(inp.owner)
+                    stack.append(inp.owner)
+        if len(group) > 1:
+            absorbed.add(id(node))
+            groups[id(node)] = sorted(group, key=lambda n: pos[id(n)])
+    return groups
+
+
+def _composite(group: list) -> tuple[Composite, list[Variable]]:
+    externals: list[Variable] = []
+    ext_index: dict[int, int] = {}
+    inside = {id(o) for n in group for o in n.outputs}
+    for n in group:
+        for inp in n.inputs:
+            if id(inp) not in inside and id(inp) not in ext_index:
+                ext_index[id(inp)] = len(externals)
+                externals.append(inp)
+    nin = len(externals)
+    steps: list = []
+    ref_of: dict[int, int] = {}
+    for n in group:
+        refs = [ext_index[id(i)] if id(i) in ext_index else ref_of[id(i)] for i in n.inputs]
+        sop = n.op.scalar_op
+        if isinstance(sop, Composite):
+            local = list(refs)
+            for op, rs in sop.steps:
+                steps.append((op, tuple(local[r] for r in rs)))
+                local.append(nin + len(steps) - 1)
+            ref_of[id(n.outputs[0])] = local[sop.outputs[0]]
+        else:
+            steps.append((sop, tuple(refs)))
+            ref_of[id(n.outputs[0])] = nin + len(steps) - 1
+    root_out = group[-1].outputs[0]
+    comp = Composite(tuple(v.dtype for v in externals), tuple(steps), (ref_of[id(root_out)],))
+    return comp, externals
+
+
+def fuse_elemwise(fgraph: FunctionGraph) -> FunctionGraph:
+    groups = _groups(fgraph)
+    if not groups:
+        return fgraph
+    members = {id(n) for g in groups.values() for n in g[:-1]}
+    memo: dict[Variable, Variable] = {}
+    for node in fgraph.toposort():
+        if id(node) in members:
+            continue
+        if id(node) in groups:
+            comp, externals = _composite(groups[id(node)])
+            new = Elemwise(comp).make_node(*[memo.get(v, v) for v in externals])
+            new.tag.update(node.tag)
+            new.tag["fused"] = groups[id(node)]
+            out = node.outputs[0]
+            if new.outputs[0].type != out.type:
+                raise TypeError(f"fusion changed the type of {out}: {out.type} -> "
+                                f"{new.outputs[0].type}")
+            new.outputs[0].name = out.name
+            memo[out] = new.outputs[0]
+            continue
+        inputs = [memo.get(i, i) for i in node.inputs]
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            rebuilt = node.op.make_node(*inputs)
+            rebuilt.tag.update(node.tag)
+            for old, newv in zip(node.outputs, rebuilt.outputs):
+                newv.name = old.name
+                memo[old] = newv
+    return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])

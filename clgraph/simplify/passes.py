@@ -1,0 +1,56 @@
+"""The one ordered list of passes, and which of them each optimizer level runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from clgraph.config import config
+from clgraph.expr.graph import FunctionGraph
+from clgraph.simplify.constant_fold import constant_fold
+from clgraph.simplify.fusion import fuse_elemwise
+from clgraph.simplify.merge import merge
+
+# Order matters and is read here, nowhere else.
+PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
+    ("merge", merge),
+    ("constant_fold", constant_fold),
+    ("merge2", merge),
+    ("fusion", fuse_elemwise),
+]
+
+LEVELS = {
+    "fast_run": [name for name, _ in PASSES],
+    "fast_compile": ["merge", "constant_fold"],
+    "none": [],
+}
+
+
+def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
+             timings: dict[str, float] | None = None) -> FunctionGraph:
+    level = (optimizer or config.optimizer).lower()
+    if level not in LEVELS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(LEVELS)}")
+    excluded = {s.strip() for s in config.optimizer_excluding.split(":") if s.strip()}
+    for name, fn in PASSES:
+        if name not in LEVELS[level] or name in excluded:
+            continue
+        t0 = time.perf_counter()
+        fgraph = fn(fgraph)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+    return fgraph
+
+
+def rewrite_graph(outputs, include: tuple[str, ...] | None = None):
+    """Rewrite the graph of `outputs` (a variable or list) with the named passes, for tests."""
+    from clgraph.expr.graph import graph_inputs
+
+    single = not isinstance(outputs, (list, tuple))
+    outs = [outputs] if single else list(outputs)
+    fg = FunctionGraph([v for v in graph_inputs(outs) if v.owner is None and
+                        type(v).__name__ == "TensorVariable"], outs)
+    for name, fn in PASSES:
+        if include is None or name in include:
+            fg = fn(fg)
+    return fg.outputs[0] if single else fg.outputs

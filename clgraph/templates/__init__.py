@@ -1,0 +1,1 @@
+"""Mako templates of OpenCL C (package data)."""

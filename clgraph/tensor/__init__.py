@@ -1,0 +1,17 @@
+"""The user namespace (API.md "Operations"): `import clgraph.tensor as T`. Builds graph only."""
+
+from clgraph.expr.type import TensorType
+from clgraph.expr.variable import Constant, SharedVariable, TensorVariable, Variable
+from clgraph.tensor.basic import *  # noqa: F401,F403
+from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
+from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
+from clgraph.tensor.indexing import getitem  # noqa: F401
+from clgraph.tensor.reduction import (  # noqa: F401
+    all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
+)
+from clgraph.tensor.shape import (  # noqa: F401
+    dimshuffle, flatten, reshape, shape, shape_i, shape_padaxis, shape_padleft, shape_padright,
+    transpose,
+)
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,216 @@
+"""Variables, constants and the elementwise functions of the user namespace (graph only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from clgraph.config import config
+from clgraph.expr import dtypes as D
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.scalar import ops as S
+from clgraph.expr.type import TensorType
+from clgraph.expr.variable import Constant, TensorVariable, Variable
+
+
+# ---------------------------------------------------------------- making variables
+def tensor(dtype: Any = None, shape: Any = None, name: str | None = None,
+           broadcastable: Any = None) -> TensorVariable:
+    """`T.tensor(dtype, shape=(None, 3), name=None)`: None is an unknown length."""
+    if isinstance(shape, str) and name is None:  # T.tensor('float32', 'x') is not a thing
+        raise TypeError("T.tensor(dtype, shape, name): shape must be a tuple")
+    dtype = config.floatX if dtype is None else dtype
+    if shape is None and broadcastable is None:
+        raise TypeError("T.tensor needs shape=(...) (None for unknown lengths)")
+    return TensorType(dtype, shape, broadcastable)(name)
+
+
+def _maker(ndim: int, fixed_dtype: str | None = None):
+    def make(name: str | None = None, dtype: Any = None, shape: Any = None) -> TensorVariable:
+        dt = fixed_dtype or (config.floatX if dtype is None else dtype)
+        shp = (None,) * ndim if shape is None else tuple(shape)
+        if len(shp) != ndim:
+            raise ValueError(f"shape {shp} does not have {ndim} entries")
+        return TensorType(dt, shp)(name)
+    return make
+
+
+scalar, vector, matrix, tensor3, tensor4, tensor5 = (_maker(n) for n in range(6))
+row = _maker(2)  # refined below to shape (1, None)
+_PREFIX = {"f": "float32", "d": "float64", "i": "int32", "l": "int64", "b": "int8",
+           "w": "int16", "bool": "bool"}
+_NAMES = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4", 5: "tensor5"}
+for _p, _dt in _PREFIX.items():
+    for _n, _nm in _NAMES.items():
+        globals()[f"{_p}{_nm}"] = _maker(_n, _dt)
+
+
+def row(name: str | None = None, dtype: Any = None) -> TensorVariable:  # noqa: F811
+    return TensorType(dtype or config.floatX, (1, None))(name)
+
+
+def col(name: str | None = None, dtype: Any = None) -> TensorVariable:
+    return TensorType(dtype or config.floatX, (None, 1))(name)
+
+
+def constant(value: Any, name: str | None = None, dtype: Any = None,
+             ndim: int | None = None) -> Constant:
+    """A constant. Python floats take floatX (Theano); arrays keep their dtype."""
+    if dtype is None:
+        if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
+            dtype = D.python_scalar_dtype(value)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind == "f" and not isinstance(value, np.ndarray) and \
+                    not isinstance(value, np.generic):
+                dtype = config.floatX  # lists of Python floats, as Theano
+            else:
+                dtype = arr.dtype
+    arr = np.asarray(value, dtype=D.check_dtype(dtype, f"constant {name or ''}".strip()))
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"constant of shape {arr.shape} is not {ndim}-dimensional")
+    return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
+
+
+def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None
+                       ) -> TensorVariable:
+    if isinstance(x, TensorVariable):
+        if ndim is not None and x.ndim != ndim:
+            raise TypeError(f"{x} has {x.ndim} dimensions, expected {ndim}")
+        return x
+    if isinstance(x, Variable):
+        raise TypeError(f"{x} is not a tensor variable")
+    if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in x):
+        from clgraph.tensor.shape import stack
+
+        return stack([as_tensor_variable(e) for e in x])
+    return constant(x, name=name, ndim=ndim)
+
+
+# ---------------------------------------------------------------- elementwise
+def _align(args: tuple) -> list[TensorVariable]:
+    """Python scalars take the dtype of the tensors beside them (NumPy 2's weak scalars),
+    except that a Python float next to integer tensors takes floatX (Theano)."""
+    tensors = [a for a in args if isinstance(a, Variable)]
+    if not tensors:
+        return [as_tensor_variable(a) for a in args]
+    ref = D.upcast(*[t.dtype for t in tensors])
+    out = []
+    for a in args:
+        if isinstance(a, Variable):
+            out.append(as_tensor_variable(a))
+            continue
+        if isinstance(a, (bool, np.bool_)):
+            dt = "bool"
+        elif isinstance(a, (int, np.integer)) and not isinstance(a, np.ndarray):
+            if D.is_float(ref):
+                dt = ref
+            elif D.is_int(ref):
+                info = np.iinfo(ref)
+                dt = ref if info.min <= int(a) <= info.max else D.python_scalar_dtype(int(a))
+            else:
+                dt = D.python_scalar_dtype(int(a))
+        elif isinstance(a, float):
+            dt = ref if D.is_float(ref) else config.floatX
+        else:
+            out.append(as_tensor_variable(a))
+            continue
+        out.append(constant(a, dtype=dt))
+    return out
+
+
+def _elemwise(scalar_op):
+    def apply(*args):
+        return Elemwise(scalar_op)(*_align(args))
+    apply.__name__ = scalar_op.name
+    apply.__doc__ = f"Elementwise {scalar_op.name}, broadcasting as NumPy."
+    return apply
+
+
+for _name in S.UNARY_FLOAT_NAMES:
+    globals()[_name] = _elemwise(S.UnaryFloat(_name))
+for _name in S.ROUNDING_NAMES:
+    globals()[_name] = _elemwise(S.Rounding(_name))
+for _name in S.COMPARE_NAMES:
+    globals()[_name] = _elemwise(S.Compare(_name))
+for _name in S.BITWISE_NAMES:
+    globals()[_name] = _elemwise(S.Bitwise(_name))
+
+neg = _elemwise(S.neg)
+abs_ = _elemwise(S.abs_)
+sqr = _elemwise(S.sqr)
+sgn = _elemwise(S.sgn)
+invert = _elemwise(S.invert)
+isnan = _elemwise(S.isnan)
+isinf = _elemwise(S.isinf)
+add = _elemwise(S.add)
+sub = _elemwise(S.sub)
+mul = _elemwise(S.mul)
+true_div = _elemwise(S.true_div)
+int_div = _elemwise(S.int_div)
+floor_div = int_div
+mod = _elemwise(S.mod)
+pow = _elemwise(S.pow_)  # noqa: A001 - Theano's name
+maximum = _elemwise(S.maximum)
+minimum = _elemwise(S.minimum)
+arctan2 = _elemwise(S.arctan2)
+switch = _elemwise(S.switch)
+where = switch
+bitwise_and, bitwise_or, bitwise_xor = globals()["and_"], globals()["or_"], globals()["xor"]
+bitwise_not = invert
+abs = abs_  # noqa: A001
+
+
+def cast(x: Any, dtype: Any) -> TensorVariable:
+    x = as_tensor_variable(x)
+    dtype = D.check_dtype(dtype, "cast")
+    if x.dtype == dtype:
+        return x
+    return Elemwise(S.Cast(dtype))(x)
+
+
+def round_half_to_even_(x):
+    return globals()["round_half_to_even"](x)
+
+
+def round(x: Any, mode: str = "half_away_from_zero") -> TensorVariable:  # noqa: A001
+    if mode not in ("half_away_from_zero", "half_to_even"):
+        raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', "
+                         f"got {mode!r}")
+    return globals()[f"round_{mode}"](x)
+
+
+def iround(x: Any, mode: str = "half_away_from_zero") -> TensorVariable:
+    return cast(round(x, mode), "int64")
+
+
+def clip(x: Any, a_min: Any, a_max: Any) -> TensorVariable:
+    x, lo, hi = _align((x, a_min, a_max))
+    return minimum(maximum(x, lo), hi)
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> TensorVariable:
+    a, b = _align((a, b))
+    diff = abs_(sub(a, b))
+    close = le(diff, add(atol, mul(rtol, abs_(b))))  # noqa: F821 - defined by the loop above
+    close = or_(close, eq(a, b))  # noqa: F821 - equal infinities
+    if equal_nan:
+        close = or_(close, and_(isnan(a), isnan(b)))  # noqa: F821
+    return close
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> TensorVariable:
+    from clgraph.tensor.reduction import all as all_
+
+    return all_(isclose(a, b, rtol, atol, equal_nan))
+
+
+def exp2_(x):
+    return globals()["exp2"](x)
+
+
+def true_divide(a, b):
+    return true_div(a, b)

@@ -1,0 +1,148 @@
+"""Reductions of the user namespace (axis None/int/tuple, negative axes, keepdims)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clgraph.config import config
+from clgraph.expr import dtypes as D
+from clgraph.expr.reduce import Argmax, Reduce, normalize_axes
+from clgraph.expr.variable import TensorVariable
+from clgraph.tensor.basic import as_tensor_variable, cast, constant, true_div
+from clgraph.tensor.shape import dimshuffle, flatten, shape_i
+
+
+def _keep(x: TensorVariable, out: TensorVariable, axes: tuple, keepdims: bool):
+    if not keepdims:
+        return out
+    order, k = [], 0
+    for d in range(x.ndim):
+        if d in axes:
+            order.append("x")
+        else:
+            order.append(k)
+            k += 1
+    return dimshuffle(out, tuple(order))
+
+
+def _reduce(kind: str, x: Any, axis, keepdims: bool, dtype=None, acc_dtype=None):
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim, kind)
+    if dtype is not None:
+        dtype = D.check_dtype(dtype, kind)
+    if not axes:
+        out = x if dtype is None else cast(x, dtype)
+        if kind in ("and", "or"):
+            out = cast(x, "bool")
+        return out
+    return _keep(x, Reduce(kind, axes, dtype)(x), axes, keepdims)
+
+
+def sum(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):  # noqa: A001
+    return _reduce("add", x, axis, keepdims, dtype)
+
+
+def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
+    return _reduce("mul", x, axis, keepdims, dtype)
+
+
+def max(x: Any, axis=None, keepdims: bool = False):  # noqa: A001
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x: Any, axis=None, keepdims: bool = False):  # noqa: A001
+    return _reduce("min", x, axis, keepdims)
+
+
+def all(x: Any, axis=None, keepdims: bool = False):  # noqa: A001
+    return _reduce("and", x, axis, keepdims)
+
+
+def any(x: Any, axis=None, keepdims: bool = False):  # noqa: A001
+    return _reduce("or", x, axis, keepdims)
+
+
+def _count(x: TensorVariable, axes: tuple, dtype: str) -> TensorVariable:
+    from clgraph.tensor.basic import mul
+
+    n = constant(1, dtype="int64")
+    for a in axes:
+        n = mul(n, shape_i(x, a))
+    return cast(n, dtype)
+
+
+def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
+    """Sum over the axes divided by their length; integer inputs give float64, as NumPy."""
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim, "mean")
+    out_dtype = dtype or (x.dtype if D.is_float(x.dtype) else "float64")
+    if out_dtype == "float64" and not D.is_float(x.dtype) and config.floatX == "float32":
+        out_dtype = "float64"
+    s = sum(x, axis=axes, dtype=out_dtype, keepdims=keepdims)
+    return true_div(s, _count(x, axes, out_dtype))
+
+
+def var(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):
+    """Variance: mean of squared deviations (two passes, as NumPy, for accuracy)."""
+    from clgraph.tensor.basic import sqr, sub
+
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim, "var")
+    if corrected:
+        ddof = 1
+    m = mean(x, axis=axes, keepdims=True)
+    dev = sqr(sub(x, m))
+    s = sum(dev, axis=axes, keepdims=keepdims)
+    n = _count(x, axes, s.dtype)
+    if ddof:
+        from clgraph.tensor.basic import maximum
+
+        n = maximum(n - ddof, constant(0, dtype=s.dtype))
+    return true_div(s, n)
+
+
+def std(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):
+    from clgraph.tensor.basic import sqrt
+
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected))
+
+
+def _arg(kind: str, x: Any, axis, keepdims: bool):
+    x = as_tensor_variable(x)
+    if axis is None:
+        flat = flatten(x, 1) if x.ndim != 1 else x
+        out = Argmax(0, kind)(flat)
+        return dimshuffle(out, ("x",) * x.ndim) if keepdims else out
+    if isinstance(axis, (tuple, list)):
+        if len(axis) != 1:
+            raise ValueError(f"arg{kind} takes one axis or None, got {axis}")
+        axis = axis[0]
+    (a,) = normalize_axes(axis, x.ndim, f"arg{kind}")
+    return _keep(x, Argmax(a, kind)(x), (a,), keepdims)
+
+
+def argmax(x: Any, axis=None, keepdims: bool = False):
+    return _arg("max", x, axis, keepdims)
+
+
+def argmin(x: Any, axis=None, keepdims: bool = False):
+    return _arg("min", x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis=None, keepdims: bool = False):
+    """log(sum(exp(x))) computed stably: max subtracted first (inf-safe)."""
+    from clgraph.tensor.basic import add, exp, isinf, log, sub, switch
+
+    x = as_tensor_variable(x)
+    axes = normalize_axes(axis, x.ndim, "logsumexp")
+    m = max(x, axis=axes, keepdims=True)
+    m_safe = switch(isinf(m), constant(0, dtype=m.dtype), m)
+    s = sum(exp(sub(x, m_safe)), axis=axes, keepdims=True)
+    out = add(log(s), m_safe)
+    if not keepdims:
+        out = _squeeze(out, axes)
+    return out
+
+
+def _squeeze(x: TensorVariable, axes: tuple) -> TensorVariable:
+    return dimshuffle(x, tuple(d for d in range(x.ndim) if d not in axes))

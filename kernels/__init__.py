@@ -1,0 +1,1 @@
+"""OpenCL helper sources (*.cl) included by the templates; shipped as package data."""
