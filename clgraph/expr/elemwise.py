@@ -23,7 +23,7 @@ def broadcast_static_shapes(shapes: list[tuple], names: list[str], what: str) ->
         lengths = [s[d] for s in shapes]
         known = {n for n in lengths if n is not None and n != 1}
         if len(known) > 1:
-            desc = ", ".join(f"{nm} {shape_str(s)}" for nm, s in zip(names, shapes))
+            desc = ", ".join(f"{nm} of shape {shape_str(s)}" for nm, s in zip(names, shapes))
             raise ValueError(f"{what}: shapes do not broadcast along axis {d}: {desc}")
         if known:
             out.append(known.pop())
@@ -56,7 +56,7 @@ class Elemwise(Op):
         inputs = [x if x.ndim == ndim else
                   DimShuffle(("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
                   for x in inputs]
-        names = [f"input {i} ({x})" for i, x in enumerate(inputs)]
+        names = [str(x) for x in inputs]
         shape = broadcast_static_shapes([x.type.shape for x in inputs], names,
                                         self.scalar_op.name) if inputs else ()
         in_dtypes = [x.dtype for x in inputs]

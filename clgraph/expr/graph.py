@@ -97,6 +97,8 @@ class FunctionGraph:
         for node in self.toposort():
             for v in node.inputs + node.outputs:
                 seen.setdefault(id(v), v)
+        for v in self.outputs:
+            seen.setdefault(id(v), v)
         return list(seen.values())
 
     def clients(self, var: Variable) -> list[tuple[Apply | str, int]]:

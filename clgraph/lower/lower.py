@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
@@ -101,7 +103,8 @@ class Plan:
             if isinstance(var, Constant):
                 state.host_values[var] = var.data
         for slot, value in zip(self.host_scalar_slots, host_scalars):
-            state.host_values[self.slot_vars[slot]] = value
+            var = self.slot_vars[slot]
+            state.host_values[var] = np.asarray(value, dtype=var.dtype)
         for step in self.steps:
             step.prepare(state)
             _track_host_values(step.node, state)

@@ -1,0 +1,87 @@
+"""Generated source: one program per function, readable kernels, overrides, build errors,
+profiling."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.lower.render import TemplateOverrideError, package_template_dir
+from clgraph.runtime.cache import KernelBuildError, build_program
+from clgraph.runtime.device import get_context
+
+
+def test_fused_expression_is_one_vectorised_kernel():
+    x = T.fvector("x")
+    w = T.fvector("w")
+    y = T.exp(-x * x) * T.sin(w) + 0.5 * T.tanh(x * w) + T.sqrt(abs(x) + 1)
+    f = cg.function([x, w], y)
+    ks = f.kernels()
+    assert len(ks) == 1
+    if get_context().is_cpu:
+        assert "float8" in ks[0] or "float16" in ks[0] or "float4" in ks[0]
+    a, b = np.random.default_rng(0).standard_normal((2, 1001)).astype("float32")
+    ref = np.exp(-a * a) * np.sin(b) + 0.5 * np.tanh(a * b) + np.sqrt(abs(a) + 1)
+    np.testing.assert_allclose(f(a, b), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_compile_does_not_fuse():
+    x = T.fvector("x")
+    f = cg.function([x], T.exp(x) + 1, mode="FAST_COMPILE")
+    assert len(f.kernels()) == 2
+
+
+def test_user_names_never_become_code():
+    x = T.fvector("x */ } __kernel void evil() { /*")
+    f = cg.function([x], (x + 1) * 2)
+    src = f.program_source
+    assert "evil" not in src.replace("evil_", "") or "__kernel void evil" not in src
+    assert "__kernel void evil" not in src
+    np.testing.assert_array_equal(f(np.ones(3, "f4")), [4, 4, 4])
+
+
+def test_template_override_is_used_and_edit_rebuilds(tmp_path):
+    src = open(os.path.join(package_template_dir(), "elemwise.cl.mako")).read()
+    override = tmp_path / "elemwise.cl.mako"
+    override.write_text(src.replace("/* ${comment}", "/* OVERRIDE-ONE ${comment}"))
+    x = T.fvector("x")
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        f = cg.function([x], x * 3)
+        assert "OVERRIDE-ONE" in f.program_source
+        np.testing.assert_array_equal(f(np.ones(2, "f4")), [3, 3])
+        time.sleep(1.1)  # Mako compares modification times in seconds
+        override.write_text(src.replace("/* ${comment}", "/* OVERRIDE-TWO ${comment}"))
+        g = cg.function([x], x * 3)
+        assert "OVERRIDE-TWO" in g.program_source
+        np.testing.assert_array_equal(g(np.ones(2, "f4")), [3, 3])
+
+
+def test_override_missing_a_parameter_is_rejected(tmp_path):
+    (tmp_path / "elemwise.cl.mako").write_text('<%page args="kname"/>\n// nothing\n')
+    x = T.fvector("x")
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        with pytest.raises(TemplateOverrideError, match="width"):
+            cg.function([x], x * 3)
+
+
+def test_build_failure_shows_numbered_source_and_log():
+    ctx = get_context()
+    with pytest.raises(KernelBuildError) as err:
+        build_program(ctx, "__kernel void broken(__global float* a) {\n  a[0] = undefined_x;\n}\n")
+    msg = str(err.value)
+    assert "undefined_x" in msg
+    assert "2" in msg and "broken" in msg
+
+
+def test_profile_reports_kernel_times():
+    x = T.fvector("x")
+    f = cg.function([x], T.exp(x) * 2, profile=True)
+    for _ in range(3):
+        f(np.ones(1000, "f4"))
+    text = f.profile.summary()
+    assert "3 call(s)" in text and "composite" in text
