@@ -162,3 +162,52 @@ def make_subtensor(x: Variable, index) -> Variable:
         else:
             entries.append(("int", part(i)))
     return Subtensor(tuple(entries))(x, *extra)
+
+
+@dataclass(frozen=True)
+class IncSubtensor(Op):
+    """x with x[index] incremented by y (or set to y): a new tensor, x is not modified.
+
+    Basic indices only (the same idx_list as Subtensor). Gradient of Subtensor.
+    """
+
+    idx_list: tuple = ()
+    set_instead_of_inc: bool = False
+
+    def make_node(self, x, y, *extra) -> Apply:
+        from clgraph.expr.elemwise import broadcast_static_shapes
+        from clgraph.tensor.basic import as_tensor_variable, cast
+
+        x = as_tensor_variable(x)
+        y = as_tensor_variable(y)
+        region = Subtensor(self.idx_list).make_node(x, *extra).outputs[0]
+        if y.ndim > region.ndim:
+            raise ValueError(f"{self}: value {y} has {y.ndim} dimensions, more than the "
+                             f"{region.ndim} of the indexed region {region.type}")
+        if y.dtype != x.dtype:
+            if not np.can_cast(y.dtype, x.dtype, casting="same_kind"):
+                raise TypeError(f"{self}: value of dtype {y.dtype} cannot be written into {x} "
+                                f"of dtype {x.dtype}")
+            y = cast(y, x.dtype)
+        padded = (1,) * (region.ndim - y.ndim) + y.type.shape
+        broadcast_static_shapes([region.type.shape, padded], ["region", str(y)], str(self))
+        for r, s in zip(region.type.shape, padded):
+            if r is not None and s is not None and s != 1 and r != s:
+                raise ValueError(f"{self}: value shape {y.type.shape} does not fit the region "
+                                 f"{region.type.shape}")
+        extra = [as_tensor_variable(e) for e in extra]
+        return Apply(self, [x, y, *extra], [TensorVariable(x.type)])
+
+    def perform(self, node, inputs):
+        x, y, *extra = inputs
+        out = x.copy()
+        idx = Subtensor(self.idx_list)._index(extra)
+        if self.set_instead_of_inc:
+            out[idx] = y
+        else:
+            out[idx] += y
+        return [out]
+
+    def __str__(self) -> str:
+        kind = "Set" if self.set_instead_of_inc else "Inc"
+        return f"{kind}{Subtensor(self.idx_list)}"

@@ -11,7 +11,7 @@ from clgraph.expr.scalar.ops import HELPER_FUNCS
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import Constant
 from clgraph.lower.access import operand_mode
-from clgraph.lower.layout import broadcast_strides, collapse, contiguous_strides
+from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
@@ -71,8 +71,10 @@ def inline_constants(node) -> tuple[Composite, list]:
 
 
 class ElemwiseStep(Step):
-    def __init__(self, node, ctx, kernel_prefix, owned: set) -> None:
+    def __init__(self, node, ctx, kernel_prefix, owned: set, out_modes=None) -> None:
         super().__init__(node, ctx, kernel_prefix)
+        # 'contig' outputs are fresh buffers; 'strided' ones are given layouts (inc_subtensor).
+        self.out_modes = out_modes or ["contig"] * len(node.outputs)
         self.comp, self.operands = inline_constants(node)
         out_last = node.outputs[0].type.shape[-1] if node.outputs[0].ndim else 1
         self.modes = [operand_mode(v, out_last, owned) for v in self.operands]
@@ -98,7 +100,7 @@ class ElemwiseStep(Step):
                              "__global const", "mode": self.modes[k]})
         for j, var in enumerate(outs):
             operands.append({"name": f"out{j}", "ctype": cl_type(var.dtype), "qual": "__global",
-                             "mode": "contig"})
+                             "mode": self.out_modes[j]})
         for op in operands:
             params.append(f"{op['qual']} {op['ctype']}* {op['name']}")
             params.append(f"const long {op['name']}_off")
@@ -129,8 +131,14 @@ class ElemwiseStep(Step):
         vec_stores, sca_stores = [], []
         for j in range(len(outs)):
             nm = f"out{j}"
-            vec_stores.append(f"vstore{W}({vec_outs[j]}, 0, {nm} + p_{nm} + i0);")
-            sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
+            if self.out_modes[j] == "contig":
+                vec_stores.append(f"vstore{W}({vec_outs[j]}, 0, {nm} + p_{nm} + i0);")
+                sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
+            else:  # scattered stores, one lane at a time
+                vec_stores.append(f"const {cl_type(outs[j].dtype, W)} o{j} = {vec_outs[j]};")
+                vec_stores += [f"{nm}[p_{nm} + (i0 + {e}) * {nm}_si] = o{j}.s{e:x};"
+                               for e in range(W)]
+                sca_stores.append(f"{nm}[p_{nm} + i * {nm}_si] = {sca_outs[j]};")
         names = ", ".join(sanitize_comment(v) for v in outs)
         comment = f"{self.comp.name} -> {names}"
         src = render("elemwise.cl.mako", kname=self.kname, width=W, n_outer=self.n_outer,
@@ -139,11 +147,12 @@ class ElemwiseStep(Step):
                      scalar_stores=sca_stores, comment=sanitize_comment(comment))
         return [KernelDef(self.kname, src, [self.node], "elemwise.cl.mako")]
 
-    def prepare(self, state: PrepareState) -> None:
+    def prepare(self, state: PrepareState, out_layouts=None) -> None:
         node = self.node
         all_layouts = [state.layouts[v] for v in node.inputs]
         out_shape = runtime_broadcast(node, [lay.shape for lay in all_layouts])
-        out_layouts = [state.new_buffer(out_shape, v.dtype) for v in node.outputs]
+        if out_layouts is None:
+            out_layouts = [state.new_buffer(out_shape, v.dtype) for v in node.outputs]
         for v, lay in zip(node.outputs, out_layouts):
             state.layouts[v] = lay
         size = int(np.prod(out_shape, dtype=np.int64))
@@ -152,14 +161,15 @@ class ElemwiseStep(Step):
         in_layouts = [state.layouts[v] for v in self.operands]
         shape = out_shape or (1,)
         sets = [broadcast_strides(lay, out_shape) or (0,) for lay in in_layouts]
-        sets += [contiguous_strides(shape) for _ in out_layouts]
+        sets += [lay.strides or (0,) for lay in out_layouts]
         cshape, csets = collapse(shape, sets)
         n_inner = cshape[-1]
         outer = (1,) * (self.n_outer - (len(cshape) - 1)) + cshape[:-1]
         args: list = [np.int64(n_inner)] + [np.int64(n) for n in outer]
         for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
             st = (0,) * (self.n_outer + 1 - len(st)) + st
-            mode = self.modes[k] if k < len(self.modes) else "contig"
+            modes = self.modes + self.out_modes
+            mode = modes[k]
             if n_inner > 1 and ((mode == "contig" and st[-1] != 1) or
                                 (mode == "bcast" and st[-1] != 0)):
                 raise AssertionError(f"{node_label(node)}: operand {k} expected {mode} inner "

@@ -21,3 +21,15 @@ class ViewStep(Step):
         shape, strides, offset = self.node.op.view_strides(src.shape, src.strides, *extra)
         state.layouts[self.node.outputs[0]] = Layout(src.buffer, tuple(shape), tuple(strides),
                                                      src.offset + offset)
+
+
+def ensure_layout(var, state: PrepareState) -> None:
+    """Layouts of synthetic views (e.g. the broadcast padding an internal node adds)."""
+    if var in state.layouts:
+        return
+    owner = var.owner
+    if owner is None or not hasattr(owner.op, "view_strides"):
+        raise KeyError(f"no layout for {var}")
+    for inp in owner.inputs[:1]:
+        ensure_layout(inp, state)
+    ViewStep(owner, None, "").prepare(state)

@@ -1,0 +1,539 @@
+#!/usr/bin/env python
+"""clgraph benchmarks: clgraph against NumPy, and PyTensor and JAX when they are installed.
+
+    python benchmarks/run.py              # every case, full sizes (writes benchmarks/latest.md)
+    python benchmarks/run.py --quick      # small sizes, few runs: a smoke test
+    python benchmarks/run.py --only dot   # one case (or several: --only sum,rowmax)
+
+Every case first checks clgraph's result against NumPy's (assert_allclose), then times each
+implementation: one warm-up call (compilation and first-call allocation are not timed), then the
+median of several calls. clgraph and NumPy are measured in the same run, on the same inputs.
+Device-resident cases pass pyopencl arrays in and take `Out(..., borrow=True)` out, and wait
+for the queue inside the timing. ratio = NumPy time / clgraph time: above 1, clgraph is faster.
+PyTensor and JAX are timed when importable (JAX on device arrays where clgraph is device-
+resident), and shown as n/a otherwise; they are never installed by this script.
+
+Environment variables (OPENBLAS_*, OMP_*, CLGRAPH_FLAGS, ...) are read as they are; nothing here
+changes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyopencl as cl
+import pyopencl.array as cl_array
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import reference_kernels  # noqa: E402  (lives next to this script)
+
+import clgraph as cg  # noqa: E402
+import clgraph.tensor as T  # noqa: E402
+from clgraph.runtime.device import get_context  # noqa: E402
+
+PEERS = ("PyTensor", "JAX")
+Expr = Callable[..., Any]  # expr(namespace, *inputs): namespace is np, clgraph.tensor, jnp, pt
+
+
+# --- sizes and run counts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    repeat: int  # timed calls at most (after the warm-up)
+    min_repeat: int  # timed calls at least, even past the budget
+    budget_s: float  # stop timing one implementation once this much time has been spent
+    n_elementwise: int
+    n_triad: int
+    n_sum: int
+    rowmax_shape: tuple[int, int]
+    softmax_shape: tuple[int, int]
+    dot_n: int
+    overhead_n: int
+    overhead_calls: int  # calls per timed block in the call-overhead case
+
+    @classmethod
+    def make(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(True, 3, 2, 0.3, 1_000_000, 5_000_000, 1_000_000, (1024, 1024),
+                       (1024, 256), 256, 10, 200)
+        return cls(False, 11, 3, 2.0, 10_000_000, 50_000_000, 10_000_000, (4096, 4096),
+                   (4096, 1024), 1024, 10, 2000)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    case: str
+    unit: str = "ms"  # 'ms' or 'us' (per call)
+    clgraph: float | None = None  # seconds
+    numpy: float | None = None
+    peers: dict[str, float | str | None] = field(default_factory=dict)  # seconds, 'error', None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None  # why clgraph has no time
+    traceback: str | None = None  # of that error, for --verbose
+
+
+def _fmt_time(seconds: float | None, unit: str) -> str:
+    if seconds is None:
+        return "n/a"
+    value = seconds * (1e6 if unit == "us" else 1e3)
+    text = f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+    return f"{text} {'µs' if unit == 'us' else 'ms'}"
+
+
+def _cells(row: Row) -> list[str]:
+    cg_cell = _fmt_time(row.clgraph, row.unit) if row.error is None else (
+        "WRONG" if row.error.startswith("wrong result") else "FAIL")
+    ratio = "-"
+    if row.clgraph and row.numpy:
+        ratio = f"{row.numpy / row.clgraph:.2f}"
+    peers = []
+    for name in PEERS:
+        value = row.peers.get(name)
+        peers.append(value if isinstance(value, str) else _fmt_time(value, row.unit))
+    return [row.case, cg_cell, _fmt_time(row.numpy, row.unit), ratio, *peers, "; ".join(row.notes)]
+
+
+HEADERS = ["case", "clgraph", "NumPy", "ratio", *PEERS, "notes"]
+RIGHT = {1, 2, 3, 4, 5}  # right-aligned columns (numbers)
+
+
+def text_table(rows: Sequence[Row]) -> str:
+    body = [HEADERS] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in body) for i in range(len(HEADERS))]
+
+    def fmt(line: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in RIGHT else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(body[0]), rule, *(fmt(line) for line in body[1:])])
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(HEADERS) + " |",
+             "|" + "|".join("---:" if i in RIGHT else "---" for i in range(len(HEADERS))) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in _cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def load_peers() -> dict[str, Any]:
+    """The peers that import, as adapters; a missing one is None (shown as n/a)."""
+    peers: dict[str, Any] = {name: None for name in PEERS}
+    try:
+        peers["PyTensor"] = PyTensorPeer()
+    except Exception:  # not installed, or broken: skip silently
+        pass
+    try:
+        peers["JAX"] = JaxPeer()
+    except Exception:
+        pass
+    return peers
+
+
+def header_lines(ctx: Any, peers: dict[str, Any], settings: Settings) -> list[str]:
+    ncpu = os.cpu_count() or 1
+    cores = usable_cores()
+    lines = [
+        f"machine: {cpu_model()}, {cores} cores usable"
+        + (f" (of {ncpu})" if cores != ncpu else "") + f", {platform.system()} {platform.machine()}",
+        f"OpenCL device: {ctx.name} ({ctx.platform_name}, {ctx.compute_units} compute units, "
+        f"{ctx.driver_version})",
+        f"versions: clgraph {cg.__version__}, numpy {np.__version__}, pyopencl "
+        f"{cl.VERSION_TEXT}, python {platform.python_version()}"
+        + "".join(f", {name} {peer.version}" for name, peer in peers.items() if peer),
+        f"mode: {'quick (small sizes)' if settings.quick else 'full'}; time = median of up to "
+        f"{settings.repeat} calls after a warm-up; ratio = NumPy / clgraph (>1: clgraph faster); "
+        f"{datetime.date.today().isoformat()}",
+    ]
+    missing = [name for name, peer in peers.items() if peer is None]
+    if missing:
+        lines.append(f"not installed (n/a): {', '.join(missing)}")
+    return lines
+
+
+# --- peers ------------------------------------------------------------------------------------
+
+
+class PyTensorPeer:
+    """PyTensor (C backend): NumPy arrays in and out."""
+
+    def __init__(self) -> None:
+        import pytensor
+        import pytensor.tensor as pt
+
+        pytensor.config.floatX = "float32"  # its config object, not the environment
+        self.pytensor, self.pt, self.version = pytensor, pt, pytensor.__version__
+
+    def compile(self, expr: Expr, arrays: Sequence[np.ndarray], device: bool) -> Callable[[], Any]:
+        syms = [self.pt.tensor(dtype=a.dtype.name, shape=(None,) * a.ndim) for a in arrays]
+        fn = self.pytensor.function(syms, expr(self.pt, *syms))
+        return lambda: fn(*arrays)
+
+
+class JaxPeer:
+    """JAX (jit): device arrays where clgraph is device-resident, NumPy arrays otherwise."""
+
+    def __init__(self) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        self.jax, self.jnp, self.version = jax, jnp, jax.__version__
+
+    def compile(self, expr: Expr, arrays: Sequence[np.ndarray], device: bool) -> Callable[[], Any]:
+        fn = self.jax.jit(lambda *a: expr(self.jnp, *a))
+        if device:
+            dev = [self.jax.device_put(a) for a in arrays]
+            return lambda: fn(*dev).block_until_ready()
+        return lambda: np.asarray(fn(*arrays))
+
+
+# --- the runner -------------------------------------------------------------------------------
+
+
+class Runner:
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.ctx = get_context()
+        self.queue = self.ctx.queue
+        self.peers = load_peers()
+        self._numpy_cache: dict[str, float] = {}
+
+    def time(self, fn: Callable[[], Any], calls: int = 1) -> float:
+        """Median seconds per call of fn: warm-up, then timed blocks of `calls` calls each.
+
+        The warm-up is one block, and more while they are short (up to 0.2 s in all): thread
+        pools (OpenBLAS, PoCL) and caches settle in the first calls.
+        """
+        start = time.perf_counter()
+        for _ in range(10):
+            for _ in range(calls):
+                fn()
+            if time.perf_counter() - start > 0.2:
+                break
+        times: list[float] = []
+        start = time.perf_counter()
+        while len(times) < self.s.repeat:
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times.append((time.perf_counter() - t0) / calls)
+            if len(times) >= self.s.min_repeat and time.perf_counter() - start > self.s.budget_s:
+                break
+        return statistics.median(times)
+
+    def to_device(self, a: np.ndarray) -> Any:
+        """A pyopencl array for arrays; 0-d values (scalars) stay on the host."""
+        return cl_array.to_device(self.queue, a) if a.ndim else a
+
+    def case(self, label: str, expr: Expr, arrays: Sequence[np.ndarray], *, device: bool,
+             check: Callable[[np.ndarray, np.ndarray], None], unit: str = "ms", calls: int = 1,
+             numpy_key: str | None = None,
+             after: Callable[[Row, Callable[[], Any] | None], None] | None = None) -> Row:
+        """Check then time clgraph, NumPy and the peers on expr(namespace, *arrays)."""
+        row = Row(label, unit)
+        reference = np.asarray(expr(np, *arrays))
+        run_cg = None
+        try:
+            syms = [T.tensor(a.dtype.name, shape=(None,) * a.ndim) for a in arrays]
+            out = expr(T, *syms)
+            fn = cg.function(syms, cg.Out(out, borrow=True) if device else out)
+            args = [self.to_device(a) for a in arrays] if device else list(arrays)
+            if device:
+                queue = self.queue
+
+                def run_cg():
+                    result = fn(*args)
+                    queue.finish()
+                    return result
+            else:
+                def run_cg():
+                    return fn(*args)
+            result = run_cg()
+            got = result.get() if isinstance(result, cl_array.Array) else np.asarray(result)
+        except Exception as exc:
+            row.error = f"{type(exc).__name__}: {_first_line(exc)}"
+            row.traceback = traceback.format_exc()
+            run_cg = None
+        else:
+            try:
+                check(got, reference)
+            except AssertionError as exc:
+                row.error = "wrong result: " + " ".join(str(exc).split())[:300]
+                run_cg = None
+        if run_cg is not None:
+            row.clgraph = self.time(run_cg, calls)
+        key = numpy_key or label
+        if key not in self._numpy_cache:
+            self._numpy_cache[key] = self.time(lambda: expr(np, *arrays), calls)
+        row.numpy = self._numpy_cache[key]
+        for name in PEERS:
+            peer = self.peers.get(name)
+            if peer is None:
+                continue
+            try:
+                row.peers[name] = self.time(peer.compile(expr, arrays, device), calls)
+            except Exception as exc:
+                row.peers[name] = "error"
+                row.notes.append(f"{name}: {type(exc).__name__}: {_first_line(exc)[:80]}")
+        if after is not None:
+            after(row, run_cg)
+        return row
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _allclose(rtol: float, atol: float) -> Callable[[np.ndarray, np.ndarray], None]:
+    def check(got: np.ndarray, want: np.ndarray) -> None:
+        assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    return check
+
+
+def _bandwidth(nbytes: int, label: str = "clgraph") -> Callable[[Row, Any], None]:
+    def note(row: Row, _run: Any) -> None:
+        if row.clgraph:
+            row.notes.insert(0, f"{label} {nbytes / row.clgraph / 1e9:.1f} GB/s")
+    return note
+
+
+# --- the cases --------------------------------------------------------------------------------
+
+
+def elementwise6(m: Any, x: Any, w: Any) -> Any:
+    """exp(-x*x)*sin(w) + 0.5*tanh(x*w) + sqrt(abs(x)+1): six kinds of op, one fused kernel."""
+    return m.exp(-x * x) * m.sin(w) + 0.5 * m.tanh(x * w) + m.sqrt(abs(x) + 1)
+
+
+def case_elementwise(r: Runner) -> list[Row]:
+    n = r.s.n_elementwise
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n, dtype=np.float32)
+    w = rng.uniform(-3, 3, n).astype(np.float32)
+    check = _allclose(1e-5, 1e-5)
+    nbytes = 3 * 4 * n
+    size = f"{n / 1e6:g}M"
+
+    def reference_kernel(row: Row, _run: Any) -> None:
+        """The hand-written float8 kernel on the same device arrays: the reference point."""
+        try:
+            kernel = reference_kernels.Elementwise6(r.ctx.context, r.queue)
+            dx, dw = cl_array.to_device(r.queue, x), cl_array.to_device(r.queue, w)
+            out = cl_array.empty_like(dx)
+            kernel(dx, dw, out)
+            r.queue.finish()
+            check(out.get(), reference_kernels.elementwise6_numpy(x, w))
+
+            def run():
+                kernel(dx, dw, out)
+                r.queue.finish()
+            t = r.time(run)
+        except Exception as exc:
+            row.notes.append(f"hand-written kernel failed: {type(exc).__name__}: "
+                             f"{_first_line(exc)[:80]}")
+            return
+        text = f"hand-written float8 kernel {t * 1e3:.3g} ms"
+        if row.clgraph:
+            text += f" (clgraph at {t / row.clgraph:.2f}x its speed)"
+        row.notes.append(text)
+
+    def device_notes(row: Row, run: Any) -> None:
+        _bandwidth(nbytes)(row, run)
+        reference_kernel(row, run)
+
+    return [
+        r.case(f"(a) 6-op elementwise, {size} f32, device in/out", elementwise6, [x, w],
+               device=True, check=check, numpy_key="elementwise", after=device_notes),
+        r.case(f"(a) 6-op elementwise, {size} f32, NumPy in/out", elementwise6, [x, w],
+               device=False, check=check, numpy_key="elementwise"),
+    ]
+
+
+def case_triad(r: Runner) -> list[Row]:
+    n = r.s.n_triad
+    rng = np.random.default_rng(1)
+    b = rng.standard_normal(n, dtype=np.float32)
+    c = rng.standard_normal(n, dtype=np.float32)
+    s = np.asarray(3.0, dtype=np.float32)
+    return [r.case(f"(b) triad a = b + s*c, {n / 1e6:g}M f32, device", lambda m, b, c, s: b + s * c,
+                   [b, c, s], device=True, check=_allclose(1e-6, 1e-6),
+                   after=_bandwidth(3 * 4 * n))]
+
+
+def case_sum(r: Runner) -> list[Row]:
+    n = r.s.n_sum
+    x = np.random.default_rng(2).random(n, dtype=np.float32)
+    exact = np.sum(x, dtype=np.float64)
+
+    def check(got: np.ndarray, _want: np.ndarray) -> None:
+        assert got.shape == (), f"shape {got.shape}, expected ()"
+        np.testing.assert_allclose(got, exact, rtol=1e-4)  # against a float64 sum
+
+    return [r.case(f"(c) sum, {n / 1e6:g}M f32, device", lambda m, x: m.sum(x), [x], device=True,
+                   check=check, after=_bandwidth(4 * n))]
+
+
+def case_rowmax(r: Runner) -> list[Row]:
+    rows, cols = r.s.rowmax_shape
+    x = np.random.default_rng(3).standard_normal((rows, cols), dtype=np.float32)
+    return [r.case(f"(d) row max, {rows}x{cols} f32, device", lambda m, x: m.max(x, axis=1),
+                   [x], device=True, check=_allclose(0, 0), after=_bandwidth(4 * x.size))]
+
+
+def softmax_rows(m: Any, x: Any) -> Any:
+    e = m.exp(x - m.max(x, axis=1, keepdims=True))
+    return e / m.sum(e, axis=1, keepdims=True)
+
+
+def case_softmax(r: Runner) -> list[Row]:
+    rows, cols = r.s.softmax_shape
+    x = np.random.default_rng(4).standard_normal((rows, cols), dtype=np.float32) * 4
+    return [r.case(f"(e) softmax over rows, {rows}x{cols} f32, device", softmax_rows, [x],
+                   device=True, check=_allclose(1e-4, 1e-6), after=_bandwidth(2 * 4 * x.size))]
+
+
+def case_dot(r: Runner) -> list[Row]:
+    n = r.s.dot_n
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    flop = 2.0 * n**3
+
+    def gflops(row: Row, _run: Any) -> None:
+        parts = [f"{name} {flop / t / 1e9:.1f}" for name, t in
+                 (("clgraph", row.clgraph), ("NumPy", row.numpy)) if t]
+        row.notes.insert(0, "GFLOP/s: " + ", ".join(parts))
+
+    return [r.case(f"(f) dot {n}x{n}x{n} f32, device", lambda m, a, b: m.dot(a, b), [a, b],
+                   device=True, check=_allclose(1e-4, 1e-3), after=gflops)]
+
+
+def case_overhead(r: Runner) -> list[Row]:
+    n = r.s.overhead_n
+    x = np.arange(n, dtype=np.float32)
+    return [r.case(f"(g) call overhead x + 1, {n} f32, NumPy in/out", lambda m, x: x + 1, [x],
+                   device=False, check=_allclose(0, 0), unit="us", calls=r.s.overhead_calls)]
+
+
+CASES: dict[str, Callable[[Runner], list[Row]]] = {
+    "elementwise": case_elementwise,
+    "triad": case_triad,
+    "sum": case_sum,
+    "rowmax": case_rowmax,
+    "softmax": case_softmax,
+    "dot": case_dot,
+    "overhead": case_overhead,
+}
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few runs")
+    parser.add_argument("--only", metavar="NAME", help="comma-separated cases: " + ", ".join(CASES))
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print the traceback of every clgraph failure")
+    parser.add_argument("--markdown", metavar="PATH", help="write the markdown table here "
+                        "(default: benchmarks/latest.md, on full runs of every case only)")
+    args = parser.parse_args(argv)
+
+    names = list(CASES)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in CASES]
+        if unknown:
+            parser.error(f"unknown case {', '.join(unknown)}; cases: {', '.join(CASES)}")
+
+    t_start = time.perf_counter()
+    runner = Runner(Settings.make(args.quick))
+    header = header_lines(runner.ctx, runner.peers, runner.s)
+    for line in header:
+        print(line)
+    print(flush=True)
+
+    rows: list[Row] = []
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            case_rows = CASES[name](runner)
+        except Exception as exc:  # a bug in the case itself: report it, go on
+            case_rows = [Row(name, error=f"{type(exc).__name__}: {_first_line(exc)}")]
+            case_rows[0].traceback = traceback.format_exc()
+        rows.extend(case_rows)
+        for row in case_rows:
+            status = row.error or _fmt_time(row.clgraph, row.unit)
+            print(f"  done {row.case}: clgraph {status}", file=sys.stderr)
+        print(f"  [{name}: {time.perf_counter() - t0:.1f} s]", file=sys.stderr, flush=True)
+
+    table = text_table(rows)
+    print(table)
+    failures = [r for r in rows if r.error]
+    if failures:
+        print("\nclgraph failures:")
+        for r in failures:
+            print(f"  {r.case}: {r.error}")
+            if args.verbose and r.traceback:
+                print(r.traceback)
+    elapsed = time.perf_counter() - t_start
+    print(f"\ntotal {elapsed:.0f} s")
+
+    target = args.markdown or (None if (args.quick or args.only) else str(HERE / "latest.md"))
+    if target:
+        md = ["<!-- written by benchmarks/run.py; do not edit by hand -->", ""]
+        md += [f"- {line}" for line in header] + ["", markdown_table(rows)]
+        if failures:
+            md += ["", "clgraph failures:", ""] + [f"- {r.case}: {r.error}" for r in failures]
+        Path(target).write_text("\n".join(md) + "\n")
+        print(f"wrote {target}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
