@@ -6,7 +6,7 @@
     python benchmarks/run.py --only dot   # one case (or several: --only sum,rowmax)
 
 Every case first checks clgraph's result against NumPy's (assert_allclose), then times each
-implementation: one warm-up call (compilation and first-call allocation are not timed), then the
+implementation: warm-up calls (compilation and first-call allocation are not timed), then the
 median of several calls. clgraph and NumPy are measured in the same run, on the same inputs.
 Device-resident cases pass pyopencl arrays in and take `Out(..., borrow=True)` out, and wait
 for the queue inside the timing. ratio = NumPy time / clgraph time: above 1, clgraph is faster.
@@ -94,6 +94,8 @@ class Row:
 def _fmt_time(seconds: float | None, unit: str) -> str:
     if seconds is None:
         return "n/a"
+    if unit == "ms" and seconds < 1e-4:  # tiny times read better in µs
+        unit = "us"
     value = seconds * (1e6 if unit == "us" else 1e3)
     text = f"{value:.3g}" if value < 1000 else f"{value:.0f}"
     return f"{text} {'µs' if unit == 'us' else 'ms'}"
@@ -104,7 +106,8 @@ def _cells(row: Row) -> list[str]:
         "WRONG" if row.error.startswith("wrong result") else "FAIL")
     ratio = "-"
     if row.clgraph and row.numpy:
-        ratio = f"{row.numpy / row.clgraph:.2f}"
+        value = row.numpy / row.clgraph
+        ratio = f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
     peers = []
     for name in PEERS:
         value = row.peers.get(name)
@@ -122,7 +125,7 @@ def text_table(rows: Sequence[Row]) -> str:
 
     def fmt(line: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in RIGHT else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([fmt(body[0]), rule, *(fmt(line) for line in body[1:])])
@@ -178,7 +181,8 @@ def header_lines(ctx: Any, peers: dict[str, Any], settings: Settings) -> list[st
     cores = usable_cores()
     lines = [
         f"machine: {cpu_model()}, {cores} cores usable"
-        + (f" (of {ncpu})" if cores != ncpu else "") + f", {platform.system()} {platform.machine()}",
+        + (f" (of {ncpu})" if cores != ncpu else "")
+        + f", {platform.system()} {platform.machine()}",
         f"OpenCL device: {ctx.name} ({ctx.platform_name}, {ctx.compute_units} compute units, "
         f"{ctx.driver_version})",
         f"versions: clgraph {cg.__version__}, numpy {np.__version__}, pyopencl "

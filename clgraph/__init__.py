@@ -7,11 +7,14 @@ Stages: expr (graph) -> diff (gradients) -> simplify (rewrites) -> lower (plan, 
 -> runtime (device, cache, execution).
 """
 
+from clgraph import gradient
 from clgraph.compile.function import Function, function
 from clgraph.compile.io import Out
 from clgraph.config import config
+from clgraph.gradient import grad
 from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "Out", "config", "function", "shared", "__version__"]
+__all__ = ["Function", "Out", "config", "function", "grad", "gradient", "shared",
+           "__version__"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.join import Join
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
@@ -16,6 +17,7 @@ from clgraph.lower.elemwise import ElemwiseStep
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.plan import KernelDef, PrepareState, Step
 from clgraph.lower.inc_subtensor import IncSubtensorStep
+from clgraph.lower.join import JoinStep
 from clgraph.lower.render import helper_source
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
 from clgraph.lower.views import ViewStep
@@ -23,7 +25,7 @@ from clgraph.lower.views import ViewStep
 # Op type -> Step class. Ops of later stages register here (see register_lowering).
 LOWERINGS: dict[type, type[Step]] = {
     DimShuffle: ViewStep, Subtensor: ViewStep, Reshape: ReshapeStep,
-    IncSubtensor: IncSubtensorStep,
+    IncSubtensor: IncSubtensorStep, Join: JoinStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
 }
 

@@ -5,7 +5,9 @@ from clgraph.expr.variable import Constant, SharedVariable, TensorVariable, Vari
 from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
 from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
+from clgraph.tensor.alloc import fill, ones_like, zeros_like  # noqa: F401
 from clgraph.tensor.indexing import getitem  # noqa: F401
+from clgraph.tensor.join import concatenate, stack  # noqa: F401
 from clgraph.tensor.reduction import (  # noqa: F401
     all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
 )

@@ -1,0 +1,169 @@
+"""grad and Lop: reverse mode over the graph between `wrt` and the cost."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from clgraph.diff.lop import L_op
+from clgraph.diff.markers import DisconnectedType, NullGrad
+from clgraph.expr import dtypes as D
+from clgraph.expr.graph import toposort
+from clgraph.expr.variable import Variable
+
+
+class DisconnectedInputError(ValueError):
+    """grad was asked for an input the cost does not depend on."""
+
+
+class NullGradError(TypeError):
+    """A gradient that is undefined (e.g. through argmax) reached a requested input."""
+
+
+def _T():
+    from clgraph import tensor as T
+
+    return T
+
+
+def _add_all(terms: list) -> Any:
+    nulls = [t for t in terms if isinstance(t, NullGrad)]
+    if nulls:
+        return nulls[0]
+    out = terms[0]
+    for t in terms[1:]:
+        out = _T().add(out, t)
+    return out
+
+
+def _connected_to(wrt: list[Variable], nodes) -> set[int]:
+    """ids of variables that depend on any of wrt."""
+    live = {id(v) for v in wrt}
+    for node in nodes:
+        if any(id(i) in live for i in node.inputs):
+            live.update(id(o) for o in node.outputs)
+    return live
+
+
+def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
+              consider_constant: Sequence[Variable]) -> dict[int, list]:
+    """Accumulated gradient terms for every variable between wrt and the seeded outputs."""
+    const_ids = {id(v) for v in consider_constant}
+    seeds = list(outputs_grads)
+    nodes = toposort(seeds, stop=wrt)
+    live = _connected_to(wrt, nodes)
+    acc: dict[int, list] = {id(v): [g] for v, g in outputs_grads.items()}
+    for node in reversed(nodes):
+        if not any(id(o) in acc for o in node.outputs):
+            continue
+        if not any(id(i) in live for i in node.inputs):
+            continue
+        out_grads = []
+        for o in node.outputs:
+            terms = acc.get(id(o))
+            if terms:
+                out_grads.append(_add_all(terms))
+            else:
+                from clgraph.tensor.alloc import zeros_like
+
+                out_grads.append(zeros_like(o) if D.is_float(o.dtype) else None)
+        if any(isinstance(g, NullGrad) for g in out_grads):
+            null = next(g for g in out_grads if isinstance(g, NullGrad))
+            in_grads: list = [null] * len(node.inputs)
+        else:
+            in_grads = L_op(node, out_grads)
+        for inp, g in zip(node.inputs, in_grads):
+            if g is None or id(inp) not in live or id(inp) in const_ids:
+                continue
+            if not isinstance(g, NullGrad):
+                g = _T().as_tensor_variable(g)
+                if D.is_float(inp.dtype) and g.dtype != inp.dtype:
+                    g = _T().cast(g, inp.dtype)
+            acc.setdefault(id(inp), []).append(g)
+    return acc
+
+
+def _finish(wrt: list[Variable], acc: dict[int, list], disconnected_inputs: str,
+            return_disconnected: str, null_gradients: str) -> list:
+    from clgraph.tensor.alloc import zeros_like
+
+    out = []
+    for i, v in enumerate(wrt):
+        terms = acc.get(id(v))
+        if not terms:
+            if not D.is_float(v.dtype):
+                out.append(zeros_like(v, dtype="float64" if v.dtype == "int64"
+                                      else "float32") if return_disconnected == "zero"
+                           else None)
+                continue
+            msg = (f"grad: the cost does not depend on input {i} ({v}, type {v.type}), or only "
+                   "through non-differentiable operations; pass disconnected_inputs='ignore' "
+                   "to get a zero gradient")
+            if disconnected_inputs == "raise":
+                raise DisconnectedInputError(msg)
+            if disconnected_inputs == "warn":
+                warnings.warn(msg, stacklevel=3)
+            if return_disconnected == "zero":
+                out.append(zeros_like(v))
+            elif return_disconnected == "none":
+                out.append(None)
+            else:
+                out.append(DisconnectedType())
+            continue
+        g = _add_all(terms)
+        if isinstance(g, NullGrad):
+            if null_gradients == "raise":
+                raise NullGradError(f"grad: the gradient with respect to {v} is undefined: "
+                                    f"{g.reason}")
+            out.append(None)
+            continue
+        out.append(g)
+    return out
+
+
+def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+         disconnected_inputs: str = "raise", known_grads: dict | None = None,
+         return_disconnected: str = "zero", null_gradients: str = "raise") -> Any:
+    """Symbolic gradient of the scalar `cost` with respect to `wrt` (a variable or a list)."""
+    T = _T()
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
+    if return_disconnected not in ("zero", "none", "disconnected"):
+        raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected'")
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    for v in wrt_list:
+        if not isinstance(v, Variable):
+            raise TypeError(f"grad: wrt must be symbolic variables, got {type(v).__name__}")
+    seeds: dict[Variable, Any] = {}
+    if cost is not None:
+        cost = T.as_tensor_variable(cost)
+        if cost.ndim != 0:
+            raise TypeError(f"grad: the cost must be a scalar, got {cost} of type {cost.type}; "
+                            "sum it, or use jacobian/Lop for non-scalar expressions")
+        if not D.is_float(cost.dtype):
+            raise TypeError(f"grad: the cost {cost} has dtype {cost.dtype}; it must be a float")
+        seeds[cost] = T.constant(1, dtype=cost.dtype)
+    for var, g in (known_grads or {}).items():
+        g = T.as_tensor_variable(g)
+        if g.ndim != var.ndim:
+            raise ValueError(f"known_grads: gradient {g.type} does not match {var.type}")
+        seeds[var] = g if g.dtype == var.dtype or not D.is_float(var.dtype) else T.cast(
+            g, var.dtype)
+    if not seeds:
+        raise ValueError("grad: give a cost or known_grads")
+    acc = _backprop(seeds, wrt_list, consider_constant or [])
+    out = _finish(wrt_list, acc, disconnected_inputs, return_disconnected, null_gradients)
+    return out[0] if single else out
+
+
+def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant=None,  # noqa: N802
+        disconnected_inputs: str = "raise") -> Any:
+    """Vector-Jacobian product: eval_points (shaped like f) times the Jacobian of f."""
+    fs = f if isinstance(f, (list, tuple)) else [f]
+    evs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(fs) != len(evs):
+        raise ValueError(f"Lop: {len(fs)} expressions but {len(evs)} eval points")
+    return grad(None, wrt, consider_constant=consider_constant,
+                disconnected_inputs=disconnected_inputs, known_grads=dict(zip(fs, evs)))

@@ -1,0 +1,169 @@
+"""Rop: forward mode. Tangents flow from `wrt` through each op's R_op rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from clgraph.diff.scalar_grads import scalar_grad
+from clgraph.expr import dtypes as D
+from clgraph.expr.blas import Dot22
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.graph import toposort
+from clgraph.expr.join import Join
+from clgraph.expr.reduce import Argmax, Reduce
+from clgraph.expr.scalar.composite import Composite
+from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
+from clgraph.expr.shape_ops import DimShuffle, Reshape
+from clgraph.expr.subtensor import IncSubtensor, Subtensor
+from clgraph.expr.variable import Variable
+
+R_OPS: dict[type, Callable] = {}
+
+
+def _T():
+    from clgraph import tensor as T
+
+    return T
+
+
+def _rule(*types):
+    def deco(fn):
+        for t in types:
+            R_OPS[t] = fn
+        return fn
+    return deco
+
+
+def _zeros(v):
+    from clgraph.tensor.alloc import zeros_like
+
+    return zeros_like(v)
+
+
+@_rule(Elemwise)
+def _elemwise(node, tangents):
+    if isinstance(node.op.scalar_op, Composite):
+        raise NotImplementedError("Rop through a fused Composite: take Rop before compiling")
+    z = node.outputs[0]
+    total = None
+    for i, v in enumerate(tangents):
+        if v is None:
+            continue
+        g = scalar_grad(node.op.scalar_op, list(node.inputs), z, v)[i]
+        if g is None:
+            continue
+        if not isinstance(g, Variable):
+            raise NotImplementedError(f"Rop: {node.op} has no derivative: {g}")
+        total = g if total is None else total + g
+    if total is None:
+        return [None]
+    from clgraph.tensor.alloc import fill
+
+    # Broadcast to the output's shape (a tangent of a broadcast input is smaller).
+    return [_T().cast(fill(z, total), z.dtype) if D.is_float(z.dtype) else None]
+
+
+@_rule(DimShuffle, Reshape, Subtensor)
+def _linear_first(node, tangents):
+    v = tangents[0]
+    if v is None:
+        return [None]
+    return [node.op(v, *node.inputs[1:])]
+
+
+@_rule(Join)
+def _join(node, tangents):
+    if all(v is None for v in tangents):
+        return [None]
+    vs = [v if v is not None else _zeros(x) for v, x in zip(tangents, node.inputs)]
+    return [node.op(*vs)]
+
+
+@_rule(IncSubtensor)
+def _inc(node, tangents):
+    x, y, *extra = node.inputs
+    vx, vy = tangents[0], tangents[1]
+    if vx is None and vy is None:
+        return [None]
+    vx = vx if vx is not None else _zeros(x)
+    vy = vy if vy is not None else _zeros(y)
+    return [node.op(vx, vy, *extra)]
+
+
+@_rule(Reduce)
+def _reduce(node, tangents):
+    T = _T()
+    (v,) = tangents
+    (x,) = node.inputs
+    z = node.outputs[0]
+    op = node.op
+    if v is None or not D.is_float(z.dtype):
+        return [None]
+    if op.kind == "add":
+        return [T.sum(v, axis=op.axes)]
+    from clgraph.diff.lop import _expand
+
+    ze = _expand(z, x, op.axes)
+    if op.kind in ("max", "min"):
+        return [T.sum(v * T.cast(T.eq(x, ze), x.dtype), axis=op.axes)]
+    return [z * T.sum(v / x, axis=op.axes)]
+
+
+@_rule(Dot22)
+def _dot(node, tangents):
+    T = _T()
+    a, b = node.inputs
+    va, vb = tangents
+    terms = []
+    if va is not None:
+        terms.append(T.dot(va, b))
+    if vb is not None:
+        terms.append(T.dot(a, vb))
+    if not terms:
+        return [None]
+    return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+
+
+@_rule(Argmax, Shape, Shape_i, MakeVector)
+def _none(node, tangents):
+    return [None] * len(node.outputs)
+
+
+def R_op(node, tangents: list) -> list:  # noqa: N802 - Theano's name
+    own = getattr(node.op, "R_op", None)
+    if own is not None:
+        return own(node, tangents)
+    for cls in type(node.op).__mro__:
+        if cls in R_OPS:
+            return R_OPS[cls](node, tangents)
+    raise NotImplementedError(f"Rop: {node.op} has no R_op")
+
+
+def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's name
+    """Jacobian-vector product: the Jacobian of f (w.r.t. wrt) times eval_points."""
+    T = _T()
+    single_f = not isinstance(f, (list, tuple))
+    fs = [T.as_tensor_variable(x) for x in ([f] if single_f else f)]
+    wrts = wrt if isinstance(wrt, (list, tuple)) else [wrt]
+    evs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(wrts) != len(evs):
+        raise ValueError(f"Rop: {len(wrts)} wrt variables but {len(evs)} eval points")
+    tangent: dict[int, Any] = {}
+    for w, v in zip(wrts, evs):
+        v = T.as_tensor_variable(v)
+        if v.ndim != w.ndim:
+            raise ValueError(f"Rop: eval point {v.type} does not match {w} of type {w.type}")
+        tangent[id(w)] = v
+    for node in toposort(fs, stop=wrts):
+        ins = [tangent.get(id(i)) for i in node.inputs]
+        if all(t is None for t in ins):
+            continue
+        for o, t in zip(node.outputs, R_op(node, ins)):
+            if t is not None:
+                tangent[id(o)] = t
+    out = []
+    for x in fs:
+        t = tangent.get(id(x))
+        out.append(t if t is not None else _zeros(x))
+    return out[0] if single_f else out
