@@ -1,0 +1,181 @@
+"""grad, Lop, Rop, jacobian, hessian, verify_grad and the gradient-flow ops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.gradient import (DisconnectedInputError, GradientError, Lop, NullGradError, Rop,
+                              consider_constant, disconnected_grad, grad_clip, hessian,
+                              jacobian, verify_grad, zero_grad)
+
+
+def test_grad_simple_and_list():
+    x = T.dvector("x")
+    y = T.dscalar("y")
+    cost = T.sum(x ** 2) * y
+    gx, gy = cg.grad(cost, [x, y])
+    f = cg.function([x, y], [gx, gy])
+    a = np.array([1.0, 2.0, 3.0])
+    rx, ry = f(a, 2.0)
+    np.testing.assert_allclose(rx, 2 * a * 2)
+    np.testing.assert_allclose(ry, np.sum(a ** 2))
+
+
+def test_non_scalar_cost_is_an_error():
+    x = T.dvector("x")
+    with pytest.raises(TypeError, match="scalar"):
+        cg.grad(x * 2, x)
+
+
+def test_disconnected_inputs():
+    x = T.dvector("x")
+    z = T.dvector("z")
+    cost = T.sum(x)
+    with pytest.raises(DisconnectedInputError, match="z"):
+        cg.grad(cost, z)
+    g = cg.grad(cost, z, disconnected_inputs="ignore")
+    np.testing.assert_array_equal(cg.function([z], g)(np.ones(3)), [0, 0, 0])
+    assert cg.grad(cost, z, disconnected_inputs="ignore", return_disconnected="none") is None
+    with pytest.warns(UserWarning):
+        cg.grad(cost, z, disconnected_inputs="warn")
+
+
+def test_integer_inputs_get_zero_gradient():
+    x = T.dvector("x")
+    i = T.ivector("i")
+    cost = T.sum(x * i)
+    gi = cg.grad(cost, i)
+    out = cg.function([x, i], gi)(np.ones(2), np.array([1, 2], "int32"))
+    np.testing.assert_array_equal(out, [0, 0])
+
+
+def test_consider_constant_and_disconnected_grad():
+    x = T.dvector("x")
+    y = x ** 2
+    g1 = cg.grad(T.sum(y * x), x, consider_constant=[y])
+    g2 = cg.grad(T.sum(disconnected_grad(y) * x), x)
+    g3 = cg.grad(T.sum(consider_constant(y) * x), x)
+    f = cg.function([x], [g1, g2, g3])
+    a = np.array([1.0, 2.0])
+    for r in f(a):
+        np.testing.assert_allclose(r, a ** 2)
+
+
+def test_zero_grad_and_grad_clip():
+    x = T.dvector("x")
+    g0 = cg.grad(T.sum(zero_grad(x) * 3 + x), x)
+    gc = cg.grad(T.sum(grad_clip(x, -1, 1) * 5), x)
+    f = cg.function([x], [g0, gc])
+    r0, rc = f(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(r0, [1, 1])
+    np.testing.assert_allclose(rc, [1, 1])
+
+
+def test_known_grads_and_lop():
+    x = T.dvector("x")
+    y = T.exp(x)
+    g = cg.grad(None, x, known_grads={y: T.constant(np.array([1.0, 2.0]))})
+    lop = Lop(y, x, T.constant(np.array([1.0, 2.0])))
+    f = cg.function([x], [g, lop])
+    a = np.array([0.5, -0.5])
+    for r in f(a):
+        np.testing.assert_allclose(r, np.exp(a) * [1, 2])
+
+
+def test_argmax_is_not_differentiable():
+    x = T.dvector("x")
+    cost = T.cast(T.argmax(x), "float64") * 1.0
+    with pytest.raises(DisconnectedInputError):
+        cg.grad(cost, x)
+    from clgraph.expr.scalar.ops import UnaryFloat  # psi has no gradient: a NullGrad
+    assert UnaryFloat("psi").name == "psi"
+    with pytest.raises(NullGradError, match="psi"):
+        cg.grad(T.sum(T.psi(x)), x)
+
+
+def test_second_derivative():
+    x = T.dscalar("x")
+    y = x ** 3 + T.sin(x)
+    d1 = cg.grad(y, x)
+    d2 = cg.grad(d1, x)
+    f = cg.function([x], [d1, d2])
+    a = 0.7
+    r1, r2 = f(a)
+    np.testing.assert_allclose(r1, 3 * a ** 2 + np.cos(a))
+    np.testing.assert_allclose(r2, 6 * a - np.sin(a))
+
+
+def test_jacobian_and_hessian():
+    x = T.tensor("float64", shape=(3,), name="x")
+    y = T.exp(x) * x[0]
+    J = jacobian(y, x)
+    H = hessian(T.sum(x ** 3) + x[0] * x[1], x)
+    f = cg.function([x], [J, H])
+    a = np.array([0.1, 0.2, 0.3])
+    rJ, rH = f(a)
+    expJ = np.diag(np.exp(a) * a[0])
+    expJ[:, 0] += np.exp(a)
+    np.testing.assert_allclose(rJ, expJ)
+    expH = np.diag(6 * a)
+    expH[0, 1] += 1
+    expH[1, 0] += 1
+    np.testing.assert_allclose(rH, expH)
+
+
+def test_rop_matches_jacobian_product():
+    x = T.tensor("float64", shape=(3,), name="x")
+    v = T.dvector("v")
+    W = T.constant(np.arange(9.0).reshape(3, 3) / 10)
+    y = T.tanh(T.dot(W, x)) * x
+    jv = Rop(y, x, v)
+    J = jacobian(y, x)
+    f = cg.function([x, v], [jv, T.dot(J, v)])
+    a, b = f(np.array([0.3, -0.2, 0.5]), np.array([1.0, 2.0, -1.0]))
+    np.testing.assert_allclose(a, b)
+
+
+def test_hessian_vector_product_through_rop_of_grad():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 4))
+    A = A @ A.T
+    x = T.tensor("float64", shape=(4,), name="x")
+    v = T.dvector("v")
+    cost = 0.5 * T.dot(x, T.dot(T.constant(A), x)) + T.sum(T.sin(x))
+    g = cg.grad(cost, x)
+    hv = Rop(g, x, v)
+    H = hessian(cost, x)
+    f = cg.function([x, v], [hv, T.dot(H, v)])
+    xv, vv = rng.standard_normal(4), rng.standard_normal(4)
+    r1, r2 = f(xv, vv)
+    np.testing.assert_allclose(r1, r2, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(r1, A @ vv - np.sin(xv) * vv, rtol=1e-10)
+
+
+def test_hessian_vector_product_on_mlp_loss():
+    rng = np.random.default_rng(1)
+    X = T.constant(rng.standard_normal((5, 3)))
+    w = T.tensor("float64", shape=(6,), name="w")
+    v = T.dvector("v")
+    W1 = w[:6].reshape((3, 2))
+    h = T.tanh(T.dot(X, W1))
+    cost = T.sum(T.sqr(T.sum(h, axis=1) - 1.0))
+    hv = Rop(cg.grad(cost, w), w, v)
+    H = hessian(cost, w)
+    f = cg.function([w, v], [hv, T.dot(H, v)])
+    r1, r2 = f(rng.standard_normal(6), rng.standard_normal(6))
+    np.testing.assert_allclose(r1, r2, rtol=1e-8, atol=1e-10)
+
+
+def test_verify_grad_passes_and_names_the_bad_input():
+    rng = np.random.default_rng(0)
+    verify_grad(lambda a, b: T.tanh(a) * b ** 2, [rng.standard_normal(4),
+                                                  rng.standard_normal(4)])
+
+    def wrong(a, b):
+        return a * b + zero_grad(b ** 2)  # the gradient of b**2 is hidden: wrong for b
+
+    with pytest.raises(GradientError, match="input 1"):
+        verify_grad(wrong, [rng.standard_normal(3), rng.standard_normal(3) + 2])
