@@ -76,6 +76,8 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
         for inp, g in zip(node.inputs, in_grads):
             if g is None or id(inp) not in live or id(inp) in const_ids:
                 continue
+            if not D.is_float(inp.dtype):
+                continue  # integers and bools carry no gradient (Theano: zero)
             if not isinstance(g, NullGrad):
                 g = _T().as_tensor_variable(g)
                 if D.is_float(inp.dtype) and g.dtype != inp.dtype:

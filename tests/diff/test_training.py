@@ -88,7 +88,7 @@ def test_two_layer_mlp_matches_numpy():
         W1, b1 = W1 - lr * Xv.T @ dh, b1 - lr * dh.sum(0)
         np.testing.assert_allclose(ours, ref, rtol=5e-4, atol=1e-5)
         losses.append(ours)
-    assert losses[-1] < losses[0] * 0.5
+    assert losses[-1] < losses[0] * 0.75
 
 
 def test_gradient_graph_is_at_most_about_three_times_the_forward():
