@@ -10,11 +10,16 @@ from clgraph.expr.graph import FunctionGraph
 from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise
 from clgraph.simplify.merge import merge
+from clgraph.simplify.rewriter import apply_rules
+from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
+from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
 
 # Order matters and is read here, nowhere else.
 PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
     ("merge", merge),
     ("constant_fold", constant_fold),
+    ("canonicalize", lambda fg: apply_rules(fg, "canonicalize")),
+    ("stabilize", lambda fg: apply_rules(fg, "stabilize")),
     ("merge2", merge),
     ("fusion", fuse_elemwise),
 ]
@@ -27,7 +32,10 @@ LEVELS = {
 
 
 def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
-             timings: dict[str, float] | None = None) -> FunctionGraph:
+             timings: dict[str, float] | None = None,
+             on_pass: Callable[[str, FunctionGraph, FunctionGraph], None] | None = None
+             ) -> FunctionGraph:
+    """Run the passes of `optimizer`; `on_pass(name, before, after)` sees each (DebugMode)."""
     level = (optimizer or config.optimizer).lower()
     if level not in LEVELS:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(LEVELS)}")
@@ -36,9 +44,11 @@ def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
         if name not in LEVELS[level] or name in excluded:
             continue
         t0 = time.perf_counter()
-        fgraph = fn(fgraph)
+        before, fgraph = fgraph, fn(fgraph)
         if timings is not None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        if on_pass is not None:
+            on_pass(name, before, fgraph)
     return fgraph
 
 

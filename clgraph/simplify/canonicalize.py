@@ -1,0 +1,141 @@
+"""canonicalize: algebraic identities that make graphs smaller and more regular."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.scalar import ops as S
+from clgraph.expr.shape_ops import DimShuffle, Reshape
+from clgraph.expr.variable import Constant
+from clgraph.simplify.registry import rule
+
+
+def _const_value(v):
+    """The scalar value of a constant that is the same everywhere, else None."""
+    if isinstance(v, Constant):
+        flat = np.ravel(v.data)
+        if flat.size and np.all(flat == flat[0]):
+            return flat[0].item()
+    return None
+
+
+def _is(node, op_type):
+    return isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, op_type)
+
+
+def _T():
+    from clgraph import tensor as T
+
+    return T
+
+
+@rule("canonicalize", tracks=Elemwise)
+def mul_by_one(node):
+    """x * 1 -> x, 1 * x -> x."""
+    if _is(node, S.Mul):
+        a, b = node.inputs
+        if _const_value(b) == 1:
+            return [a]
+        if _const_value(a) == 1:
+            return [b]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def add_zero(node):
+    """x + 0 -> x, 0 + x -> x, x - 0 -> x."""
+    if _is(node, (S.Add, S.Sub)):
+        a, b = node.inputs
+        if _const_value(b) == 0:
+            return [a]
+        if _is(node, S.Add) and _const_value(a) == 0:
+            return [b]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def div_by_one(node):
+    if _is(node, S.TrueDiv) and _const_value(node.inputs[1]) == 1:
+        return [node.inputs[0]]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def double_neg(node):
+    """--x -> x."""
+    if _is(node, S.Neg):
+        (x,) = node.inputs
+        if x.owner is not None and _is(x.owner, S.Neg):
+            return [x.owner.inputs[0]]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def mul_self_to_sqr(node):
+    """x * x -> sqr(x)."""
+    if _is(node, S.Mul) and node.inputs[0] is node.inputs[1]:
+        return [_T().sqr(node.inputs[0])]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def pow_specialize(node):
+    """x**2 -> sqr(x), x**0.5 -> sqrt(x), x**1 -> x, x**-1 -> 1/x (float x)."""
+    if not _is(node, S.Pow):
+        return None
+    x, p = node.inputs
+    v = _const_value(p)
+    if v is None or x.dtype != node.outputs[0].dtype:
+        return None
+    T = _T()
+    if v == 2:
+        return [T.sqr(x)]
+    if v == 1:
+        return [x]
+    if v == 0.5 and x.dtype in ("float32", "float64"):
+        return [T.sqrt(x)]
+    if v == -1 and x.dtype in ("float32", "float64"):
+        return [T.true_div(T.constant(1, dtype=x.dtype), x)]
+    return None
+
+
+@rule("canonicalize", tracks=DimShuffle)
+def merge_dimshuffles(node):
+    """dimshuffle(dimshuffle(x)) -> one dimshuffle (or x itself)."""
+    (x,) = node.inputs
+    if x.owner is None or not isinstance(x.owner.op, DimShuffle):
+        return None
+    inner = x.owner.op.new_order
+    outer = node.op.new_order
+    combined = tuple("x" if d == "x" else inner[d] for d in outer)
+    src = x.owner.inputs[0]
+    if combined == tuple(range(src.ndim)):
+        return [src]
+    return [DimShuffle(combined)(src)]
+
+
+@rule("canonicalize", tracks=DimShuffle)
+def identity_dimshuffle(node):
+    if node.op.new_order == tuple(range(node.inputs[0].ndim)):
+        return [node.inputs[0]]
+    return None
+
+
+@rule("canonicalize", tracks=Reshape)
+def merge_reshapes(node):
+    """reshape(reshape(x, s1), s2) -> reshape(x, s2); a reshape to the same static shape
+    -> x."""
+    x, shp = node.inputs
+    if x.owner is not None and isinstance(x.owner.op, Reshape):
+        return [node.op(x.owner.inputs[0], shp)]
+    if None not in x.type.shape and x.type.shape == node.outputs[0].type.shape:
+        return [x]
+    return None
+
+
+@rule("canonicalize", tracks=Elemwise)
+def remove_noop_cast(node):
+    if _is(node, S.Cast) and node.inputs[0].dtype == node.outputs[0].dtype:
+        return [node.inputs[0]]
+    return None
