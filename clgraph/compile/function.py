@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyopencl.array as cl_array
 
 from clgraph.compile.inputs import convert_input
@@ -156,16 +157,41 @@ class Function:
         fgraph = FunctionGraph(inputs + shared, outs + upd_exprs)
         self.timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        self.maker_fgraph = optimize(fgraph, self.mode.optimizer, self.timings)
+        self.rewrite_checker = None
+        on_pass = None
+        if self.mode.linker == "debug" and self.mode.check_rewrites:
+            from clgraph.compile.debugmode import RewriteChecker
+
+            self.rewrite_checker = RewriteChecker(self.mode)
+            on_pass = self.rewrite_checker.on_pass
+        self.maker_fgraph = optimize(fgraph, self.mode.optimizer, self.timings, on_pass)
         self.timings["optimize"] = time.perf_counter() - t0
+        if self.rewrite_checker is not None:
+            test_values = self.rewrite_checker.test_values(inputs)
+            if test_values is not None:  # check the rewrites now, on the test values
+                self.rewrite_checker.check(inputs, test_values)
         self.ctx = get_context()
         for v in inputs:
             self.ctx.check_dtype(v.dtype, f"input {v}")
         t0 = time.perf_counter()
         self.plan = Plan(self.maker_fgraph, self.ctx)
         self.timings["lower"] = time.perf_counter() - t0
+        from clgraph.runtime.cache import stats
+
+        hits = stats.memory_hits + stats.disk_hits
         self.executor = Executor(self.plan, self.ctx)
+        self.timings["render"] = self.plan.render_seconds
         self.timings["build"] = self.executor.build_seconds
+        self.cache_hits = stats.memory_hits + stats.disk_hits - hits
+        self._checker = None
+        if self.mode.linker == "debug":
+            from clgraph.compile.debugmode import DebugChecker
+
+            self._checker = DebugChecker(self)
+        elif self.mode.linker == "nanguard":
+            from clgraph.compile.nanguard import NanGuard
+
+            self._checker = NanGuard(self)
         self.n_out = len(outs)
         self.profile = None
         if profile or config.profile:
@@ -186,12 +212,12 @@ class Function:
         return self.maker_fgraph
 
     def kernels(self) -> list[str]:
-        """The OpenCL source of every kernel this function runs, each with its nodes."""
-        out = []
-        for k in self.plan.kernel_defs:
-            nodes = "; ".join(str(n.op) for n in k.nodes)
-            out.append(f"/* kernel {k.name}: {nodes} */\n{k.source}")
-        return out
+        """The OpenCL source of every kernel this function runs, each headed by a comment
+        naming the nodes it computes (for a fused kernel, every original node), with the
+        user's line that created each."""
+        from clgraph.printing import kernel_header
+
+        return [f"{kernel_header(k)}\n{k.source}" for k in self.plan.kernel_defs]
 
     def kernels_text(self) -> str:
         return "\n".join(self.kernels())
@@ -215,9 +241,11 @@ class Function:
         shapes = tuple(tuple(v.shape) for v in values) + \
             tuple(s.container.shape for s in self.shared) + \
             tuple(c.data.shape for c in self.plan.constants)
-        t0 = time.perf_counter() if self.profile is not None else 0.0
+        profile = self.profile
+        t0 = time.perf_counter() if profile is not None else 0.0
         host_scalars = tuple(int(values[k]) for k in self.plan.host_scalar_slots)
         self.plan.prepare(shapes, host_scalars)  # shape errors raise here, before enqueueing
+        t_in = time.perf_counter() if profile is not None else 0.0
         ctx = self.ctx
         bufs = []
         for v in values:
@@ -226,7 +254,17 @@ class Function:
             else:
                 bufs.append(upload(ctx, v))
         bufs += [s.container.buffer for s in self.shared]
-        all_bufs, state = self.executor.run(bufs, shapes, host_scalars)
+        if profile is not None:
+            ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
+            profile.record_transfer("to device", time.perf_counter() - t_in,
+                                    sum(getattr(v, "nbytes", 0) for v in values))
+        if self._checker is None:
+            all_bufs, state = self.executor.run(bufs, shapes, host_scalars)
+        else:
+            all_bufs, state = self._checker.run(self, bufs, shapes, host_scalars, values)
+        if profile is not None:
+            ctx.profiling_queue.finish()
+            t_out = time.perf_counter()
         graph_outs = self.maker_fgraph.outputs
         results = []
         for var, borrow in zip(graph_outs[:self.n_out], self.borrow):
@@ -236,6 +274,9 @@ class Function:
                 results.append(as_device_array(ctx, buf, lay, var.dtype))
             else:
                 results.append(download(ctx, buf, lay, var.dtype))
+        if profile is not None:
+            profile.record_transfer("to host", time.perf_counter() - t_out,
+                                    sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
         for (shared, _), var in zip(self.updates, graph_outs[self.n_out:]):
             lay = state.layouts[var]
             shared.container.assign(all_bufs[lay.buffer], lay.shape)

@@ -1,4 +1,4 @@
-"""Modes: which optimizer (and later, which checking linker) a function uses."""
+"""Modes: which optimizer and which linker (plain, DebugMode, NanGuardMode) a function uses."""
 
 from __future__ import annotations
 
@@ -19,10 +19,45 @@ class Mode:
         return self
 
 
+@dataclass(frozen=True)
+class DebugMode(Mode):
+    """Run every node as its kernel and as its NumPy `perform` and compare them; check that
+    every rewrite pass preserved the outputs' values (clgraph.compile.debugmode)."""
+
+    optimizer: str | None = "fast_run"
+    linker: str = "debug"
+    check_rewrites: bool = True
+    rtol: float | None = None  # None: by dtype (1e-4 float32, 1e-7 float64, 1e-2 float16)
+    atol: float | None = None
+
+
+@dataclass(frozen=True, init=False)
+class NanGuardMode(Mode):
+    """Check every node's output on the device for NaN, Inf or huge (|x| > 1e10) values and
+    raise naming the first node that made one (clgraph.compile.nanguard).
+
+    Arguments in Theano's order: `NanGuardMode(nan_is_error, inf_is_error, big_is_error)`.
+    """
+
+    nan_is_error: bool = True
+    inf_is_error: bool = True
+    big_is_error: bool = False
+
+    def __init__(self, nan_is_error: bool | None = True, inf_is_error: bool | None = True,
+                 big_is_error: bool | None = False, optimizer: str | None = None,
+                 linker: str | None = None) -> None:
+        object.__setattr__(self, "nan_is_error", True if nan_is_error is None else nan_is_error)
+        object.__setattr__(self, "inf_is_error", True if inf_is_error is None else inf_is_error)
+        object.__setattr__(self, "big_is_error", bool(big_is_error))
+        object.__setattr__(self, "optimizer", optimizer)
+        object.__setattr__(self, "linker", "nanguard")
+
+
 FAST_RUN = Mode("fast_run")
 FAST_COMPILE = Mode("fast_compile")
 
-_NAMED = {"FAST_RUN": FAST_RUN, "FAST_COMPILE": FAST_COMPILE}
+_NAMED = {"FAST_RUN": FAST_RUN, "FAST_COMPILE": FAST_COMPILE, "DebugMode": DebugMode(),
+          "DEBUG_MODE": DebugMode(), "NanGuardMode": NanGuardMode()}
 
 
 def get_mode(mode) -> Mode:

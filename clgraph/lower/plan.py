@@ -71,6 +71,8 @@ class PrepareState:
     # Slots whose contents are fixed for this shape signature (shape vectors): uploaded once.
     static: dict[int, np.ndarray] = field(default_factory=dict)
     static_buffers: dict[int, Any] = field(default_factory=dict)
+    # For each step of the plan, in order: the range of `work` items it enqueued.
+    step_ranges: list[tuple[int, int]] = field(default_factory=list)
 
     def static_buffer(self, value: np.ndarray) -> Layout:
         from clgraph.lower.layout import contiguous_strides
@@ -112,3 +114,47 @@ def node_label(node: Apply) -> str:
     trace = node.tag.get("trace")
     where = f" (created at {trace[0]}:{trace[1]})" if trace else ""
     return f"{node.op}{where}"
+
+
+def node_context(node: Apply, state: PrepareState | None = None) -> str:
+    """Theano's error context: the node, its inputs' types, shapes and strides (where `state`
+    knows their layouts) and the user's source line(s) that created it."""
+    lines = [f"Apply node that caused the error: {node.op}"
+             f"({', '.join(str(v) for v in node.inputs)})"]
+    for k, v in enumerate(node.inputs):
+        lay = state.layouts.get(v) if state is not None else None
+        where = (f", shape {lay.shape}, strides {lay.strides} (elements), offset {lay.offset}"
+                 if lay is not None else "")
+        known = state.host_values.get(v) if state is not None else None
+        if known is not None and np.size(known) <= 8:
+            where += f", value {np.asarray(known).tolist()}"
+        lines.append(f"  input {k}: {v} {v.dtype}{where} (type {v.type})")
+    stack = node.tag.get("stack") or ([node.tag["trace"]] if node.tag.get("trace") else [])
+    if stack:
+        lines.append("Created by the user's line:" if len(stack) == 1 else
+                     "Created by the user's code (innermost first):")
+        lines += [f'  File "{f}", line {n}, in {fn}' for f, n, fn in stack]
+    else:
+        lines.append("(no source line recorded: config.traceback_limit is 0 or the node was "
+                     "made by clgraph itself)")
+    fused = node.tag.get("fused")
+    if fused:
+        lines.append("Fused from: " + "; ".join(node_label(n) for n in fused))
+    return "\n".join(lines)
+
+
+def annotate_error(exc: BaseException, node: Apply, state: PrepareState | None = None
+                   ) -> BaseException:
+    """Append `node_context` to `exc`'s message (once), keeping its type; returns `exc`."""
+    if getattr(exc, "_clgraph_annotated", False):
+        return exc
+    context = node_context(node, state)
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc.args = (f"{exc.args[0]}\n{context}",)
+    else:
+        exc.add_note(context)
+    try:
+        exc._clgraph_annotated = True  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return exc

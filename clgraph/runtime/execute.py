@@ -11,9 +11,9 @@ import time
 import pyopencl as cl
 
 from clgraph.lower.lower import Plan
-from clgraph.lower.plan import BufRef, HostCall, Launch, node_label
+from clgraph.lower.plan import BufRef, HostCall, Launch, annotate_error, node_context, node_label
 from clgraph.runtime.buffers import allocate
-from clgraph.runtime.cache import build_program
+from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import upload
 
 
@@ -22,7 +22,11 @@ class Executor:
         self.plan = plan
         self.ctx = ctx
         t0 = time.perf_counter()
-        self.program = build_program(ctx, plan.source) if plan.kernel_defs else None
+        try:
+            self.program = build_program(ctx, plan.source) if plan.kernel_defs else None
+        except KernelBuildError as exc:
+            _blame_kernels(exc, plan)
+            raise
         self.build_seconds = time.perf_counter() - t0
         self.kernels = {k.name: cl.Kernel(self.program, k.name) for k in plan.kernel_defs}
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
@@ -50,8 +54,7 @@ class Executor:
                     kernel.set_args(*args)
                     event = cl.enqueue_nd_range_kernel(queue, kernel, work.gsize, work.lsize)
                 except cl.Error as e:
-                    raise RuntimeError(f"launching kernel {work.kernel} for "
-                                       f"{node_label(work.node)} failed: {e}") from e
+                    raise self._launch_error(work, state, e) from e
                 if self.profile is not None:
                     self.profile.record_event(work, event)
             elif isinstance(work, HostCall):
@@ -61,3 +64,74 @@ class Executor:
                 if self.profile is not None:
                     self.profile.record_host(work, time.perf_counter() - t0)
         return bufs, state
+
+    def _launch_error(self, work, state, exc: Exception) -> RuntimeError:
+        msg = f"launching kernel {work.kernel} for {node_label(work.node)} failed: {exc}"
+        err = RuntimeError(msg)
+        return annotate_error(err, work.node, state) if work.node is not None else err
+
+    def enqueue(self, work, bufs: list, state, queue) -> None:
+        """Enqueue one prepared work item (a kernel launch or a host call)."""
+        if isinstance(work, Launch):
+            args = [bufs[a.slot] if isinstance(a, BufRef) else a for a in work.args]
+            kernel = self.kernels[work.kernel]
+            try:
+                kernel.set_args(*args)
+                event = cl.enqueue_nd_range_kernel(queue, kernel, work.gsize, work.lsize)
+            except cl.Error as e:
+                raise self._launch_error(work, state, e) from e
+            if self.profile is not None:
+                self.profile.record_event(work, event)
+        else:
+            t0 = time.perf_counter()
+            work.fn(self.ctx, [bufs[a.slot] if isinstance(a, BufRef) else a for a in work.args])
+            if self.profile is not None:
+                self.profile.record_host(work, time.perf_counter() - t0)
+
+    def run_checked(self, slot_buffers: list, shapes: tuple, host_scalars: tuple, checker
+                    ) -> tuple[list, object]:
+        """`run`, step by step: `checker.before(step, bufs, state)` and
+        `checker.after(step, bufs, state)` around each step's work (DebugMode, NanGuardMode).
+        """
+        state = self.plan.prepare(shapes, host_scalars)
+        bufs = list(slot_buffers) + self.const_buffers
+        bufs += [None] * (state.n_slots - len(bufs))
+        for alloc in state.allocs:
+            bufs[alloc.slot] = allocate(self.ctx, alloc.nbytes)
+        if state.static:
+            if not state.static_buffers:
+                state.static_buffers = {s: upload(self.ctx, v) for s, v in state.static.items()}
+            for slot, buf in state.static_buffers.items():
+                bufs[slot] = buf
+        queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
+        self.ctx.queue.finish()
+        for step, (lo, hi) in zip(self.plan.steps, state.step_ranges, strict=True):
+            checker.before(step, bufs, state)
+            for work in state.work[lo:hi]:
+                self.enqueue(work, bufs, state, queue)
+            queue.finish()
+            checker.after(step, bufs, state)
+        return bufs, state
+
+
+def _blame_kernels(exc, plan: Plan) -> None:
+    """Add to a build error the kernels whose lines the compiler's log names, and their nodes
+    with the user's lines that created them."""
+    starts = []
+    for k in plan.kernel_defs:
+        at = plan.source.find(k.source)
+        if at >= 0:
+            starts.append((plan.source.count("\n", 0, at) + 1, k))
+    lines = sorted(_log_lines(exc.log, plan.source.count("\n") + 1))
+    blamed = []
+    for n in lines:
+        owner = None
+        for first, k in starts:
+            if first <= n <= first + k.source.count("\n"):
+                owner = k
+        if owner is not None and owner not in blamed:
+            blamed.append(owner)
+    if blamed:
+        parts = [f"The failing line(s) belong to kernel {k.name}, which computes:\n"
+                 + "\n".join(node_context(node) for node in k.nodes) for k in blamed]
+        exc.args = (f"{exc.args[0]}\n" + "\n".join(parts),)
