@@ -14,9 +14,13 @@ in one of two ways:
 - `cols`: the innermost kept axis is contiguous (column sums): each work-item owns N adjacent
   outputs and walks the reduced elements, loading an N-vector of the outputs' inputs each step.
 
+Each node is one kernel (PoCL compiles every kernel of a program, so variants are modes of
+one kernel, picked per launch by an argument): `inner`, `cols`, and `final` where needed.
 When there are too few outputs to occupy the device, the reduced elements are split in
 chunks, a few per compute unit: the first launch writes partial results `(chunks, n_out)`
-and a second, small launch of the same program (`final`) combines them.
+and a second launch of the same kernel combines them, as a column reduction (`cols` or
+`inner` mode) or, when the first launch converted its input (int32 sums in int64, a
+prologue), in `final` mode, which reads the partials as the accumulator type.
 
 Accumulation is in the output dtype (`acc`): float32 sums add float32 lanes, integer sums add
 int64 (or uint64), and/or work on 0/1 bytes. max/min propagate NaN as NumPy does.
@@ -43,10 +47,13 @@ from clgraph.lower.render import render, sanitize_comment
 KIND_NAMES = {"add": "sum", "mul": "prod", "max": "max", "min": "min", "and": "all",
               "or": "any"}
 TREE_MAX = 256          # GPU: work-items that reduce one chunk together through local memory
-GROUP = 64              # outputs per work-group on a CPU (work-items run as one loop there)
+GROUP = 16              # CPU work-items per group: one fixed local size (they run as a loop)
+GPU_GROUP = 128         # GPU work-items per group outside the tree
 UNROLL = 4              # independent vector accumulators in the contiguous loops
 CHUNKS_PER_UNIT = 4     # target work-groups per compute unit when a reduction is split
 MIN_CHUNK = 1 << 15     # reduced elements below which one work-item does the whole reduction
+COL_CHUNK = 32          # CPU column reductions: rows per chunk
+MAX_GROUPS = 4096       # work-groups of one launch, at most, when splitting column reductions
 
 
 def tree_size(ctx) -> int:
@@ -171,8 +178,13 @@ def identity_value(kind: str, dtype: str):
     return info.min if kind == "max" else info.max
 
 
-def combine(ctx: CodeCtx, kind: str, dtype: str, a: str, b: str) -> str:
-    """The accumulation of registers a and b (NaN-propagating max/min for floats)."""
+def combine(kind: str, dtype: str, a: str, b: str) -> str:
+    """The accumulation of registers a and b; max/min propagate NaN (NumPy).
+
+    Written with `?:` rather than `select`: on vectors both mean the same, but PoCL turns
+    `cond ? a : b` into one blend (and `a > b ? a : b` into maxps) while `select` and
+    `isnan` go through slower library code.
+    """
     if kind == "add":
         return f"{a} + {b}"
     if kind == "mul":
@@ -181,11 +193,11 @@ def combine(ctx: CodeCtx, kind: str, dtype: str, a: str, b: str) -> str:
         return f"{a} & {b}"
     if kind == "or":
         return f"{a} | {b}"
+    op = ">" if kind == "max" else "<"
     if dtype in ("float32", "float64"):
-        op = ">" if kind == "max" else "<"
-        # Keep a when it is NaN or wins; otherwise b (which is NaN when b is).
-        return ctx.where(f"({a} {op} {b}) | isnan({a})", a, b)
-    return f"{kind}({a}, {b})"
+        # Keep a when it wins or is NaN (a != a); otherwise b, which is NaN when b is.
+        return f"(({a} {op} {b}) | ({a} != {a})) ? {a} : {b}"
+    return f"({a} {op} {b}) ? {a} : {b}"
 
 
 def lane_lines(kind: str, dtype: str, width: int, src: str, dst: str) -> list[str]:
@@ -195,11 +207,10 @@ def lane_lines(kind: str, dtype: str, width: int, src: str, dst: str) -> list[st
     while w > 1:
         w //= 2
         nxt = f"h{w}"
-        ctx = CodeCtx(w)
         lines.append(f"const {cl_type(dtype, w)} {nxt} = "
-                     f"{combine(ctx, kind, dtype, cur + '.lo', cur + '.hi')};")
+                     f"{combine(kind, dtype, cur + '.lo', cur + '.hi')};")
         cur = nxt
-    lines.append(f"{dst} = {combine(CodeCtx(1), kind, dtype, dst, cur)};")
+    lines.append(f"{dst} = {combine(kind, dtype, dst, cur)};")
     return lines
 
 
@@ -207,7 +218,10 @@ def lane_lines(kind: str, dtype: str, width: int, src: str, dst: str) -> list[st
 
 
 class ReduceStep(Step):
-    """Reduce (and Reduce with a `prologue` Composite) → `inner`, `cols` and `final` kernels."""
+    """Reduce (and Reduce with a `prologue` Composite) → one kernel, launched in one of its
+    modes (`inner`, `cols`, `final`), once or twice per call."""
+
+    MODES = {"inner": 0, "cols": 1, "final": 2}
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
@@ -226,18 +240,20 @@ class ReduceStep(Step):
         dtypes.add(self.acc)
         for dt in dtypes:
             ctx.check_dtype(dt, node_label(node))
-        self.width = reduce_width(ctx, dtypes)
         self.tree = tree_size(ctx)
-        if self.tree > 1:
-            self.width = 1  # lanes and a work-group tree are not combined
+        # Lanes and a work-group tree are not combined (GPUs get width 1 anyway).
+        self.width = 1 if self.tree > 1 else reduce_width(ctx, dtypes)
         ndim = self.operands[0].ndim
         self.n_keep = max(ndim - len(self.axes), 0)
         self.n_rest = max(len(self.axes) - 1, 0)
-        base = f"{kernel_prefix}_{KIND_NAMES[self.kind]}"
-        self.knames = {"inner": base, "cols": f"{base}_cols", "final": f"{base}_final"}
-        # The column kernel serves reductions that keep an axis; a full reduction never
-        # needs it.
-        self.variants = ["inner", "final"] + (["cols"] if self.n_keep else [])
+        self.kname = f"{kernel_prefix}_{KIND_NAMES[self.kind]}"
+        # `cols` serves reductions that keep an axis. Partial results are combined by a
+        # second launch in `cols` or `inner` mode when they are of the input's type; a
+        # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
+        self.has_cols = self.n_keep > 0
+        self.has_final = self.prologue is not None or self.value_dtype != self.acc
+        # Every work-item of every mode reaches the tree: a group fits its local memory.
+        self._gpu_group = min(GPU_GROUP, self.tree) if self.tree > 1 else GPU_GROUP
 
     # -- code ----------------------------------------------------------------------------
 
@@ -261,103 +277,97 @@ class ReduceStep(Step):
         """Load operands (one expression each), compute the element, accumulate into acc."""
         regs = [f"a{k}" for k in range(len(loads))]
         lines = [f"const {ctx.ty(v.dtype)} {r} = {ld};"
-                 for r, v, ld in zip(regs, self.operands, loads)]
+                 for r, v, ld in zip(regs, self.operands, loads, strict=True)]
         body, value = self._value(ctx, regs, "t")
         lines += body
         lines.append(f"const {ctx.ty(self.acc)} v = {value};")
-        lines.append(f"{acc} = {combine(ctx, self.kind, self.acc, acc, 'v')};")
+        lines.append(f"{acc} = {combine(self.kind, self.acc, acc, 'v')};")
         return lines
 
-    def _params(self, variant: str) -> list[str]:
-        W = self.width
-        if variant == "final":
-            return ["const long n_out", "const long n_part",
-                    f"__global const {cl_type(self.acc)}* part",
-                    f"__global {cl_type(self.acc)}* out0"]
-        params = ["const long n_out", "const long n_red", "const long chunk", "const int vec"]
-        n_keep = self.n_keep if variant == "inner" else self.n_keep - 1
-        if variant == "cols":
-            params.insert(0, "const long n_kin")
-        params += [f"const long kn{d}" for d in range(n_keep)]
+    def _params(self) -> list[str]:
+        acc_t = cl_type(self.acc)
+        params = ["const int mode", "const long n_out", "const long n_red", "const long chunk",
+                  "const int vec"]
+        params += [f"const long kn{d}" for d in range(self.n_keep)]
         params += [f"const long rn{d}" for d in range(self.n_rest)] + ["const long n_run"]
         for k, var in enumerate(self.operands):
             nm = f"in{k}"
             params += [f"__global const {cl_type(var.dtype)}* {nm}", f"const long {nm}_off"]
-            params += [f"const long {nm}_k{d}" for d in range(n_keep)]
-            if variant == "cols":
-                params.append(f"const long {nm}_kin")
+            params += [f"const long {nm}_k{d}" for d in range(self.n_keep)]
             params += [f"const long {nm}_r{d}" for d in range(self.n_rest)]
             params.append(f"const long {nm}_sr")
-        params.append(f"__global {cl_type(self.acc)}* out0")
-        del W
+        params.append(f"__global {acc_t}* out0")
+        if self.has_final:
+            params.append(f"__global const {acc_t}* part")
         return params
 
-    def _render(self, variant: str) -> str:
-        W, U = self.width, UNROLL
-        names = [f"in{k}" for k in range(len(self.operands))]
-        vec, sca = CodeCtx(W), CodeCtx(1)
-        acc_t, acc_vt = cl_type(self.acc), cl_type(self.acc, W)
-        ident = identity_value(self.kind, self.acc)
-        lit, lit_v = sca.literal(ident, self.acc), vec.literal(ident, self.acc)
-        what = ", ".join(sanitize_comment(v) for v in self.operands)
-        comment = sanitize_comment(f"{KIND_NAMES[self.kind]} over axes {list(self.axes)} of "
-                                   f"{what} -> {self.node.outputs[0]}")
-        if self.prologue is not None:
-            comment += " (prologue " + sanitize_comment(self.prologue.name) + ")"
-        n_keep = self.n_keep if variant == "inner" else max(self.n_keep - 1, 0)
-        params = dict(kname=self.knames[variant], variant=variant, comment=comment, width=W,
-                      unroll=U, tree=self.tree if variant == "inner" else 0, acc_type=acc_t,
-                      acc_vtype=acc_vt, identity=lit, identity_v=lit_v,
-                      params=self._params(variant), operands=names, n_keep=n_keep,
-                      n_rest=self.n_rest, unrolled=[], vector_step=[], scalar_step=[],
-                      fold_unrolled=[], fold_lanes=[], tree_step=[], c_first="c0",
-                      c_step="1")
-        if variant == "final":
-            params["scalar_step"] = [f"const {acc_t} v = part[p * n_out + o];",
-                                     f"acc = {combine(sca, self.kind, self.acc, 'acc', 'v')};"]
-        elif variant == "inner":
-            if W > 1:
-                params["unrolled"] = [self._step(vec, [f"vload{W}(0, {n} + r_{n} + c + {u * W})"
-                                                       for n in names], f"va{u}")
-                                      for u in range(U)]
-                params["vector_step"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c)"
-                                                         for n in names], "va0")
-                params["fold_unrolled"] = self._fold_unrolled(vec)
-                params["fold_lanes"] = lane_lines(self.kind, self.acc, W, "va0", "acc")
-            params["scalar_step"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
-                                               "acc")
-            if self.tree > 1:
-                params["c_first"], params["c_step"] = "c0 + lid", "nl"
-                params["tree_step"] = [
-                    f"const {acc_t} x = scratch[lid];",
-                    f"const {acc_t} y = scratch[lid + s];",
-                    f"scratch[lid] = {combine(sca, self.kind, self.acc, 'x', 'y')};"]
-        else:  # cols
-            if W > 1:
-                params["unrolled"] = [self._step(vec, [f"vload{W}(0, {n} + r_{n} + (c + {u}) * "
-                                                       f"{n}_sr)" for n in names], f"va{u}")
-                                      for u in range(U)]
-                params["vector_step"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c * {n}_sr)"
-                                                         for n in names], "va0")
-                params["fold_unrolled"] = self._fold_unrolled(vec)
-            params["scalar_step"] = self._step(
-                sca, [f"{n}[r_{n} + j * {n}_kin + c * {n}_sr]" for n in names], "acc")
-        return render("reduce.cl.mako", **params)
-
-    def _fold_unrolled(self, vec: CodeCtx) -> list[str]:
+    def _fold_unrolled(self) -> list[str]:
         lines = []
         step = 1
         while step < UNROLL:
             for u in range(0, UNROLL, 2 * step):
                 if u + step < UNROLL:
                     lines.append(f"va{u} = "
-                                 f"{combine(vec, self.kind, self.acc, f'va{u}', f'va{u + step}')};")
+                                 f"{combine(self.kind, self.acc, f'va{u}', f'va{u + step}')};")
             step *= 2
         return lines
 
+    def _render(self) -> str:
+        W, U = self.width, UNROLL
+        names = [f"in{k}" for k in range(len(self.operands))]
+        vec, sca = CodeCtx(W), CodeCtx(1)
+        acc_t, acc_vt = cl_type(self.acc), cl_type(self.acc, W)
+        ident = identity_value(self.kind, self.acc)
+        what = ", ".join(sanitize_comment(v) for v in self.operands)
+        comment = sanitize_comment(f"{KIND_NAMES[self.kind]} over axes {list(self.axes)} of "
+                                   f"{what} -> {self.node.outputs[0]}")
+        if self.prologue is not None:
+            comment += " (prologue " + sanitize_comment(self.prologue.name) + ")"
+        code: dict = dict(inner_unrolled=[], inner_vector=[], inner_fold=[], tree_step=[],
+                          cols_unrolled=[], cols_vector=[], cols_scalar=[], cols_fold=[],
+                          final_vector=[], final_scalar=[], c_first="c0", c_step="1")
+        code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
+                                          "acc")
+        if W > 1:
+            code["inner_unrolled"] = [
+                self._step(vec, [f"vload{W}(0, {n} + r_{n} + c + {u * W})" for n in names],
+                           f"va{u}") for u in range(U)]
+            code["inner_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c)"
+                                                    for n in names], "va0")
+            code["inner_fold"] = self._fold_unrolled() + lane_lines(self.kind, self.acc, W,
+                                                                    "va0", "acc")
+        if self.tree > 1:
+            code["c_first"], code["c_step"] = "c0 + lid", "nl"
+            code["tree_step"] = [f"const {acc_t} x = scratch[lid];",
+                                 f"const {acc_t} y = scratch[lid + s];",
+                                 f"scratch[lid] = {combine(self.kind, self.acc, 'x', 'y')};"]
+        if self.has_cols:
+            last = self.n_keep - 1
+            code["cols_scalar"] = self._step(
+                sca, [f"{n}[r_{n} + j * {n}_k{last} + c * {n}_sr]" for n in names], "acc")
+            if W > 1:
+                code["cols_unrolled"] = [
+                    self._step(vec, [f"vload{W}(0, {n} + r_{n} + (c + {u}) * {n}_sr)"
+                                     for n in names], f"va{u}") for u in range(U)]
+                code["cols_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c * {n}_sr)"
+                                                       for n in names], "va0")
+                code["cols_fold"] = self._fold_unrolled()
+        if self.has_final:
+            code["final_vector"] = [
+                f"const {acc_vt} v = vload{W}(0, part + p * n_out + o);",
+                f"va0 = {combine(self.kind, self.acc, 'va0', 'v')};"]
+            code["final_scalar"] = [
+                f"const {acc_t} v = part[p * n_out + o + j];",
+                f"acc = {combine(self.kind, self.acc, 'acc', 'v')};"]
+        return render("reduce.cl.mako", kname=self.kname, comment=comment, width=W,
+                      unroll=U, tree=self.tree if self.tree > 1 else 0, acc_type=acc_t,
+                      acc_vtype=acc_vt, identity=sca.literal(ident, self.acc),
+                      identity_v=vec.literal(ident, self.acc), params=self._params(),
+                      operands=names, n_keep=self.n_keep, n_rest=self.n_rest,
+                      has_cols=self.has_cols, has_final=self.has_final, **code)
+
     def kernels(self) -> list[KernelDef]:
-        return [KernelDef(self.knames[v], self._render(v), [self.node], "reduce.cl.mako")
-                for v in self.variants]
+        return [KernelDef(self.kname, self._render(), [self.node], "reduce.cl.mako")]
 
     # -- launches ------------------------------------------------------------------------
 
@@ -375,82 +385,101 @@ class ReduceStep(Step):
         strides = [broadcast_strides(lay, shape) for lay in layouts]
         space = reduction_space(shape, strides, [lay.offset for lay in layouts], self.axes,
                                 reorder=True)
-        n_out, n_red = space.n_out, space.n_red
+        n_out = space.n_out
         if n_out == 0:
             return
-        s_run = [st[-1] for st in space.rstrides]
-        use_cols = ("cols" in self.variants and len(space.kept) >= 1 and n_red > 1 and
-                    all(st[-1] == 1 for st in space.kstrides) and
-                    not all(s == 1 for s in s_run))
-        if use_cols:
-            self._prepare_cols(state, space, layouts, out)
-        else:
-            self._prepare_inner(state, space, layouts, out)
-
-    def _operand_args(self, space: Space, layouts, n_keep: int, cols: bool) -> list:
-        args: list = []
-        for k, lay in enumerate(layouts):
-            ks, rs = space.kstrides[k], space.rstrides[k]
-            args += [BufRef(lay.buffer), np.int64(space.offsets[k])]
-            kk = ks[:-1] if cols else ks
-            args += [np.int64(s) for s in _pad(kk, n_keep, 0)]
-            if cols:
-                args.append(np.int64(ks[-1]))
-            args += [np.int64(s) for s in _pad(rs[:-1], self.n_rest, 0)]
-            args.append(np.int64(rs[-1]))
-        return args
-
-    def _finish(self, state: PrepareState, parts: int, n_out: int, first: list, out) -> None:
-        """Point the first launch at the output, or at partials plus the final launch."""
+        mode = self._mode(space)
+        parts, chunk, gsize, lsize = self._grid(mode, space, split_ok=True)
+        target = out if parts == 1 else state.new_buffer((parts, n_out), self.acc)
+        args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer)
+        state.work.append(Launch(self.kname, gsize, lsize, args, node))
         if parts == 1:
-            first.append(BufRef(out.buffer))
             return
-        partial = state.new_buffer((parts, n_out), self.acc)
-        first.append(BufRef(partial.buffer))
-        g = min(GROUP, n_out)
-        state.work.append(Launch(self.knames["final"], (_round_up(n_out, g),), (g,),
-                                 [np.int64(n_out), np.int64(parts), BufRef(partial.buffer),
-                                  BufRef(out.buffer)], self.node))
-
-    def _prepare_inner(self, state, space: Space, layouts, out) -> None:
-        n_out, n_red = space.n_out, space.n_red
-        vec = int(self.width > 1 and all(st[-1] == 1 for st in space.rstrides))
-        L = self.tree
-        if L > 1:
-            parts, chunk = split(self.ctx, n_out, n_red, 1, max(MIN_CHUNK // 4, 1))
-            gsize, lsize = (L * parts, n_out), (L, 1)
+        # Combine the partials (parts, n_out): a column reduction of the accumulator type.
+        kept = ((n_out,), [(1,)]) if self.n_keep else ((), [()])
+        partials = Space(kept[0], kept[1], (parts,), [(n_out,)], [0])
+        if self.has_final:
+            mode, buffers = "final", [lay.buffer for lay in layouts]
         else:
-            g = min(GROUP, n_out)
-            parts, chunk = split(self.ctx, -(-n_out // g), n_red, self.width * UNROLL)
-            gsize, lsize = (parts, _round_up(n_out, g)), (1, g)
-        red = space.red
-        args: list = [np.int64(n_out), np.int64(n_red), np.int64(chunk), np.int32(vec)]
-        args += [np.int64(n) for n in _pad(space.kept, self.n_keep, 1)]
-        args += [np.int64(n) for n in _pad(red[:-1], self.n_rest, 1)] + [np.int64(red[-1])]
-        args += self._operand_args(space, layouts, self.n_keep, cols=False)
-        launch = Launch(self.knames["inner"], gsize, lsize, args, self.node)
-        state.work.append(launch)
-        self._finish(state, parts, n_out, launch.args, out)
+            mode, buffers = self._mode(partials), [target.buffer]
+        _, chunk, gsize, lsize = self._grid(mode, partials, split_ok=False)
+        args = self._args(mode, partials, buffers, chunk, out.buffer, part=target.buffer)
+        state.work.append(Launch(self.kname, gsize, lsize, args, node))
 
-    def _prepare_cols(self, state, space: Space, layouts, out) -> None:
+    def _mode(self, space: Space) -> str:
+        """`cols` when the innermost kept axis is contiguous and the run is not."""
+        if (self.has_cols and space.kept and space.n_red > 1 and
+                all(st[-1] == 1 for st in space.kstrides) and
+                not all(st[-1] == 1 for st in space.rstrides)):
+            return "cols"
+        return "inner"
+
+    def _grid(self, mode: str, space: Space, split_ok: bool):
+        """(chunks, chunk length, global size, local size) of a launch over `space`.
+
+        On CPUs every mode uses one local size, (GROUP, 1, 1): PoCL compiles a kernel once
+        per local size.
+        """
         n_out, n_red = space.n_out, space.n_red
-        W = self.width
+        cpu = self.ctx.is_cpu
+        whole = (1, max(n_red, 1))
+        if mode == "final":
+            nv = -(-n_out // self.width)
+            g = GROUP if cpu else min(self._gpu_group, nv)
+            return 1, max(n_red, 1), (_round_up(nv, g), 1, 1), (g, 1, 1)
+        if mode == "inner":
+            L = self.tree
+            if L > 1:
+                parts, chunk = split(self.ctx, n_out, n_red, 1, max(MIN_CHUNK // 4, 1)) \
+                    if split_ok else whole
+                # One work-group per (chunk, output), all along dim 0 (GPUs limit dims 1, 2).
+                return parts, chunk, (L * parts * n_out, 1, 1), (L, 1, 1)
+            g = GROUP if cpu else min(self._gpu_group, n_out)
+            parts, chunk = split(self.ctx, -(-n_out // g), n_red, self.width * UNROLL) \
+                if split_ok else whole
+            return parts, chunk, (_round_up(n_out, g), parts, 1), (g, 1, 1)
         n_kin = space.kept[-1]
         n_kout = n_out // n_kin
-        nv = -(-n_kin // W)
-        g = min(16 if self.ctx.is_cpu else GROUP, nv)
+        nv = -(-n_kin // self.width)
+        g = GROUP if cpu else min(self._gpu_group, nv)
         groups = -(-nv // g) * n_kout
-        parts, chunk = split(self.ctx, groups, n_red, UNROLL, max(MIN_CHUNK // 64, 1))
-        red = space.red
-        args: list = [np.int64(n_kin), np.int64(n_out), np.int64(n_red), np.int64(chunk),
-                      np.int32(int(W > 1))]
-        args += [np.int64(n) for n in _pad(space.kept[:-1], self.n_keep - 1, 1)]
-        args += [np.int64(n) for n in _pad(red[:-1], self.n_rest, 1)] + [np.int64(red[-1])]
-        args += self._operand_args(space, layouts, self.n_keep - 1, cols=True)
-        launch = Launch(self.knames["cols"], (_round_up(nv, g), n_kout, parts), (g, 1, 1),
-                        args, self.node)
-        state.work.append(launch)
-        self._finish(state, parts, n_out, launch.args, out)
+        if not split_ok:
+            parts, chunk = whole
+        elif cpu and n_red > COL_CHUNK:
+            # Rows in small chunks: the work-items of a group then share the cache lines of
+            # a chunk (columns far apart in memory alias in the cache otherwise).
+            parts = min(-(-n_red // COL_CHUNK), max(1, MAX_GROUPS // groups))
+            chunk = _round_up(-(-n_red // parts), UNROLL)
+            parts = -(-n_red // chunk)
+        else:
+            parts, chunk = split(self.ctx, groups, n_red, UNROLL, max(MIN_CHUNK // 64, 1))
+        return parts, chunk, (_round_up(nv, g) * n_kout, parts, 1), (g, 1, 1)
+
+    def _args(self, mode: str, space: Space, buffers: list[int], chunk: int,
+              out_buffer: int, part: int | None = None) -> list:
+        if mode == "cols":
+            vec = self.width > 1
+        else:
+            vec = self.width > 1 and all(st[-1] == 1 for st in space.rstrides)
+        args: list = [np.int32(self.MODES[mode]), np.int64(space.n_out),
+                      np.int64(space.n_red), np.int64(chunk), np.int32(int(vec))]
+        args += [np.int64(n) for n in _pad(space.kept, self.n_keep, 1)]
+        args += [np.int64(n) for n in _pad(space.red[:-1], self.n_rest, 1)]
+        args.append(np.int64(space.red[-1]))
+        for k, buf in enumerate(buffers):
+            if mode == "final":  # the operands are not read: `part` is
+                args += [BufRef(buf), np.int64(0)] + [np.int64(0)] * (self.n_keep +
+                                                                      self.n_rest + 1)
+                continue
+            ks, rs = space.kstrides[k], space.rstrides[k]
+            args += [BufRef(buf), np.int64(space.offsets[k])]
+            args += [np.int64(s) for s in _pad(ks, self.n_keep, 0)]
+            args += [np.int64(s) for s in _pad(rs[:-1], self.n_rest, 0)]
+            args.append(np.int64(rs[-1]))
+        args.append(BufRef(out_buffer))
+        if self.has_final:
+            args.append(BufRef(out_buffer if part is None else part))
+        return args
 
 
 def _broadcast_shape(node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -470,7 +499,12 @@ def _broadcast_shape(node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 class ArgmaxStep(Step):
-    """Argmax/argmin along one axis: first index on ties, NaN wins (NumPy)."""
+    """Argmax/argmin along one axis: first index on ties, NaN wins (NumPy).
+
+    On a contiguous axis (CPU) a chunk is read twice with vectors: its max (NaN-propagating,
+    as Reduce), then the first index holding it. Otherwise one scalar pass keeps the best
+    value and its index (with a local-memory tree on GPUs).
+    """
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
@@ -480,42 +514,78 @@ class ArgmaxStep(Step):
         ctx.check_dtype(self.dtype, node_label(node))
         self.n_keep = node.inputs[0].ndim - 1
         self.tree = tree_size(ctx)
-        base = f"{kernel_prefix}_arg{self.kind}"
-        self.knames = {"main": base, "final": f"{base}_final"}
+        self.width = 1 if self.tree > 1 else reduce_width(ctx, {self.dtype})
+        self.kname = f"{kernel_prefix}_arg{self.kind}"
 
     def _better(self, v: str, best: str) -> str:
         op = ">" if self.kind == "max" else "<"
         if self.dtype in ("float32", "float64"):
-            return f"({v} {op} {best}) || (isnan({v}) && !isnan({best}))"
+            return f"({v} {op} {best}) || ({v} != {v} && {best} == {best})"
         return f"{v} {op} {best}"
 
-    def _render(self, variant: str) -> str:
+    def _equal(self, v: str, m: str) -> str:
+        """v holds the best value m (NaN when m is NaN)."""
+        if self.dtype in ("float32", "float64"):
+            return f"({v} == {m}) | (({v} != {v}) & ({m} != {m}))"
+        return f"{v} == {m}"
+
+    def _vector_code(self) -> dict:
+        """The first pass (the chunk's best value, into `m`) and the test of the second."""
+        W, U, T = self.width, UNROLL, self.dtype
+        vt = cl_type(T, W)
+
+        def step(load: str, acc: str) -> list[str]:
+            return [f"const {vt} v = {load};", f"{acc} = {combine(self.kind, T, acc, 'v')};"]
+
+        fold = []
+        stride = 1
+        while stride < U:
+            for u in range(0, U, 2 * stride):
+                if u + stride < U:
+                    fold.append(f"va{u} = {combine(self.kind, T, f'va{u}', f'va{u + stride}')};")
+            stride *= 2
+        fold += lane_lines(self.kind, T, W, "va0", "m")
+        ident = identity_value(self.kind, T)
+        return dict(
+            vec_type=vt, identity=CodeCtx(1).literal(ident, T),
+            identity_v=CodeCtx(W).literal(ident, T),
+            unrolled=[step(f"vload{W}(0, in0 + p + i + {u * W})", f"va{u}") for u in range(U)],
+            vector_step=step(f"vload{W}(0, in0 + p + i)", "va0"),
+            scalar_step=[f"const {cl_type(T)} v = in0[p + i];",
+                         f"m = {combine(self.kind, T, 'm', 'v')};"],
+            fold=fold, vec_equal=self._equal("v", "mv"),
+            find_unrolled=[f"const {vt} v{u} = vload{W}(0, in0 + p + i + {u * W});"
+                           for u in range(U)],
+            find_any=" | ".join(f"({self._equal(f'v{u}', 'mv')})" for u in range(U)),
+            scalar_equal=self._equal("in0[p + i]", "m"))
+
+    def _render(self) -> str:
         T = cl_type(self.dtype)
-        if variant == "final":
-            params = ["const long n_out", "const long n_part", f"__global const {T}* vals",
-                      "__global const long* idx", "__global long* out0"]
-        else:
-            params = ["const long n_out", "const long n_axis", "const long chunk",
-                      "const int write_vals"]
-            params += [f"const long kn{d}" for d in range(self.n_keep)]
-            params += [f"__global const {T}* in0", "const long in0_off"]
-            params += [f"const long in0_k{d}" for d in range(self.n_keep)]
-            params += ["const long in0_sa", "__global long* out0", f"__global {T}* vals"]
+        params = ["const int remap", "const long n_out", "const long n_axis", "const long chunk",
+                  "const int vec", "const int write_vals"]
+        params += [f"const long kn{d}" for d in range(self.n_keep)]
+        params += [f"__global const {T}* in0", "const long in0_off"]
+        params += [f"const long in0_k{d}" for d in range(self.n_keep)]
+        params += ["const long in0_sa", "__global long* out0", f"__global {T}* vals",
+                   "__global const long* idx_in"]
         comment = sanitize_comment(f"arg{self.kind} over axis {self.axis} of "
                                    f"{self.node.inputs[0]} -> {self.node.outputs[0]}")
-        tree = self.tree if variant == "main" else 0
-        return render("argmax.cl.mako", kname=self.knames[variant], variant=variant,
-                      comment=comment, tree=tree, val_type=T, params=params,
+        tree = self.tree if self.tree > 1 else 0
+        vector = self._vector_code() if self.width > 1 else dict(
+            vec_type=T, identity="", identity_v="", unrolled=[], vector_step=[],
+            scalar_step=[], fold=[], find_unrolled=[], find_any="", vec_equal="",
+            scalar_equal="")
+        return render("argmax.cl.mako", kname=self.kname, comment=comment, tree=tree,
+                      width=self.width, unroll=UNROLL, val_type=T, params=params,
                       n_keep=self.n_keep, better=self._better("v", "best"),
                       tree_better=self._better("bv", "av"),
                       tree_worse=self._better("av", "bv"),
                       zero=CodeCtx(1).literal(0, self.dtype),
                       i_first="start + lid" if tree else "start",
-                      i_step="nl" if tree else "1")
+                      i_step="nl" if tree else "1", **vector)
 
     def kernels(self) -> list[KernelDef]:
-        return [KernelDef(self.knames[v], self._render(v), [self.node], "argmax.cl.mako")
-                for v in ("main", "final")]
+        return [KernelDef(self.kname, self._render(), [self.node], "argmax.cl.mako")]
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
@@ -529,32 +599,48 @@ class ArgmaxStep(Step):
         state.layouts[node.outputs[0]] = out
         space = reduction_space(shape, [lay.strides], [lay.offset], (self.axis,),
                                 reorder=False)
-        n_out, n_axis = space.n_out, space.n_red
+        n_out = space.n_out
         if n_out == 0:
             return
-        L = self.tree
-        if L > 1:
-            parts, chunk = split(self.ctx, n_out, n_axis, 1, max(MIN_CHUNK // 4, 1))
-            gsize, lsize = (L * parts, n_out), (L, 1)
-        else:
-            g = min(GROUP, n_out)
-            parts, chunk = split(self.ctx, -(-n_out // g), n_axis, 1)
-            gsize, lsize = (parts, _round_up(n_out, g)), (1, g)
-        args: list = [np.int64(n_out), np.int64(n_axis), np.int64(chunk),
-                      np.int32(int(parts > 1))]
-        args += [np.int64(n) for n in _pad(space.kept, self.n_keep, 1)]
-        args += [BufRef(lay.buffer), np.int64(space.offsets[0])]
-        args += [np.int64(s) for s in _pad(space.kstrides[0], self.n_keep, 0)]
-        args.append(np.int64(space.rstrides[0][-1]))
+        parts, chunk, gsize, lsize = self._grid(space, split_ok=True)
         if parts == 1:
-            args += [BufRef(out.buffer), BufRef(out.buffer)]  # vals unused: write_vals = 0
-            state.work.append(Launch(self.knames["main"], gsize, lsize, args, node))
+            state.work.append(Launch(self.kname, gsize, lsize, self._args(
+                space, lay.buffer, chunk, out.buffer, None, None), node))
             return
+        # Each chunk's best value and index, then the first best of those (`remap`).
         idx = state.new_buffer((parts, n_out), "int64")
         vals = state.new_buffer((parts, n_out), self.dtype)
-        args += [BufRef(idx.buffer), BufRef(vals.buffer)]
-        state.work.append(Launch(self.knames["main"], gsize, lsize, args, node))
-        g = min(GROUP, n_out)
-        state.work.append(Launch(self.knames["final"], (_round_up(n_out, g),), (g,),
-                                 [np.int64(n_out), np.int64(parts), BufRef(vals.buffer),
-                                  BufRef(idx.buffer), BufRef(out.buffer)], node))
+        state.work.append(Launch(self.kname, gsize, lsize, self._args(
+            space, lay.buffer, chunk, idx.buffer, vals.buffer, None), node))
+        kept = ((n_out,), [(1,)]) if self.n_keep else ((), [()])
+        partials = Space(kept[0], kept[1], (parts,), [(n_out,)], [0])
+        _, chunk, gsize, lsize = self._grid(partials, split_ok=False)
+        state.work.append(Launch(self.kname, gsize, lsize, self._args(
+            partials, vals.buffer, chunk, out.buffer, None, idx.buffer), node))
+
+    def _grid(self, space: Space, split_ok: bool):
+        n_out, n = space.n_out, space.n_red
+        L = self.tree
+        if L > 1:
+            parts, chunk = split(self.ctx, n_out, n, 1, max(MIN_CHUNK // 4, 1)) \
+                if split_ok else (1, n)
+            return parts, chunk, (L * parts * n_out, 1, 1), (L, 1, 1)
+        g = GROUP if self.ctx.is_cpu else min(GPU_GROUP, n_out)
+        parts, chunk = split(self.ctx, -(-n_out // g), n, self.width * UNROLL) \
+            if split_ok else (1, n)
+        return parts, chunk, (_round_up(n_out, g), parts, 1), (g, 1, 1)
+
+    def _args(self, space: Space, src: int, chunk: int, out: int, vals: int | None,
+              idx_in: int | None) -> list:
+        vec = int(self.width > 1 and space.rstrides[0][-1] == 1)
+        args: list = [np.int32(int(idx_in is not None)), np.int64(space.n_out),
+                      np.int64(space.n_red), np.int64(chunk), np.int32(vec),
+                      np.int32(int(vals is not None))]
+        args += [np.int64(n) for n in _pad(space.kept, self.n_keep, 1)]
+        args += [BufRef(src), np.int64(space.offsets[0])]
+        args += [np.int64(s) for s in _pad(space.kstrides[0], self.n_keep, 0)]
+        args.append(np.int64(space.rstrides[0][-1]))
+        # Unused buffer arguments (write_vals = 0, remap = 0) point at the output.
+        args += [BufRef(out), BufRef(out if vals is None else vals),
+                 BufRef(out if idx_in is None else idx_in)]
+        return args
