@@ -1,4 +1,10 @@
-"""x[index]: basic indexing as views (advanced indexing arrives with the indexing issue)."""
+"""x[index], set_subtensor, inc_subtensor and take: NumPy's basic and advanced indexing.
+
+Basic indices (ints, slices, None, Ellipsis) make views (Subtensor). Integer arrays (lists,
+NumPy arrays, integer tensors) make an AdvancedSubtensor, a gather; an integer next to them
+is an advanced index too, as in NumPy. A constant boolean mask is turned into the integer
+arrays of its nonzero positions when the graph is built.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,143 @@ from typing import Any
 
 import numpy as np
 
-from clgraph.expr.subtensor import make_subtensor
-from clgraph.expr.variable import Variable
+from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
+from clgraph.expr.subtensor import IncSubtensor, Subtensor, make_subtensor
+from clgraph.expr.variable import Constant, Variable
+
+
+def _is_array_index(i: Any) -> bool:
+    if isinstance(i, (list, np.ndarray)):
+        return True
+    return isinstance(i, Variable) and i.ndim > 0
+
+
+def _is_bool(i: Any) -> bool:
+    if isinstance(i, Variable):
+        return i.dtype == "bool"
+    if isinstance(i, (list, np.ndarray)):
+        return np.asarray(i).dtype == np.bool_
+    return isinstance(i, (bool, np.bool_))
+
+
+def _expand(x: Variable, index: tuple) -> list:
+    """Ellipsis expanded; constant boolean masks replaced by their nonzero index arrays."""
+    from clgraph.tensor.basic import as_tensor_variable
+
+    out: list = []
+    for i in index:
+        if _is_bool(i) and not isinstance(i, (bool, np.bool_)):
+            if isinstance(i, Variable) and not isinstance(i, Constant):
+                raise NotImplementedError(
+                    "indexing with a symbolic boolean mask (data-dependent output length) is "
+                    "not implemented yet; use T.switch / T.where on the mask instead")
+            mask = np.asarray(i.data if isinstance(i, Constant) else i, dtype=bool)
+            out += [as_tensor_variable(np.asarray(nz, dtype="int64")) for nz in mask.nonzero()]
+        else:
+            out.append(i)
+    if any(i is Ellipsis for i in out):
+        k = next(j for j, i in enumerate(out) if i is Ellipsis)
+        n_axes = sum(1 for i in out if i is not None and i is not Ellipsis)
+        out = out[:k] + [slice(None)] * (x.ndim - n_axes) + out[k + 1:]
+    return out
 
 
 def getitem(x: Variable, index: Any) -> Variable:
+    from clgraph.tensor.basic import as_tensor_variable
+
     idx = index if isinstance(index, tuple) else (index,)
-    for i in idx:
-        if isinstance(i, (list, np.ndarray)) or (isinstance(i, Variable) and i.ndim > 0):
-            raise NotImplementedError("integer-array and boolean-mask indexing are not "
-                                      "implemented yet (tracked by the indexing issue)")
-    return make_subtensor(x, index)
+    if not any(_is_array_index(i) for i in idx):
+        return make_subtensor(x, index)
+    entries, extra = advanced_entries(x, _expand(x, idx))
+    return AdvancedSubtensor(tuple(entries))(as_tensor_variable(x), *extra)
+
+
+def advanced_entries(x: Variable, index: list) -> tuple[list, list]:
+    """The AdvancedSubtensor idx_list and extra inputs of an expanded index."""
+    from clgraph.tensor.basic import as_tensor_variable
+
+    extra: list = []
+
+    def part(v):
+        if v is None or isinstance(v, (int, np.integer)):
+            return None if v is None else int(v)
+        if isinstance(v, Constant) and v.ndim == 0:
+            return int(v.data)
+        if isinstance(v, Variable):
+            extra.append(v)
+            return ("in", len(extra) - 1)
+        raise TypeError(f"index entry {v!r} is not an integer, a slice or None")
+
+    entries: list = []
+    for i in index:
+        if i is None:
+            entries.append(("newaxis",))
+        elif isinstance(i, slice):
+            entries.append(("slice", part(i.start), part(i.stop), part(i.step)))
+        else:
+            if isinstance(i, (list, np.ndarray, int, np.integer)):
+                arr = np.asarray(i)
+                if arr.dtype.kind not in "iu":
+                    if arr.size == 0:
+                        arr = arr.astype("int64")
+                    else:
+                        raise IndexError(f"arrays used as indices must be of integer (or "
+                                         f"boolean) type, got {arr.dtype}")
+                if arr.dtype.kind == "i" and arr.dtype != np.int64:
+                    arr = arr.astype("int64")
+                i = as_tensor_variable(arr)
+            v = as_tensor_variable(i)
+            extra.append(v)
+            entries.append(("adv", len(extra) - 1))
+    return entries, extra
+
+
+def _inc_or_set(x_sub: Any, y: Any, set_instead_of_inc: bool, name: str) -> Variable:
+    from clgraph.tensor.basic import as_tensor_variable
+
+    x_sub = as_tensor_variable(x_sub)
+    owner = x_sub.owner
+    if owner is not None and isinstance(owner.op, Subtensor):
+        x, *extra = owner.inputs
+        return IncSubtensor(owner.op.idx_list, set_instead_of_inc)(x, y, *extra)
+    if owner is not None and isinstance(owner.op, AdvancedSubtensor):
+        x, *extra = owner.inputs
+        return AdvancedIncSubtensor(owner.op.idx_list, set_instead_of_inc)(x, y, *extra)
+    raise TypeError(f"{name}: the first argument must be an indexed tensor such as x[idx] "
+                    f"(the result of indexing), got {x_sub}"
+                    + (f" computed by {owner.op}" if owner is not None else ""))
+
+
+def set_subtensor(x: Any, y: Any, inplace: bool = False, tolerate_inplace_aliasing: bool = False
+                  ) -> Variable:
+    """x with the region x[idx] set to y: `T.set_subtensor(x[idx], y)`, as in Theano."""
+    return _inc_or_set(x, y, True, "set_subtensor")
+
+
+def inc_subtensor(x: Any, y: Any, inplace: bool = False, set_instead_of_inc: bool = False,
+                  tolerate_inplace_aliasing: bool = False) -> Variable:
+    """x with y added to the region x[idx]; repeated indices accumulate (np.add.at)."""
+    return _inc_or_set(x, y, set_instead_of_inc, "inc_subtensor")
+
+
+def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Variable:
+    """np.take: elements of `a` at `indices` along `axis` (of the flattened `a` if None)."""
+    from clgraph.tensor.basic import as_tensor_variable
+    from clgraph.tensor.shape import flatten
+
+    if mode != "raise":
+        raise NotImplementedError(f"take: mode={mode!r}; only 'raise' is implemented")
+    a = as_tensor_variable(a)
+    if axis is None:
+        a = flatten(a)
+        axis = 0
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"take: axis {axis} is out of range for {a} with {a.ndim} dimensions")
+    axis %= a.ndim
+    ind = indices if isinstance(indices, Variable) else np.asarray(indices)
+    if isinstance(ind, np.ndarray) and ind.ndim == 0:
+        ind = as_tensor_variable(ind.astype("int64"))
+    if isinstance(ind, Variable) and ind.ndim == 0:
+        entries, extra = advanced_entries(a, [slice(None)] * axis + [ind])
+        return AdvancedSubtensor(tuple(entries))(a, *extra)
+    return getitem(a, (slice(None),) * axis + (ind,))

@@ -6,7 +6,7 @@ from typing import Any
 
 from clgraph.config import config
 from clgraph.expr import dtypes as D
-from clgraph.expr.reduce import Argmax, Reduce, normalize_axes
+from clgraph.expr.reduce import Argmax, Reduce, normalize_axes, reduce_out_dtype
 from clgraph.expr.variable import TensorVariable
 from clgraph.tensor.basic import as_tensor_variable, cast, constant, true_div
 from clgraph.tensor.shape import dimshuffle, flatten, shape_i
@@ -78,7 +78,10 @@ def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
     out_dtype = dtype or (x.dtype if D.is_float(x.dtype) else "float64")
     if out_dtype == "float64" and not D.is_float(x.dtype) and config.floatX == "float32":
         out_dtype = "float64"
-    s = sum(x, axis=axes, dtype=out_dtype, keepdims=keepdims)
+    # No explicit dtype when it is the default, so sum(x) and mean(x) share one node.
+    default = reduce_out_dtype("add", x.dtype)
+    s = sum(x, axis=axes, dtype=None if out_dtype == default else out_dtype,
+            keepdims=keepdims)
     return true_div(s, _count(x, axes, out_dtype))
 
 

@@ -1,0 +1,213 @@
+"""Steps of ARange, Alloc, CumOp and Sort (templates arange, gather, scan, sort)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clgraph.expr.array_ops import arange_length
+from clgraph.expr.dtypes import cl_type, is_float
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.scalar.ops import identity
+from clgraph.lower.advanced import GatherKernel, broadcast_into, grid
+from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
+from clgraph.lower.render import render, sanitize_comment
+
+
+def _host(node, state, what: str, inputs=None) -> list:
+    vals = []
+    for v in node.inputs if inputs is None else inputs:
+        if v not in state.host_values:
+            raise NotImplementedError(f"{node_label(node)}: {what} {v} is computed from data "
+                                      "on the device; it must be known when the call is "
+                                      "prepared (a constant, an integer scalar input or shape "
+                                      "arithmetic)")
+        vals.append(state.host_values[v])
+    return vals
+
+
+class ARangeStep(Step):
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        self.dtype = node.outputs[0].dtype
+        self.acc = "double" if is_float(self.dtype) and ctx.has_fp64 else (
+            "float" if is_float(self.dtype) else "long")
+        self.kname = f"{kernel_prefix}_arange"
+
+    def kernels(self) -> list[KernelDef]:
+        src = render("arange.cl.mako", kname=self.kname, ctype=cl_type(self.dtype),
+                     acc_type=self.acc, comment=sanitize_comment(f"{self.node.op} -> "
+                                                                 f"{self.node.outputs[0]}"))
+        return [KernelDef(self.kname, src, [self.node], "arange.cl.mako")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        start, stop, step = (np.asarray(v).item() for v in _host(node, state, "bound"))
+        try:
+            n = arange_length(start, stop, step)
+        except ValueError as e:
+            raise ValueError(f"{node_label(node)}: {e}") from None
+        static = node.outputs[0].type.shape[0]
+        if static is not None and static != n:
+            raise ValueError(f"{node_label(node)}: length {n} differs from the static {static}")
+        out = state.new_buffer((n,), self.dtype)
+        state.layouts[node.outputs[0]] = out
+        if n == 0:
+            return
+        conv = np.float64 if self.acc == "double" else (np.float32 if self.acc == "float"
+                                                         else np.int64)
+        gsize, lsize = grid(n)
+        state.work.append(Launch(self.kname, gsize, lsize,
+                                 [np.int64(n), conv(start), conv(step), BufRef(out.buffer)], node))
+
+
+class AllocStep(Step):
+    """A broadcast copy: the gather kernel with no index arrays."""
+
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        out = node.outputs[0]
+        self.gk = GatherKernel(f"{kernel_prefix}_alloc", "gather", out.ndim, out.dtype, [],
+                               comment=f"Alloc -> {out}")
+
+    def kernels(self) -> list[KernelDef]:
+        return [self.gk.kernel(self.node)]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        value, *shape = node.inputs
+        dims = tuple(int(np.asarray(v).item()) for v in _host(node, state, "length", shape))
+        for d, (n, s) in enumerate(zip(dims, node.outputs[0].type.shape, strict=True)):
+            if n < 0:
+                raise ValueError(f"{node_label(node)}: negative length {n} on axis {d}")
+            if s is not None and s != n:
+                raise ValueError(f"{node_label(node)}: axis {d} has length {n} at run time but "
+                                 f"the graph fixed it to {s}")
+        vlay = state.layouts[value]
+        strides = broadcast_into(node, value, vlay, dims)
+        out = state.new_buffer(dims, value.dtype)
+        state.layouts[node.outputs[0]] = out
+        self.gk.launch(state, node, dims, vlay, strides, vlay.offset, [], out, True)
+
+
+def _lines(shape: tuple, axis: int) -> tuple[int, int, int]:
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return outer, shape[axis], inner
+
+
+class _ContiguousInput(Step):
+    """A step whose kernels read its input as a contiguous array: copies a strided view."""
+
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        self.copy_node = Elemwise(identity).make_node(node.inputs[0])
+        self.copy = ElemwiseStep(self.copy_node, ctx, f"{kernel_prefix}_copy", set())
+
+    def contiguous_input(self, state: PrepareState):
+        src = state.layouts[self.node.inputs[0]]
+        if not src.is_contiguous:
+            state.layouts[self.copy_node.inputs[0]] = src
+            self.copy.prepare(state)
+            src = state.layouts[self.copy_node.outputs[0]]
+        return src
+
+    def own_kernels(self) -> list[KernelDef]:
+        raise NotImplementedError
+
+    def kernels(self) -> list[KernelDef]:
+        defs = self.copy.kernels() + self.own_kernels()
+        for d in defs:
+            d.nodes = [self.node]
+        return defs
+
+
+class CumStep(_ContiguousInput):
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        self.kname = f"{kernel_prefix}_cum"
+
+    def own_kernels(self) -> list[KernelDef]:
+        node = self.node
+        src = render("scan.cl.mako", kname=self.kname, in_ctype=cl_type(node.inputs[0].dtype),
+                     ctype=cl_type(node.outputs[0].dtype),
+                     op="+" if node.op.mode == "add" else "*",
+                     comment=sanitize_comment(f"{node.op} -> {node.outputs[0]}"))
+        see = f"/* {self.kname}_%s: in the source of {self.kname}_chunks */"
+        return [KernelDef(f"{self.kname}_{p}", src if p == "chunks" else see % p, [node],
+                          "scan.cl.mako") for p in ("chunks", "totals", "fold")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        src = self.contiguous_input(state)
+        dtype = node.outputs[0].dtype
+        out = state.new_buffer(src.shape, dtype)
+        state.layouts[node.outputs[0]] = out
+        outer, n, inner = _lines(src.shape, node.op.axis)
+        lines = outer * inner
+        if lines * n == 0:
+            return
+        c = 1 if lines >= 1024 or n <= 256 else min(-(-n // 64), 1024)
+        chunk = -(-n // c)
+        c = -(-n // chunk)
+        tmp = state.new_buffer((lines * c,), dtype)
+        common = [np.int64(lines), np.int64(n), np.int64(inner), np.int64(c), np.int64(chunk)]
+        g, lsz = grid(lines * c)
+        state.work.append(Launch(f"{self.kname}_chunks", g, lsz, common + [
+            BufRef(src.buffer), np.int64(src.offset), BufRef(out.buffer), BufRef(tmp.buffer)],
+            node))
+        if c > 1:
+            g1, l1 = grid(lines)
+            state.work.append(Launch(f"{self.kname}_totals", g1, l1, [
+                np.int64(lines), np.int64(c), BufRef(tmp.buffer)], node))
+            state.work.append(Launch(f"{self.kname}_fold", g, lsz, common + [
+                BufRef(out.buffer), BufRef(tmp.buffer)], node))
+
+
+class SortStep(_ContiguousInput):
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        self.kname = f"{kernel_prefix}_sort"
+
+    def own_kernels(self) -> list[KernelDef]:
+        node = self.node
+        x = node.inputs[0]
+        src = render("sort.cl.mako", kname=self.kname, ctype=cl_type(x.dtype),
+                     is_float=is_float(x.dtype), indices=node.op.indices,
+                     comment=sanitize_comment(f"{node.op} -> {node.outputs[0]}"))
+        see = f"/* {self.kname}_%s: in the source of {self.kname}_init */"
+        return [KernelDef(f"{self.kname}_{p}", src if p == "init" else see % p, [node],
+                          "sort.cl.mako") for p in ("init", "step", "emit")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        x = node.inputs[0]
+        src = self.contiguous_input(state)
+        out = state.new_buffer(src.shape, node.outputs[0].dtype)
+        state.layouts[node.outputs[0]] = out
+        outer, n, inner = _lines(src.shape, node.op.axis)
+        lines = outer * inner
+        if lines * n == 0:
+            return
+        p = 1
+        while p < n:
+            p *= 2
+        keys = state.new_buffer((lines * p,), x.dtype)
+        pos = state.new_buffer((lines * p,), "int64")
+        g, lsz = grid(lines * p)
+        state.work.append(Launch(f"{self.kname}_init", g, lsz, [
+            np.int64(lines), np.int64(n), np.int64(inner), np.int64(p), BufRef(src.buffer),
+            np.int64(src.offset), BufRef(keys.buffer), BufRef(pos.buffer)], node))
+        k = 2
+        while k <= p:
+            j = k // 2
+            while j >= 1:
+                state.work.append(Launch(f"{self.kname}_step", g, lsz, [
+                    np.int64(lines), np.int64(n), np.int64(p), np.int64(k), np.int64(j),
+                    BufRef(keys.buffer), BufRef(pos.buffer)], node))
+                j //= 2
+            k *= 2
+        ge, le = grid(lines * n)
+        state.work.append(Launch(f"{self.kname}_emit", ge, le, [
+            np.int64(lines), np.int64(n), np.int64(inner), np.int64(p), BufRef(keys.buffer),
+            BufRef(pos.buffer), BufRef(out.buffer)], node))
