@@ -85,14 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="clgraph", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("info", help="list OpenCL devices, the chosen one, and config flags")
-    commands.add_parser("demo", help="build and run a small example graph")
+    demo_p = commands.add_parser("demo", help="train examples/mlp_digits.py's MLP on digits")
+    demo_p.add_argument("--quick", action="store_true", help="3 epochs only")
     args = parser.parse_args(argv)
     if args.command == "info":
         return info()
     if args.command == "demo":
         from clgraph import demo
 
-        result = demo.main()
+        result = demo.main(quick=args.quick)
         return result if isinstance(result, int) else 0
     parser.print_help()
     return 2

@@ -54,7 +54,7 @@ def test_info_with_a_bad_device_index(capsys, monkeypatch):
 def test_demo_calls_clgraph_demo_main(monkeypatch):
     calls = []
     fake = types.ModuleType("clgraph.demo")
-    fake.main = lambda: calls.append("ran")  # type: ignore[attr-defined]
+    fake.main = lambda **kw: calls.append("ran")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "clgraph.demo", fake)
     import clgraph
 

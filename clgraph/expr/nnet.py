@@ -1,0 +1,196 @@
+"""Neural-network ops: stable sigmoid/softplus scalar ops, fused softmax rows, row picks.
+
+- `ScalarSigmoid`, `ScalarSoftplus`: scalar ops (fused into elementwise kernels like any
+  other), written so that no intermediate overflows: sigmoid is 1 / (1 + exp(-x)) (exp may
+  give inf, whose reciprocal is 0), softplus is max(x, 0) + log1p(exp(-|x|)). Their
+  gradients are z (1 - z) and sigmoid(x), never inf / inf.
+- `Softmax(axis, log)`: softmax or log-softmax along one axis as a single kernel (max,
+  exp-sum and normalisation in one pass over each row, which stays in cache).
+- `RowPick`: `x[arange(n), y]` for a matrix and integer labels (cross-entropy with integer
+  targets); `RowPickGrad` scatters its gradient back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clgraph.expr import dtypes as D
+from clgraph.expr.apply import Apply
+from clgraph.expr.op import Op
+from clgraph.expr.scalar.base import ScalarOp
+from clgraph.expr.type import TensorType
+from clgraph.expr.variable import TensorVariable
+
+
+def _T():
+    from clgraph import tensor as T
+
+    return T
+
+
+# ---------------------------------------------------------------- scalar ops
+@dataclass(frozen=True)
+class ScalarSigmoid(ScalarOp):
+    @property
+    def name(self) -> str:
+        return "sigmoid"
+
+    def out_dtype(self, a: str) -> str:
+        return D.upgrade_to_float(a)
+
+    def impl(self, a):
+        out = self.out_dtype(a.dtype.name)
+        x = a.astype(out)
+        with np.errstate(all="ignore"):
+            e = np.exp(-np.abs(x))
+            return np.asarray(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype=out)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x = ctx.cast(args[0], in_dtypes[0], out_dtype)
+        one = ctx.literal(1, out_dtype)
+        return f"({one} / ({one} + exp(-({x}))))"
+
+    def grad(self, inputs, z, gz):
+        return [gz * z * (_T().constant(1, dtype=z.dtype) - z)]
+
+
+@dataclass(frozen=True)
+class ScalarSoftplus(ScalarOp):
+    @property
+    def name(self) -> str:
+        return "softplus"
+
+    def out_dtype(self, a: str) -> str:
+        return D.upgrade_to_float(a)
+
+    def impl(self, a):
+        out = self.out_dtype(a.dtype.name)
+        x = a.astype(out)
+        with np.errstate(all="ignore"):
+            return np.asarray(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))), dtype=out)
+
+    def c_code(self, ctx, args, in_dtypes, out_dtype):
+        x = ctx.let(ctx.cast(args[0], in_dtypes[0], out_dtype), out_dtype)
+        zero = ctx.literal(0, out_dtype)
+        return f"(fmax({x}, {zero}) + log1p(exp(-fabs({x}))))"
+
+    def grad(self, inputs, z, gz):
+        from clgraph.expr.elemwise import Elemwise
+
+        return [gz * Elemwise(ScalarSigmoid())(inputs[0])]
+
+
+scalar_sigmoid = ScalarSigmoid()
+scalar_softplus = ScalarSoftplus()
+
+
+# ---------------------------------------------------------------- softmax
+@dataclass(frozen=True)
+class Softmax(Op):
+    """softmax (or log-softmax when `log`) along `axis` (non-negative)."""
+
+    axis: int = -1
+    log: bool = False
+
+    def make_node(self, x) -> Apply:
+        x = _T().as_tensor_variable(x)
+        if not D.is_float(x.dtype):
+            raise TypeError(f"{self}: input {x} has dtype {x.dtype}; expected a float tensor")
+        if not 0 <= self.axis < max(x.ndim, 1) or x.ndim == 0:
+            raise ValueError(f"{self}: axis {self.axis} is out of range for {x} "
+                             f"({x.ndim} dimensions)")
+        return Apply(self, [x], [TensorVariable(TensorType(x.dtype, x.type.shape))])
+
+    def perform(self, node, inputs):
+        (x,) = inputs
+        with np.errstate(all="ignore"):
+            m = np.max(x, axis=self.axis, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0)
+            s = x - m
+            if self.log:
+                out = s - np.log(np.sum(np.exp(s), axis=self.axis, keepdims=True))
+            else:
+                e = np.exp(s)
+                out = e / np.sum(e, axis=self.axis, keepdims=True)
+        return [np.asarray(out, dtype=x.dtype)]
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+    def L_op(self, node, grads):
+        T = _T()
+        (gz,) = grads
+        z = node.outputs[0]
+        if self.log:
+            return [gz - T.exp(z) * T.sum(gz, axis=self.axis, keepdims=True)]
+        return [z * (gz - T.sum(gz * z, axis=self.axis, keepdims=True))]
+
+    def __str__(self) -> str:
+        return f"{'LogSoftmax' if self.log else 'Softmax'}{{axis={self.axis}}}"
+
+
+# ---------------------------------------------------------------- row picks
+def _check_pick(op, x, y):
+    if x.ndim != 2:
+        raise TypeError(f"{op}: {x} must be a matrix, got {x.ndim} dimensions")
+    if y.ndim != 1 or not D.is_int(y.dtype):
+        raise TypeError(f"{op}: labels {y} must be an integer vector, got {y.type}")
+
+
+@dataclass(frozen=True)
+class RowPick(Op):
+    """out[i] = x[i, y[i]]: one entry per row, chosen by an integer label."""
+
+    def make_node(self, x, y) -> Apply:
+        T = _T()
+        x, y = T.as_tensor_variable(x), T.as_tensor_variable(y)
+        _check_pick(self, x, y)
+        n = x.type.shape[0] if x.type.shape[0] is not None else y.type.shape[0]
+        return Apply(self, [x, y], [TensorVariable(TensorType(x.dtype, (n,)))])
+
+    def perform(self, node, inputs):
+        x, y = inputs
+        if len(y) != len(x):
+            raise ValueError(f"{self}: {len(x)} rows but {len(y)} labels")
+        return [np.asarray(x[np.arange(len(x)), y], dtype=x.dtype)]
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[0][0],)]
+
+    def L_op(self, node, grads):
+        x, y = node.inputs
+        (gz,) = grads
+        gx = RowPickGrad()(gz, y, x) if D.is_float(x.dtype) else None
+        return [gx, None]
+
+
+@dataclass(frozen=True)
+class RowPickGrad(Op):
+    """zeros shaped like `like` with g[i] at [i, y[i]] (the gradient of RowPick)."""
+
+    def make_node(self, g, y, like) -> Apply:
+        T = _T()
+        g, y, like = (T.as_tensor_variable(v) for v in (g, y, like))
+        _check_pick(self, like, y)
+        if g.ndim != 1:
+            raise TypeError(f"{self}: gradient {g} must be a vector")
+        if not D.is_float(like.dtype):
+            raise TypeError(f"{self}: {like} must be a float matrix")
+        g = T.cast(g, like.dtype)
+        return Apply(self, [g, y, like], [TensorVariable(TensorType(like.dtype, like.type.shape))])
+
+    def perform(self, node, inputs):
+        g, y, like = inputs
+        out = np.zeros(like.shape, dtype=node.outputs[0].dtype)
+        out[np.arange(len(y)), y] = g
+        return [out]
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[2]]
+
+    def L_op(self, node, grads):
+        g, y, like = node.inputs
+        (gz,) = grads
+        return [RowPick()(gz, y), None, None]

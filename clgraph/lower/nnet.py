@@ -1,0 +1,144 @@
+"""Lowering of the nnet ops: Softmax rows (softmax.cl.mako) and RowPick (pick.cl.mako).
+
+`ContiguousInput` is shared with the conv/pool/random lowerings: kernels that want a
+C-contiguous operand get one, with a copy kernel only for inputs that may be views.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clgraph.expr.dtypes import cl_type
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.scalar.ops import identity
+from clgraph.expr.type import shape_str
+from clgraph.lower.elemwise import ElemwiseStep, vector_width
+from clgraph.lower.layout import Layout
+from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
+from clgraph.lower.render import render, sanitize_comment
+
+
+def may_be_view(var) -> bool:
+    """Statically: var may live in another buffer with non-contiguous strides."""
+    return var.owner is not None and bool(getattr(var.owner.op, "view_map", None))
+
+
+class ContiguousInput:
+    """Gives a kernel `var` as a C-contiguous layout, copying views that are not."""
+
+    def __init__(self, var, ctx, prefix: str) -> None:
+        self.copy = None
+        if may_be_view(var):
+            self.cnode = Elemwise(identity).make_node(var)
+            self.copy = ElemwiseStep(self.cnode, ctx, prefix, set())
+
+    def kernels(self, node) -> list[KernelDef]:
+        if self.copy is None:
+            return []
+        defs = self.copy.kernels()
+        for d in defs:
+            d.nodes = [node]
+        return defs
+
+    def layout(self, state: PrepareState, lay: Layout) -> Layout:
+        if lay.is_contiguous or lay.size == 0:
+            return lay
+        state.layouts[self.cnode.inputs[0]] = lay
+        self.copy.prepare(state)
+        return state.layouts[self.cnode.outputs[0]]
+
+
+def comment_for(node) -> str:
+    names = ", ".join(sanitize_comment(v) for v in node.inputs)
+    return sanitize_comment(f"{node.op}({names}) -> {sanitize_comment(node.outputs[0])}")
+
+
+class SoftmaxStep(Step):
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        x = node.inputs[0]
+        ctx.check_dtype(x.dtype, node_label(node))
+        self.inp = ContiguousInput(x, ctx, f"{kernel_prefix}_cp")
+        self.width = min(vector_width(ctx, {x.dtype}), 8)
+        self.kname = f"{kernel_prefix}_{'lsm' if node.op.log else 'sm'}"
+
+    def kernels(self) -> list[KernelDef]:
+        op = self.node.op
+        ct = cl_type(self.node.inputs[0].dtype)
+        out = self.inp.kernels(self.node)
+        for rows, suffix in ((True, "r"), (False, "c")):
+            src = render("softmax.cl.mako", kname=f"{self.kname}{suffix}", ctype=ct,
+                         width=self.width, log=op.log, rows=rows,
+                         comment=comment_for(self.node))
+            out.append(KernelDef(f"{self.kname}{suffix}", src, [self.node], "softmax.cl.mako"))
+        return out
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        lay = self.inp.layout(state, state.layouts[node.inputs[0]])
+        shape = lay.shape
+        out = state.new_buffer(shape, node.outputs[0].dtype)
+        state.layouts[node.outputs[0]] = out
+        if out.size == 0:
+            return
+        axis = node.op.axis
+        outer = int(np.prod(shape[:axis], dtype=np.int64))
+        length = shape[axis]
+        inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        if inner == 1:
+            state.work.append(Launch(f"{self.kname}r", (outer,), None,
+                                     [np.int64(outer), np.int64(length), BufRef(lay.buffer),
+                                      np.int64(lay.offset), BufRef(out.buffer)], node))
+        else:
+            state.work.append(Launch(f"{self.kname}c", (inner, outer), None,
+                                     [np.int64(outer), np.int64(length), np.int64(inner),
+                                      BufRef(lay.buffer), np.int64(lay.offset),
+                                      BufRef(out.buffer)], node))
+
+
+class RowPickStep(Step):
+    """RowPick (grad=False) and RowPickGrad (grad=True); operands read through strides."""
+
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        from clgraph.expr.nnet import RowPickGrad
+
+        self.grad = isinstance(node.op, RowPickGrad)
+        for v in node.inputs:
+            ctx.check_dtype(v.dtype, node_label(node))
+        self.kname = f"{kernel_prefix}_{'pickg' if self.grad else 'pick'}"
+
+    def kernels(self) -> list[KernelDef]:
+        node = self.node
+        src = render("pick.cl.mako", kname=self.kname, xtype=cl_type(node.outputs[0].dtype),
+                     ytype=cl_type(node.inputs[1].dtype), grad=self.grad,
+                     comment=comment_for(node))
+        return [KernelDef(self.kname, src, [node], "pick.cl.mako")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        lays = [state.layouts[v] for v in node.inputs]
+        ly = lays[1]
+        if self.grad:
+            lg, _, like = lays
+            n, c = like.shape
+            if lg.shape[0] != n or ly.shape[0] != n:
+                raise ValueError(f"{node_label(node)}: {n} rows, but the gradient has shape "
+                                 f"{shape_str(lg.shape)} and the labels {shape_str(ly.shape)}")
+            out = state.new_buffer((n, c), node.outputs[0].dtype)
+            args = [BufRef(lg.buffer), np.int64(lg.offset), np.int64(lg.strides[0])]
+        else:
+            lx = lays[0]
+            n, c = lx.shape
+            if ly.shape[0] != n:
+                raise ValueError(f"{node_label(node)}: {node.inputs[0]} has {n} rows "
+                                 f"({shape_str(lx.shape)}) but there are {ly.shape[0]} labels")
+            out = state.new_buffer((n,), node.outputs[0].dtype)
+            args = [BufRef(lx.buffer), np.int64(lx.offset), np.int64(lx.strides[0]),
+                    np.int64(lx.strides[1])]
+        state.layouts[node.outputs[0]] = out
+        if n == 0:
+            return
+        args = [np.int64(n), np.int64(c)] + args + [
+            BufRef(ly.buffer), np.int64(ly.offset), np.int64(ly.strides[0]), BufRef(out.buffer)]
+        state.work.append(Launch(self.kname, (n,), None, args, node))
