@@ -72,6 +72,9 @@ def scalar_grad(op, inputs, z, gz) -> list:
     T = _T()
     if not D.is_float(z.dtype) and not isinstance(op, (S.Cast, Second)):
         return [None] * len(inputs)
+    own = getattr(op, "grad", None)  # scalar ops defined outside this table (nnet's)
+    if own is not None:
+        return own(inputs, z, gz)
     if isinstance(op, S.UnaryFloat):
         (x,) = inputs
         return [_unary(op.fn, x, z, gz)]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 import numpy as np
 
+from clgraph.expr.blas import Dot22
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.join import Join
+from clgraph.expr.reduce import Argmax, Reduce
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
 from clgraph.expr.variable import Constant, Variable
 from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.gemm import GemmStep
 from clgraph.lower.layout import Layout, contiguous_strides
-from clgraph.lower.plan import KernelDef, PrepareState, Step
+from clgraph.lower.plan import KernelDef, PrepareState, Step, annotate_error
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
+from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
 from clgraph.lower.views import ViewStep
@@ -26,8 +31,18 @@ from clgraph.lower.views import ViewStep
 LOWERINGS: dict[type, type[Step]] = {
     DimShuffle: ViewStep, Subtensor: ViewStep, Reshape: ReshapeStep,
     IncSubtensor: IncSubtensorStep, Join: JoinStep,
+    Reduce: ReduceStep, Argmax: ArgmaxStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
+    Dot22: GemmStep,
 }
+# Neural-network ops (issue 6): softmax, row picks, conv, pool, random numbers.
+from clgraph.lower.nnet_registry import NNET_LOWERINGS  # noqa: E402
+
+LOWERINGS.update(NNET_LOWERINGS)
+# Indexing and array ops (issue 3): gather, scatter, arange, alloc, scans, sorts.
+from clgraph.lower.array_registry import ARRAY_LOWERINGS  # noqa: E402
+
+LOWERINGS.update(ARRAY_LOWERINGS)
 
 
 def register_lowering(op_type: type):
@@ -62,11 +77,17 @@ class Plan:
         owned = {id(v) for v in self.slot_vars}
         self.steps: list[Step] = []
         for i, node in enumerate(fgraph.toposort()):
-            step = _step_for(node, ctx, f"k{i}", owned)
+            try:
+                step = _step_for(node, ctx, f"k{i}", owned)
+            except Exception as exc:
+                annotate_error(exc, node)
+                raise
             if not isinstance(step, ViewStep) and not getattr(step, "is_view", False):
                 owned.update(id(o) for o in node.outputs)
             self.steps.append(step)
+        t0 = time.perf_counter()
         self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in s.kernels()]
+        self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles
         helpers = sorted({h for s in self.steps for h in getattr(s, "helpers", set)()}) \
             if self.steps else []
         self.source = self._assemble(helpers)
@@ -110,7 +131,13 @@ class Plan:
             var = self.slot_vars[slot]
             state.host_values[var] = np.asarray(value, dtype=var.dtype)
         for step in self.steps:
-            step.prepare(state)
+            start = len(state.work)
+            try:
+                step.prepare(state)
+            except Exception as exc:
+                annotate_error(exc, step.node, state)
+                raise
+            state.step_ranges.append((start, len(state.work)))
             _track_host_values(step.node, state)
         self._prepared[key] = state
         if len(self._prepared) > self.MAX_SHAPE_CACHE:

@@ -6,8 +6,12 @@ from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
 from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
 from clgraph.tensor.alloc import fill, ones_like, zeros_like  # noqa: F401
-from clgraph.tensor.indexing import getitem  # noqa: F401
+from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
 from clgraph.tensor.join import concatenate, stack  # noqa: F401
+from clgraph.tensor.array import (  # noqa: F401
+    addbroadcast, alloc, arange, argsort, cumprod, cumsum, eye, identity_like, ones,
+    patternbroadcast, repeat, roll, sort, split, tile, unbroadcast, zeros,
+)
 from clgraph.tensor.reduction import (  # noqa: F401
     all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
 )
@@ -15,5 +19,6 @@ from clgraph.tensor.shape import (  # noqa: F401
     dimshuffle, flatten, reshape, shape, shape_i, shape_padaxis, shape_padleft, shape_padright,
     transpose,
 )
+from clgraph.tensor import nnet, random, signal  # noqa: F401,E402 - issue 6's namespaces
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -58,7 +58,8 @@ def constant(value: Any, name: str | None = None, dtype: Any = None,
              ndim: int | None = None) -> Constant:
     """A constant. Python floats take floatX (Theano); arrays keep their dtype."""
     if dtype is None:
-        if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
+        # np.float64 subclasses float, but NumPy scalars keep their dtype.
+        if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
             dtype = D.python_scalar_dtype(value)
         else:
             arr = np.asarray(value)
@@ -101,9 +102,14 @@ def _align(args: tuple) -> list[TensorVariable]:
         if isinstance(a, Variable):
             out.append(as_tensor_variable(a))
             continue
-        if isinstance(a, (bool, np.bool_)):
+        if isinstance(a, np.generic):
+            # NumPy scalars have their dtype (NumPy 2, and Theano's constants): float32 data
+            # times np.float64(0.5) is float64. Only Python's bool, int, float are weak.
+            out.append(as_tensor_variable(a))
+            continue
+        if isinstance(a, bool):
             dt = "bool"
-        elif isinstance(a, (int, np.integer)) and not isinstance(a, np.ndarray):
+        elif isinstance(a, int):
             if D.is_float(ref):
                 dt = ref
             elif D.is_int(ref):
@@ -193,8 +199,14 @@ def clip(x: Any, a_min: Any, a_max: Any) -> TensorVariable:
 def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> TensorVariable:
     a, b = _align((a, b))
+    if not D.is_float(D.upcast(a.dtype, b.dtype)):
+        # NumPy compares integers as floats: in int8, |-128 - 0| wraps to -128 <= tol.
+        dt = D.upgrade_to_float(D.upcast(a.dtype, b.dtype))
+        a, b = cast(a, dt), cast(b, dt)
     diff = abs_(sub(a, b))
     close = le(diff, add(atol, mul(rtol, abs_(b))))  # noqa: F821 - defined by the loop above
+    # Only a finite b has a tolerance band (NumPy): else |1 - inf| <= rtol * inf holds.
+    close = and_(close, invert(isinf(b)))  # noqa: F821
     close = or_(close, eq(a, b))  # noqa: F821 - equal infinities
     if equal_nan:
         close = or_(close, and_(isnan(a), isnan(b)))  # noqa: F821

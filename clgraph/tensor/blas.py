@@ -17,6 +17,16 @@ def _check_aligned(a: TensorVariable, b: TensorVariable, ka, kb) -> None:
                          f"{shape_str(b.type.shape)} ({b}) are not aligned: {ka} != {kb}")
 
 
+def _prod(lengths: list) -> Any:
+    """The product of symbolic lengths; 1 for none."""
+    if not lengths:
+        return 1
+    out = lengths[0]
+    for n in lengths[1:]:
+        out = mul(out, n)
+    return out
+
+
 def dot(a: Any, b: Any) -> TensorVariable:
     """numpy.dot: scalars multiply; otherwise contract a's last axis with b's second-to-last."""
     a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -28,16 +38,19 @@ def dot(a: Any, b: Any) -> TensorVariable:
         return Dot22()(a, b)
     # a -> (M, K); b -> (K, N) with b's contracted axis moved first.
     lead = [shape_i(a, d) for d in range(a.ndim - 1)]
-    a2 = a if a.ndim == 2 else reshape(dimshuffle(a, ("x", 0)) if a.ndim == 1 else a,
-                                       [-1, shape_i(a, a.ndim - 1)])
+    # Explicit lengths, not -1: a -1 next to a zero length is ambiguous (K = 0).
+    if a.ndim == 1:
+        a2 = dimshuffle(a, ("x", 0))  # keeps the static 1 that the final dimshuffle drops
+    else:
+        a2 = a if a.ndim == 2 else reshape(a, [_prod(lead), shape_i(a, a.ndim - 1)])
     if b.ndim == 1:
         b2 = dimshuffle(b, (0, "x"))
         rest = []
     else:
         order = (kb_axis,) + tuple(d for d in range(b.ndim) if d != kb_axis)
         bt = dimshuffle(b, order) if order != tuple(range(b.ndim)) else b
-        b2 = bt if b.ndim == 2 else reshape(bt, [shape_i(b, kb_axis), -1])
         rest = [shape_i(b, d) for d in range(b.ndim) if d != kb_axis]
+        b2 = bt if b.ndim == 2 else reshape(bt, [shape_i(b, kb_axis), _prod(rest)])
     out = Dot22()(a2, b2)
     final = (lead if a.ndim > 1 else []) + rest
     if a.ndim == 1 and b.ndim == 1:
@@ -86,14 +99,14 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> TensorVariable:
     free_b = [d for d in range(b.ndim) if d not in ax_b]
     at = dimshuffle(a, tuple(free_a + ax_a))
     bt = dimshuffle(b, tuple(ax_b + free_b))
-    k = [shape_i(a, d) for d in ax_a]
-    k_total = k[0]
-    for x in k[1:]:
-        k_total = mul(k_total, x)
-    a2 = reshape(at, [-1, k_total]) if free_a else reshape(at, [1, -1])
-    b2 = reshape(bt, [k_total, -1]) if free_b else reshape(bt, [-1, 1])
+    k_total = _prod([shape_i(a, d) for d in ax_a])  # 1 for axes=0: an outer product
+    # Explicit lengths, not -1: a -1 next to a zero length is ambiguous.
+    m = [shape_i(a, d) for d in free_a]
+    n = [shape_i(b, d) for d in free_b]
+    a2 = reshape(at, [_prod(m), k_total])
+    b2 = reshape(bt, [k_total, _prod(n)])
     out = Dot22()(a2, b2)
-    final = [shape_i(a, d) for d in free_a] + [shape_i(b, d) for d in free_b]
+    final = m + n
     return reshape(out, final)
 
 

@@ -4,12 +4,13 @@ Scalar and vector OpenCL differ in a few places that every op would otherwise re
 a comparison gives 1 on scalars but -1 on vectors, `?:` becomes `select`, and casts are
 `(T)x` versus `convert_TN(x)`. `CodeCtx` hides those, so an op writes one expression.
 Booleans live in registers as 0/1 `uchar`/`ucharN`, exactly as they are stored.
+An op may also declare temporaries (`let`), and compute a wider type in pieces (`in_chunks`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,12 +21,20 @@ _MASK = {"bool": "char", "int8": "char", "uint8": "char", "int16": "short", "uin
          "int32": "int", "uint32": "int", "int64": "long", "uint64": "long",
          "float32": "int", "float64": "long"}
 
+# Widest vector register: the lowering caps the kernel's width so that its registers fit in
+# 32 bytes (PoCL 3.0 on AVX2 miscompiles wider ones: ABI warnings, crashes, lost kernels).
+MAX_VECTOR_BYTES = 32
+_LANES = "0123456789abcdef"
+
 
 @dataclass(frozen=True)
 class CodeCtx:
     """Code-writing context: the vector width (1 = scalar code)."""
 
     width: int = 1
+    # Temporaries an op declared with `let`; `Composite.body` writes them before its step.
+    pre: list[str] = field(default_factory=list, compare=False, repr=False)
+    tmp_prefix: str = "tmp"
 
     def ty(self, dtype: str) -> str:
         return cl_type(dtype, self.width)
@@ -57,6 +66,26 @@ class CodeCtx:
             return f"(({c}) ? ({a}) : ({b}))"
         mask = f"convert_{_MASK[dtype]}{self.width}({c})"
         return f"select({b}, {a}, -{mask})"
+
+    def let(self, expr: str, dtype: str) -> str:
+        """A temporary holding `expr`, for ops that would otherwise repeat a subexpression."""
+        name = f"{self.tmp_prefix}_{len(self.pre)}"
+        self.pre.append(f"const {self.ty(dtype)} {name} = {expr};")
+        return name
+
+    def in_chunks(self, fn, args: list[str], work_dtype: str, out_dtype: str) -> str:
+        """`fn(ctx, *args)`, split into narrower vectors when the op computes in `work_dtype`,
+        a type wider than its inputs and output (which alone set the kernel's width): e.g.
+        int32 ** int32 through double, whose double8 registers would pass MAX_VECTOR_BYTES."""
+        lanes = max(1, MAX_VECTOR_BYTES // np.dtype(work_dtype).itemsize)
+        if self.width <= lanes:
+            return fn(self, *args)
+        sub = replace(self, width=lanes)  # shares `pre`, so temporaries stay unique
+        parts = []
+        for start in range(0, self.width, lanes):
+            sw = _LANES[start:start + lanes]
+            parts.append(fn(sub, *[f"({a}).s{sw}" for a in args]))
+        return f"(({self.ty(out_dtype)})({', '.join(parts)}))"
 
     def literal(self, value: object, dtype: str) -> str:
         """A constant of `dtype`, broadcast to the vector width."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -80,7 +80,9 @@ class Composite(ScalarOp):
         for k, (op, refs) in enumerate(self.steps):
             reg = f"{prefix}{k}"
             dt = dts[len(in_names) + k]
-            expr = op.c_code(ctx, [names[r] for r in refs], [dts[r] for r in refs], dt)
+            step_ctx = replace(ctx, pre=[], tmp_prefix=reg)  # the op's temporaries: reg_0, ..
+            expr = op.c_code(step_ctx, [names[r] for r in refs], [dts[r] for r in refs], dt)
+            lines += step_ctx.pre
             lines.append(f"const {ctx.ty(dt)} {reg} = {expr};  /* {op.name} */")
             names.append(reg)
         return lines, [names[o] for o in self.outputs]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from clgraph.expr import dtypes as D
-from clgraph.expr.scalar import special
+from clgraph.expr.scalar import special, special_code
 from clgraph.expr.scalar.base import ScalarOp
 from clgraph.expr.scalar.codegen import CodeCtx
 
@@ -21,8 +22,8 @@ def _errstate(fn: Callable) -> Callable:
 
 
 # ---------------------------------------------------------------- unary float functions
-# name: (NumPy reference, OpenCL builtin or helper). Integer inputs become float first
-# (Theano's upgrade_to_float).
+# name: (NumPy reference, OpenCL builtin, or a function writing the code). Integer inputs
+# become float first (Theano's upgrade_to_float).
 _UNARY_FLOAT: dict[str, tuple[Callable, str]] = {
     "exp": (np.exp, "exp"), "exp2": (np.exp2, "exp2"), "expm1": (np.expm1, "expm1"),
     "log": (np.log, "log"), "log2": (np.log2, "log2"), "log10": (np.log10, "log10"),
@@ -34,10 +35,14 @@ _UNARY_FLOAT: dict[str, tuple[Callable, str]] = {
     "arctanh": (np.arctanh, "atanh"),
     "erf": (special.erf, "erf"), "erfc": (special.erfc, "erfc"),
     "gamma": (special.gamma, "tgamma"), "gammaln": (special.gammaln, "lgamma"),
-    "erfinv": (special.erfinv, "clg_erfinv"), "psi": (special.psi, "clg_psi"),
+    # OpenCL has no erfinv or digamma. They were to call helpers of a kernels/special.cl that
+    # never existed (FileNotFoundError); written inline, they need no helper file.
+    "erfinv": (special.erfinv, special_code.erfinv), "psi": (special.psi, special_code.psi),
 }
-# Ops implemented by helpers in kernels/special.cl (per type and width, no overloading).
-HELPER_FUNCS = {"clg_erfinv", "clg_psi"}
+# Ops implemented by helper files in kernels/: none now (the lowering still asks).
+HELPER_FUNCS: frozenset[str] = frozenset()
+_TRIG = ("sin", "cos", "tan")
+_TRIG_SPLIT = 65536.0
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,22 @@ class UnaryFloat(ScalarOp):
 
     def impl(self, a):
         out = self.out_dtype(a.dtype.name)
-        return np.asarray(_errstate(_UNARY_FLOAT[self.fn][0])(a.astype(out)), dtype=out)
+        with np.errstate(all="ignore"):  # the float64 references overflow float32: inf
+            return np.asarray(_UNARY_FLOAT[self.fn][0](a.astype(out)), dtype=out)
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x = ctx.cast(args[0], in_dtypes[0], out_dtype)
         fn = _UNARY_FLOAT[self.fn][1]
-        if fn in HELPER_FUNCS:
-            fn = f"{fn}_{D.cl_type(out_dtype, ctx.width)}"
+        if callable(fn):
+            return fn(ctx, x, out_dtype)
+        if fn in _TRIG and out_dtype == "float32" and ctx.width > 1:
+            # PoCL 3.0's floatN sin/cos/tan are wrong (sin(1e-30) = 0.0099) in lanes with
+            # |x| <= ~1e-3 when another lane of the vector is past ~4e6 (large-argument
+            # reduction). Lanes below _TRIG_SPLIT are computed apart, without the large ones.
+            x = ctx.let(x, out_dtype)
+            big = f"fabs({x}) > {ctx.literal(_TRIG_SPLIT, out_dtype)}"
+            small = ctx.where(big, ctx.literal(0, out_dtype), x)
+            return ctx.where(big, f"{fn}({x})", f"{fn}({small})")
         return f"{fn}({x})"
 
 
@@ -122,19 +136,25 @@ class Sgn(ScalarOp):
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         a = args[0]
         if D.is_float(out_dtype):
-            # OpenCL's sign(NaN) is 0; NumPy's is NaN.
-            return ctx.where(f"isnan({a})", a, f"sign({a})")
+            # OpenCL's sign(NaN) is 0 and sign(-0.0) is -0.0; NumPy's are NaN and 0.0.
+            zero = ctx.literal(0, out_dtype)
+            return ctx.where(f"{a} == {zero}", zero, ctx.where(f"isnan({a})", a, f"sign({a})"))
         one, zero = ctx.literal(1, out_dtype), ctx.literal(0, out_dtype)
         if not D.is_signed(out_dtype):
             return ctx.where(f"{a} > {zero}", one, zero)
         return ctx.where(f"{a} > {zero}", one, ctx.where(f"{a} < {zero}", f"(-{one})", zero))
 
 
-# Rounding: identity on integers, as NumPy 2 does.
+def _round_half_away(a: np.ndarray) -> np.ndarray:
+    # Not floor(|a| + 0.5): that sum rounds up for 0.49999997f. a - trunc(a) is exact.
+    t = np.trunc(a)
+    return t + np.where(np.abs(a - t) >= 0.5, np.sign(a), 0).astype(a.dtype)
+
+
+# Rounding: identity on integers and bools, as NumPy 2's floor, ceil and trunc are.
 _ROUND = {"floor": (np.floor, "floor"), "ceil": (np.ceil, "ceil"), "trunc": (np.trunc, "trunc"),
           "round_half_to_even": (np.rint, "rint"),
-          "round_half_away_from_zero": (lambda a: np.copysign(np.floor(np.abs(a) + 0.5), a),
-                                        "round")}
+          "round_half_away_from_zero": (_round_half_away, "round")}
 
 
 @dataclass(frozen=True)
@@ -146,12 +166,13 @@ class Rounding(ScalarOp):
         return self.fn
 
     def out_dtype(self, a):
-        return "int8" if a == "bool" else a
+        return a
 
     def impl(self, a):
         if not D.is_float(a.dtype.name):
-            return a.astype(self.out_dtype(a.dtype.name))
-        return _ROUND[self.fn][0](a).astype(a.dtype)
+            return a.copy()
+        with np.errstate(all="ignore"):
+            return _ROUND[self.fn][0](a).astype(a.dtype)
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         if not D.is_float(out_dtype):
@@ -297,9 +318,33 @@ class TrueDiv(Binary):
         return f"({x} / {y})"
 
 
+def _int_div_trap(ctx: CodeCtx, x: str, y: str, dtype: str) -> str:
+    """Where C integer division is undefined: y == 0, and MIN / -1 (a SIGFPE on x86). There
+    a divisor of 1 gives NumPy's answers: MIN // -1 wraps to MIN, and MIN % -1 is 0."""
+    zero = ctx.literal(0, dtype)
+    if not D.is_signed(dtype):
+        return f"{y} == {zero}"
+    lo, minus1 = ctx.literal(np.iinfo(dtype).min, dtype), ctx.literal(-1, dtype)
+    return f"({y} == {zero}) | (({x} == {lo}) & ({y} == {minus1}))"
+
+
+def _float_floor_div(ctx: CodeCtx, x: str, y: str, dtype: str) -> str:
+    """NumPy's float floor division (npy_divmod), not floor(x / y): 1.0 // 0.1 is 9.0 (the
+    quotient 10.0 is rounded), -1.0 // inf is -1.0 and inf // 1.0 is NaN."""
+    zero, one = ctx.literal(0, dtype), ctx.literal(1, dtype)
+    m = ctx.let(f"fmod({x}, {y})", dtype)
+    d = ctx.let(f"(({x} - {m}) / {y})", dtype)
+    fix = f"({m} != {zero}) & (({y} < {zero}) != ({m} < {zero}))"
+    d = ctx.let(ctx.where(fix, f"({d} - {one})", d), dtype)
+    fl = ctx.let(f"floor({d})", dtype)
+    q = ctx.where(f"({d} - {fl}) > {ctx.literal(0.5, dtype)}", f"({fl} + {one})", fl)
+    q = ctx.where(f"{d} == {zero}", f"copysign({zero}, {x} / {y})", q)
+    return ctx.where(f"{y} == {zero}", f"({x} / {y})", q)
+
+
 @dataclass(frozen=True)
 class IntDiv(Binary):
-    """Python's floor division; an integer division by zero gives 0, as in NumPy."""
+    """Python's floor division, as NumPy: integer x // 0 gives 0, MIN // -1 wraps to MIN."""
 
     def out_dtype(self, a, b):
         out = D.upcast(a, b)
@@ -312,9 +357,9 @@ class IntDiv(Binary):
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x, y = self._operands(ctx, args, in_dtypes, out_dtype)
         if D.is_float(out_dtype):
-            return f"floor({x} / {y})"
+            return _float_floor_div(ctx, x, y, out_dtype)
         zero, one = ctx.literal(0, out_dtype), ctx.literal(1, out_dtype)
-        safe_y = ctx.where(f"{y} == {zero}", one, y)
+        safe_y = ctx.let(ctx.where(_int_div_trap(ctx, x, y, out_dtype), one, y), out_dtype)
         q = f"({x} / {safe_y})"
         if D.is_signed(out_dtype):
             # Round toward -inf: subtract one where the remainder is nonzero and signs differ.
@@ -339,11 +384,13 @@ class Mod(Binary):
         x, y = self._operands(ctx, args, in_dtypes, out_dtype)
         zero = ctx.literal(0, out_dtype)
         if D.is_float(out_dtype):
-            r = f"fmod({x}, {y})"
-            fix = f"({r} != {zero}) & (({r} < {zero}) != ({y} < {zero}))"
-            return ctx.where(fix, f"({r} + {y})", r)
+            r = ctx.let(f"fmod({x}, {y})", out_dtype)
+            fix = f"({r} < {zero}) != ({y} < {zero})"
+            # A zero remainder takes the divisor's sign, as in NumPy (-0.0 % 1.0 is 0.0).
+            return ctx.where(f"{r} == {zero}", f"copysign({zero}, {y})",
+                             ctx.where(fix, f"({r} + {y})", r))
         one = ctx.literal(1, out_dtype)
-        safe_y = ctx.where(f"{y} == {zero}", one, y)
+        safe_y = ctx.let(ctx.where(_int_div_trap(ctx, x, y, out_dtype), one, y), out_dtype)
         r = f"({x} % {safe_y})"
         if D.is_signed(out_dtype):
             r = ctx.where(f"({r} != {zero}) & (({r} ^ {safe_y}) < {zero})", f"({r} + {safe_y})", r)
@@ -369,9 +416,10 @@ class Pow(Binary):
             x, y = self._operands(ctx, args, in_dtypes, out_dtype)
             return f"pow({x}, {y})"
         # Integer power through double (exact below 2**53), as no integer pow exists.
-        x = ctx.cast(args[0], in_dtypes[0], "float64")
-        y = ctx.cast(args[1], in_dtypes[1], "float64")
-        return ctx.cast(f"pow({x}, {y})", "float64", out_dtype)
+        def code(c, a, b):
+            x, y = c.cast(a, in_dtypes[0], "float64"), c.cast(b, in_dtypes[1], "float64")
+            return c.cast(f"pow({x}, {y})", "float64", out_dtype)
+        return ctx.in_chunks(code, args, "float64", out_dtype)
 
 
 @dataclass(frozen=True)
@@ -437,8 +485,12 @@ class Compare(Binary):
         return _COMPARE[self.fn][1](a, b)
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
-        x, y = self._operands(ctx, args, in_dtypes, D.upcast(*in_dtypes))
-        return ctx.to_bool(f"{x} {_COMPARE[self.fn][0]} {y}")
+        work = D.upcast(*in_dtypes)  # may be wider than both: int32 < float32 is in double
+
+        def code(c, a, b):
+            x, y = self._operands(c, [a, b], in_dtypes, work)
+            return c.to_bool(f"{x} {_COMPARE[self.fn][0]} {y}")
+        return ctx.in_chunks(code, args, work, out_dtype)
 
 
 _BITWISE = {"and_": ("&", np.bitwise_and), "or_": ("|", np.bitwise_or),

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from clgraph.expr.scalar.special_code import PSI_SERIES
+
 
 def _vectorize(fn, x: np.ndarray) -> np.ndarray:
     flat = [fn(float(v)) for v in np.asarray(x, dtype=np.float64).ravel()]
@@ -35,6 +37,8 @@ def gamma(x: np.ndarray) -> np.ndarray:
     def g(v: float) -> float:
         if v == 0:
             return math.copysign(math.inf, v)
+        if math.isinf(v):  # before math.floor, which raises on infinities
+            return v if v > 0 else math.nan
         if v < 0 and v == math.floor(v):
             return math.nan
         try:
@@ -52,7 +56,7 @@ def gammaln(x: np.ndarray) -> np.ndarray:
             return math.inf
         try:
             return math.lgamma(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # the poles; past 1e305 the value overflows
             return math.inf
     return _vectorize(g, x)
 
@@ -81,24 +85,28 @@ def erfinv(x: np.ndarray) -> np.ndarray:
 
 
 def psi(x: np.ndarray) -> np.ndarray:
-    """Digamma: recurrence up to x >= 6, then the asymptotic series; reflection for x < 0."""
+    """Digamma: recurrence up to x >= 10, then the asymptotic series (to 1e-16, where up to
+    6 and five terms left 1e-11); reflection for x < 0."""
     def dg(v: float) -> float:
         if math.isnan(v) or v == -math.inf:
             return math.nan
         if v == math.inf:
             return math.inf
-        if v <= 0 and v == math.floor(v):
+        if v == 0:  # SciPy's psi(+-0) = -+inf, as the kernel's
+            return -math.copysign(math.inf, v)
+        if v < 0 and v == math.floor(v):
             return math.nan
         acc = 0.0
         if v < 0:
-            # psi(1 - x) - psi(x) = pi cot(pi x)
-            acc -= math.pi / math.tan(math.pi * v)
+            # psi(1 - x) - psi(x) = pi cot(pi x); x - round(x) is exact, pi * x is not.
+            acc -= math.pi / math.tan(math.pi * (v - round(v)))
             v = 1.0 - v
-        while v < 6.0:
+        while v < 10.0:
             acc -= 1.0 / v
             v += 1.0
         f = 1.0 / (v * v)
-        series = math.log(v) - 0.5 / v - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (
-            1 / 240 - f / 132))))
-        return acc + series
+        poly = 0.0
+        for c in reversed(PSI_SERIES):
+            poly = c + f * poly
+        return acc + (math.log(v) - 0.5 / v - f * poly)
     return _vectorize(dg, x)
