@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from clgraph.diff import (DisconnectedInputError, GradientError, Lop, NullGradError, Rop, grad,
-                          hessian, jacobian, verify_grad)
+from clgraph.diff import (
+    DisconnectedInputError,
+    GradientError,
+    Lop,
+    NullGradError,
+    Rop,
+    grad,
+    hessian,
+    jacobian,
+    verify_grad,
+)
 from clgraph.diff.markers import DisconnectedGradOp, GradClipOp, ZeroGradOp
 from clgraph.expr.elemwise import Elemwise
 

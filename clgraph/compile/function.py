@@ -227,8 +227,7 @@ class Function:
         return self.plan.source
 
     def __call__(self, *args: Any, **kwargs: Any):
-        from clgraph.runtime.darray import (as_device_array, device_array_buffer, download,
-                                            upload)
+        from clgraph.runtime.darray import as_device_array, device_array_buffer, download, upload
 
         if kwargs:
             args = self._merge_kwargs(args, kwargs)

@@ -73,14 +73,9 @@ def _elemwise(node, grads):
 
 def _expand(g, x, axes):
     """g (x reduced over axes) with those axes put back as broadcastable ones."""
-    order, k = [], 0
-    for d in range(x.ndim):
-        if d in axes:
-            order.append("x")
-        else:
-            order.append(k)
-            k += 1
-    return _T().dimshuffle(g, tuple(order))
+    from clgraph.tensor.reduction import expand_reduced
+
+    return expand_reduced(g, x.ndim, axes)
 
 
 @rule(Reduce)

@@ -93,7 +93,8 @@ class Reshape(Op):
         x = as_var(x)
         shape = as_var(shape)
         if shape.ndim != 1 or shape.dtype not in ("int8", "int16", "int32", "int64", "uint8"):
-            raise TypeError(f"reshape: the new shape must be a vector of integers, got {shape.type}")
+            raise TypeError(f"reshape: the new shape must be a vector of integers, got "
+                            f"{shape.type}")
         out = self.static_shape or (None,) * self.ndim
         known = [s for s in out if s is not None and s >= 0]
         if None not in out and -1 not in out and None not in x.type.shape:

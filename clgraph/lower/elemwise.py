@@ -44,7 +44,8 @@ def runtime_broadcast(node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 def inline_constants(node) -> tuple[Composite, list]:
     """The node's Composite with scalar constants written in as literals; remaining inputs."""
     op = node.op.scalar_op
-    comp = op if isinstance(op, Composite) else Composite.of(op, tuple(i.dtype for i in node.inputs))
+    dtypes = tuple(i.dtype for i in node.inputs)
+    comp = op if isinstance(op, Composite) else Composite.of(op, dtypes)
     keep, remap, consts = [], {}, []
     for k, var in enumerate(node.inputs):
         if isinstance(var, Constant) and var.data.size == 1:

@@ -18,10 +18,10 @@ from clgraph.expr.subtensor import IncSubtensor, Subtensor
 from clgraph.expr.variable import Constant, Variable
 from clgraph.lower.elemwise import ElemwiseStep
 from clgraph.lower.gemm import GemmStep
-from clgraph.lower.layout import Layout, contiguous_strides
-from clgraph.lower.plan import KernelDef, PrepareState, Step, annotate_error
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
+from clgraph.lower.layout import Layout, contiguous_strides
+from clgraph.lower.plan import KernelDef, PrepareState, Step, annotate_error
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from clgraph.config import config
 from clgraph.expr.graph import FunctionGraph
+from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
+from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
 from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise
 from clgraph.simplify.merge import merge
 from clgraph.simplify.rewriter import apply_rules
-from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
-from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
 
 # Order matters and is read here, nowhere else.
 PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [

@@ -12,17 +12,21 @@ from clgraph.tensor.basic import as_tensor_variable, cast, constant, true_div
 from clgraph.tensor.shape import dimshuffle, flatten, shape_i
 
 
-def _keep(x: TensorVariable, out: TensorVariable, axes: tuple, keepdims: bool):
-    if not keepdims:
-        return out
+def expand_reduced(out: TensorVariable, ndim: int, axes: tuple) -> TensorVariable:
+    """`out` (an ndim-dimensional tensor reduced over `axes`) with those axes put back as
+    broadcastable ones: keepdims after the fact."""
     order, k = [], 0
-    for d in range(x.ndim):
+    for d in range(ndim):
         if d in axes:
             order.append("x")
         else:
             order.append(k)
             k += 1
     return dimshuffle(out, tuple(order))
+
+
+def _keep(x: TensorVariable, out: TensorVariable, axes: tuple, keepdims: bool):
+    return expand_reduced(out, x.ndim, axes) if keepdims else out
 
 
 def _reduce(kind: str, x: Any, axis, keepdims: bool, dtype=None, acc_dtype=None):

@@ -7,9 +7,20 @@ import pytest
 
 import clgraph as cg
 import clgraph.tensor as T
-from clgraph.gradient import (DisconnectedInputError, GradientError, Lop, NullGradError, Rop,
-                              consider_constant, disconnected_grad, grad_clip, hessian,
-                              jacobian, verify_grad, zero_grad)
+from clgraph.gradient import (
+    DisconnectedInputError,
+    GradientError,
+    Lop,
+    NullGradError,
+    Rop,
+    consider_constant,
+    disconnected_grad,
+    grad_clip,
+    hessian,
+    jacobian,
+    verify_grad,
+    zero_grad,
+)
 
 
 def test_grad_simple_and_list():

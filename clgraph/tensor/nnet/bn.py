@@ -48,14 +48,9 @@ def _bcast(p, inputs, axes):
         if all(p.type.shape[a] == 1 for a in axes):
             return p
         return T.sum(p, axis=axes, keepdims=True)  # lengths 1 there: only the type changes
-    pattern, k = [], 0
-    for d in range(inputs.ndim):
-        if d in axes:
-            pattern.append("x")
-        else:
-            pattern.append(k)
-            k += 1
-    return T.dimshuffle(p, tuple(pattern))
+    from clgraph.tensor.reduction import expand_reduced
+
+    return expand_reduced(p, inputs.ndim, axes)
 
 
 def _unbcast(v, axes, pnd: int, ndim: int):
