@@ -111,3 +111,28 @@ class Argmax(Op):
 
     def __str__(self) -> str:
         return f"Arg{self.kind}{{axis={self.axis}}}"
+
+
+@dataclass(frozen=True)
+class FusedReduce(Reduce):
+    """Reduce of `prologue(*inputs)`: an elementwise producer fused into the reduction, so
+    `sum(x ** 2)` reads x once and writes nothing in between. Built by the fusion pass."""
+
+    prologue: object = None  # a scalar Composite
+
+    def make_node(self, *inputs) -> Apply:
+        from clgraph.expr.elemwise import Elemwise
+
+        value = Elemwise(self.prologue).make_node(*inputs).outputs[0]
+        out = Reduce.make_node(self, value).outputs[0]
+        return Apply(self, list(value.owner.inputs), [TensorVariable(out.type)])
+
+    def perform(self, node, inputs):
+        from clgraph.expr.elemwise import Elemwise
+
+        value_node = Elemwise(self.prologue).make_node(*node.inputs)
+        (value,) = value_node.op.perform(value_node, inputs)
+        return Reduce.perform(self, node, [value])
+
+    def __str__(self) -> str:
+        return f"FusedReduce{{{self.kind}, axes={list(self.axes)}, {self.prologue.name}}}"

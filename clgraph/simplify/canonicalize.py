@@ -6,6 +6,7 @@ import numpy as np
 
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.scalar import ops as S
+from clgraph.expr.shape_infer import Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.variable import Constant
 from clgraph.simplify.registry import rule
@@ -138,4 +139,20 @@ def merge_reshapes(node):
 def remove_noop_cast(node):
     if _is(node, S.Cast) and node.inputs[0].dtype == node.outputs[0].dtype:
         return [node.inputs[0]]
+    return None
+
+
+@rule("canonicalize", tracks=(Shape_i, Shape))
+def shape_of_elemwise(node):
+    """The shape of an elementwise result is its non-broadcast input's shape, so computing
+    a length never keeps the elementwise node alive (and it can fuse into its user)."""
+    (x,) = node.inputs
+    o = x.owner
+    if o is None or not isinstance(o.op, Elemwise):
+        return None
+    axes = [node.op.i] if isinstance(node.op, Shape_i) else list(range(x.ndim))
+    for inp in o.inputs:
+        if inp.ndim == x.ndim and all(inp.type.shape[a] != 1 or x.type.shape[a] == 1
+                                      for a in axes):
+            return [node.op(inp)]
     return None

@@ -17,8 +17,9 @@ def _absorbable(var: Variable, consumer, fgraph: FunctionGraph, absorbed: set) -
     p = var.owner
     if p is None or not isinstance(p.op, Elemwise) or len(p.outputs) != 1 or id(p) in absorbed:
         return False
+    # Every use must be by the consumer (it may use the value twice, as in e * e).
     clients = fgraph.clients(var)
-    if len(clients) != 1 or clients[0][0] is not consumer:
+    if not clients or any(c[0] is not consumer for c in clients):
         return False
     out_shape = consumer.outputs[0].type.shape
     return all(not (s == 1 and o != 1) for s, o in zip(var.type.shape, out_shape))
@@ -104,4 +105,42 @@ def fuse_elemwise(fgraph: FunctionGraph) -> FunctionGraph:
             for old, newv in zip(node.outputs, rebuilt.outputs):
                 newv.name = old.name
                 memo[old] = newv
+    return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])
+
+
+def fuse_into_reductions(fgraph: FunctionGraph) -> FunctionGraph:
+    """Reduce(Elemwise(...)) -> FusedReduce with the elementwise program as its prologue,
+    when the reduction is the elementwise result's only user and nothing is broadcast."""
+    from clgraph.expr.reduce import FusedReduce, Reduce
+
+    memo: dict[Variable, Variable] = {}
+    for node in fgraph.toposort():
+        inputs = [memo.get(i, i) for i in node.inputs]
+        if type(node.op) is Reduce:
+            (val,) = node.inputs
+            p = val.owner
+            if (p is not None and isinstance(p.op, Elemwise) and len(p.outputs) == 1
+                    and val not in fgraph.outputs
+                    and all(c[0] is node for c in fgraph.clients(val))
+                    and all(i.type.shape == val.type.shape or i.ndim == val.ndim
+                            for i in p.inputs)):
+                sop = p.op.scalar_op
+                comp = sop if isinstance(sop, Composite) else \
+                    Composite.of(sop, tuple(i.dtype for i in p.inputs))
+                op = FusedReduce(node.op.kind, node.op.axes, node.op.dtype, comp)
+                new = op.make_node(*[memo.get(i, i) for i in p.inputs])
+                if new.outputs[0].type == node.outputs[0].type:
+                    new.tag.update(node.tag)
+                    new.tag["fused"] = list(p.tag.get("fused", [p])) + [node]
+                    new.outputs[0].name = node.outputs[0].name
+                    memo[node.outputs[0]] = new.outputs[0]
+                    continue
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            rebuilt = node.op.make_node(*inputs)
+            rebuilt.tag.update(node.tag)
+            for old, newv in zip(node.outputs, rebuilt.outputs):
+                newv.name = old.name
+                memo[old] = newv
+    if not memo:
+        return fgraph
     return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])

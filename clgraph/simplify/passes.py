@@ -10,7 +10,7 @@ from clgraph.expr.graph import FunctionGraph
 from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
 from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
 from clgraph.simplify.constant_fold import constant_fold
-from clgraph.simplify.fusion import fuse_elemwise
+from clgraph.simplify.fusion import fuse_elemwise, fuse_into_reductions
 from clgraph.simplify.merge import merge
 from clgraph.simplify.rewriter import apply_rules
 
@@ -22,6 +22,7 @@ PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
     ("stabilize", lambda fg: apply_rules(fg, "stabilize")),
     ("merge2", merge),
     ("fusion", fuse_elemwise),
+    ("reduce_fusion", fuse_into_reductions),
 ]
 
 LEVELS = {

@@ -105,3 +105,34 @@ def test_a_failing_rule_is_reported_and_skipped():
         np.testing.assert_allclose(f(np.ones(3, "f4")), 2 * np.e, rtol=1e-6)
     finally:
         RULES["canonicalize"][:] = [r for r in RULES["canonicalize"] if r.name != "broken_rule"]
+
+
+def test_elementwise_producers_fuse_into_reductions():
+    m = T.fmatrix("m")
+    n = T.fmatrix("n")
+    outs = [T.sum(m ** 2), T.mean(abs(m - n)), T.max(T.exp(m) * T.exp(m), axis=1)]
+    f = cg.function([m, n], outs)
+    fused = [k for k in f.plan.kernel_defs if "FusedReduce" in str(k.nodes[0].op)]
+    assert len(fused) == 3
+    # sum(m**2) is exactly one kernel on its own.
+    assert len(cg.function([m], T.sum(m ** 2)).kernels()) == 1
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 37, 53)).astype("float32")
+    got = f(a, b)
+    np.testing.assert_allclose(got[0], (a ** 2).sum(), rtol=1e-5)
+    np.testing.assert_allclose(got[1], np.abs(a - b).mean(), rtol=1e-5)
+    np.testing.assert_allclose(got[2], (np.exp(a) ** 2).max(axis=1), rtol=1e-5)
+
+
+def test_a_value_used_twice_by_one_consumer_fuses():
+    e = T.exp(x)
+    f = cg.function([x], e * e + 1)
+    assert len(f.kernels()) == 1
+    np.testing.assert_allclose(f(np.ones(3, "f4")), np.e ** 2 + 1, rtol=1e-6)
+
+
+def test_shape_of_an_elementwise_result_reads_the_input():
+    m = T.fmatrix("m")
+    fg = _rewrite([(T.exp(m) + 1).shape[1]])
+    assert all(not isinstance(n.op, Elemwise) or "exp" not in n.op.scalar_op.name
+               for n in fg.toposort())
