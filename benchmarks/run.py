@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""clgraph benchmarks: clgraph against NumPy, and PyTensor and JAX when they are installed.
+"""clgraph benchmarks: clgraph against NumPy, and PyTorch, PyTensor and JAX when installed.
 
     python benchmarks/run.py              # every case, full sizes (writes benchmarks/latest.md)
     python benchmarks/run.py --quick      # small sizes, few runs: a smoke test
@@ -12,6 +12,8 @@ Device-resident cases pass pyopencl arrays in and take `Out(..., borrow=True)` o
 for the queue inside the timing. ratio = NumPy time / clgraph time: above 1, clgraph is faster.
 PyTensor and JAX are timed when importable (JAX on device arrays where clgraph is device-
 resident), and shown as n/a otherwise; they are never installed by this script.
+`mlp_step` and `lenet_step` (training steps, issue 6 item 5) live in training.py: their NumPy
+column is a hand-written step, and they alone fill the PyTorch column ('-' elsewhere).
 
 Environment variables (OPENBLAS_*, OMP_*, CLGRAPH_FLAGS, ...) are read as they are; nothing here
 changes them.
@@ -40,12 +42,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import reference_kernels  # noqa: E402  (lives next to this script)
+import training  # noqa: E402
 
 import clgraph as cg  # noqa: E402
 import clgraph.tensor as T  # noqa: E402
 from clgraph.runtime.device import get_context  # noqa: E402
 
-PEERS = ("PyTensor", "JAX")
+PEERS = ("PyTorch", "PyTensor", "JAX")
+ONLY_TRAINING = {"PyTorch"}  # peers measured by the training cases only: '-' in other rows
 Expr = Callable[..., Any]  # expr(namespace, *inputs): namespace is np, clgraph.tensor, jnp, pt
 
 
@@ -110,13 +114,16 @@ def _cells(row: Row) -> list[str]:
         ratio = f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
     peers = []
     for name in PEERS:
+        if name in ONLY_TRAINING and name not in row.peers:
+            peers.append("-")
+            continue
         value = row.peers.get(name)
         peers.append(value if isinstance(value, str) else _fmt_time(value, row.unit))
     return [row.case, cg_cell, _fmt_time(row.numpy, row.unit), ratio, *peers, "; ".join(row.notes)]
 
 
 HEADERS = ["case", "clgraph", "NumPy", "ratio", *PEERS, "notes"]
-RIGHT = {1, 2, 3, 4, 5}  # right-aligned columns (numbers)
+RIGHT = set(range(1, 4 + len(PEERS)))  # right-aligned columns (numbers)
 
 
 def text_table(rows: Sequence[Row]) -> str:
@@ -164,7 +171,7 @@ def usable_cores() -> int:
 
 def load_peers() -> dict[str, Any]:
     """The peers that import, as adapters; a missing one is None (shown as n/a)."""
-    peers: dict[str, Any] = {name: None for name in PEERS}
+    peers: dict[str, Any] = {name: None for name in PEERS if name not in ONLY_TRAINING}
     try:
         peers["PyTensor"] = PyTensorPeer()
     except Exception:  # not installed, or broken: skip silently
@@ -192,7 +199,12 @@ def header_lines(ctx: Any, peers: dict[str, Any], settings: Settings) -> list[st
         f"{settings.repeat} calls after a warm-up; ratio = NumPy / clgraph (>1: clgraph faster); "
         f"{datetime.date.today().isoformat()}",
     ]
+    torch = training._torch()
+    if torch is not None:
+        lines[2] += f", torch {torch.__version__}"
     missing = [name for name, peer in peers.items() if peer is None]
+    if torch is None:
+        missing.insert(0, "PyTorch")
     if missing:
         lines.append(f"not installed (n/a): {', '.join(missing)}")
     return lines
@@ -464,6 +476,23 @@ def case_overhead(r: Runner) -> list[Row]:
                    device=False, check=_allclose(0, 0), unit="us", calls=r.s.overhead_calls)]
 
 
+def _training_case(model: str, label: str) -> Callable[[Runner], list[Row]]:
+    def case(r: Runner) -> list[Row]:
+        res = training.run_case(model, r.time)
+        row = Row(label, clgraph=res.clgraph, numpy=res.numpy, peers=res.peers,
+                  notes=res.notes, error=res.error, traceback=res.traceback)
+        return [row]
+    return case
+
+
+case_mlp_step = _training_case(
+    "mlp", f"(h) MLP {'-'.join(map(str, training.MLP_SIZES))} SGD step, batch "
+           f"{training.MLP_BATCH} f32")
+case_lenet_step = _training_case(
+    "lenet", f"(i) LeNet conv5x5x20-pool-conv5x5x50-pool-500-10 SGD step, batch "
+             f"{training.LENET_BATCH} f32")
+
+
 CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "elementwise": case_elementwise,
     "triad": case_triad,
@@ -472,6 +501,8 @@ CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "softmax": case_softmax,
     "dot": case_dot,
     "overhead": case_overhead,
+    "mlp_step": case_mlp_step,
+    "lenet_step": case_lenet_step,
 }
 
 

@@ -227,7 +227,12 @@ class Function:
         return self.plan.source
 
     def __call__(self, *args: Any, **kwargs: Any):
-        from clgraph.runtime.darray import as_device_array, device_array_buffer, download, upload
+        from clgraph.runtime.darray import (
+            as_device_array,
+            device_array_buffer,
+            download,
+            upload_input,
+        )
 
         if kwargs:
             args = self._merge_kwargs(args, kwargs)
@@ -247,11 +252,17 @@ class Function:
         t_in = time.perf_counter() if profile is not None else 0.0
         ctx = self.ctx
         bufs = []
+        # Zero-copy inputs are safe only if the call waits for its kernels before returning
+        # and no borrowed output can alias the caller's array afterwards.
+        zero_copy = not any(self.borrow)
+        aliased = False
         for v in values:
             if isinstance(v, cl_array.Array):
                 bufs.append(device_array_buffer(ctx, v))
             else:
-                bufs.append(upload(ctx, v))
+                buf, alias = upload_input(ctx, v, zero_copy)
+                bufs.append(buf)
+                aliased = aliased or alias
         bufs += [s.container.buffer for s in self.shared]
         if profile is not None:
             ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
@@ -279,6 +290,8 @@ class Function:
         for (shared, _), var in zip(self.updates, graph_outs[self.n_out:]):
             lay = state.layouts[var]
             shared.container.assign(all_bufs[lay.buffer], lay.shape)
+        if aliased and not results:
+            ctx.queue.finish()  # kernels still read the caller's arrays
         if self.profile is not None:
             ctx.queue.finish()
             self.profile.record_call(time.perf_counter() - t0)

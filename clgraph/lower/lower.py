@@ -21,7 +21,7 @@ from clgraph.lower.gemm import GemmStep
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
 from clgraph.lower.layout import Layout, contiguous_strides
-from clgraph.lower.plan import KernelDef, PrepareState, Step, annotate_error
+from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
@@ -130,19 +130,46 @@ class Plan:
         for slot, value in zip(self.host_scalar_slots, host_scalars):
             var = self.slot_vars[slot]
             state.host_values[var] = np.asarray(value, dtype=var.dtype)
-        for step in self.steps:
-            start = len(state.work)
+        self._prepare_steps(state, 0)
+        self._prepared[key] = state
+        if len(self._prepared) > self.MAX_SHAPE_CACHE:
+            self._prepared.popitem(last=False)
+        return state
+
+    def _prepare_steps(self, state: PrepareState, first: int) -> None:
+        """Prepare steps[first:] into `state`, stopping at a host sync point (state.sync)."""
+        for idx in range(first, len(self.steps)):
+            step = self.steps[idx]
             try:
+                if step.sync_vars and any(v not in state.host_values for v in step.sync_vars):
+                    step.presync(state)
+                    wanted = [v for s in self.steps[idx:] for v in s.sync_vars
+                              if v in state.layouts and v not in state.host_values]
+                    state.sync = SyncPoint(idx, list(dict.fromkeys(wanted)))
+                    return
+                start = len(state.work)
                 step.prepare(state)
             except Exception as exc:
                 annotate_error(exc, step.node, state)
                 raise
             state.step_ranges.append((start, len(state.work)))
             _track_host_values(step.node, state)
-        self._prepared[key] = state
-        if len(self._prepared) > self.MAX_SHAPE_CACHE:
-            self._prepared.popitem(last=False)
-        return state
+
+    def resume(self, state: PrepareState, values: list) -> PrepareState:
+        """The continuation of partial `state` once its sync vars have these host values
+        (read back by the executor); cached in `state` by the values."""
+        key = tuple((v.dtype.str, v.shape, v.tobytes()) for v in map(np.asarray, values))
+        hit = state.resumed.get(key)
+        if hit is not None:
+            return hit
+        new = state.fork()
+        for var, value in zip(state.sync.vars, values, strict=True):
+            new.host_values[var] = np.asarray(value)
+        self._prepare_steps(new, state.sync.step)
+        state.resumed[key] = new
+        if len(state.resumed) > self.MAX_SHAPE_CACHE:
+            state.resumed.pop(next(iter(state.resumed)))
+        return new
 
 
 def _track_host_values(node, state: PrepareState) -> None:

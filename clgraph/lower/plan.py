@@ -5,6 +5,14 @@ function's single OpenCL program and, once per input-shape signature, `prepare`s
 its outputs' layouts (checking shapes, so a bad call fails before anything is enqueued) and
 the launches (kernel, grid, arguments) that compute them. Per call, the executor only
 allocates buffers and enqueues the prepared launches.
+
+Host sync points (data-dependent shapes: x[mask], nonzero, repeat with counts): a step may
+name in `sync_vars` small device values it needs on the host to prepare (e.g. the total of
+a scan, which sizes its output). Plan.prepare then stops before that step and returns a
+partial state whose `sync` says which values to read; the executor enqueues the work so
+far, reads them back (a blocking read of a few bytes) and calls `Plan.resume`, which
+prepares the rest in a copy of the state, cached in the partial state by those values.
+Graphs without such steps never see any of this.
 """
 
 from __future__ import annotations
@@ -59,6 +67,15 @@ class Alloc:
 
 
 @dataclass
+class SyncPoint:
+    """Where a partial PrepareState stopped: `step` (index into Plan.steps) waits for the
+    host values of `vars` (every sync var of the remaining steps that is computed by now)."""
+
+    step: int
+    vars: list[Variable]
+
+
+@dataclass
 class PrepareState:
     """What `prepare` builds for one shape signature: layouts, allocations, launches."""
 
@@ -73,6 +90,16 @@ class PrepareState:
     static_buffers: dict[int, Any] = field(default_factory=dict)
     # For each step of the plan, in order: the range of `work` items it enqueued.
     step_ranges: list[tuple[int, int]] = field(default_factory=list)
+    # Set on a partial state (stopped at a host sync point); continuations by read values.
+    sync: SyncPoint | None = None
+    resumed: dict = field(default_factory=dict)
+
+    def fork(self) -> PrepareState:
+        """A copy that continues after this state's sync point (the prefix is kept as is:
+        same slots, allocations, static buffers and work)."""
+        return PrepareState(dict(self.layouts), list(self.allocs), list(self.work), self.n_slots,
+                            dict(self.slot_dtypes), dict(self.host_values), dict(self.static),
+                            dict(self.static_buffers), list(self.step_ranges))
 
     def static_buffer(self, value: np.ndarray) -> Layout:
         from clgraph.lower.layout import contiguous_strides
@@ -95,7 +122,13 @@ class PrepareState:
 
 
 class Step:
-    """One lowered node. Subclasses render kernels at lowering and prepare launches per shape."""
+    """One lowered node. Subclasses render kernels at lowering and prepare launches per shape.
+
+    `sync_vars`: inputs whose values the step needs on the host (a host sync point, see the
+    module doc); `presync(state)` may check shapes before the plan stops there.
+    """
+
+    sync_vars: tuple = ()
 
     def __init__(self, node: Apply, ctx, kernel_prefix: str) -> None:
         self.node = node
@@ -107,6 +140,9 @@ class Step:
 
     def prepare(self, state: PrepareState) -> None:
         raise NotImplementedError
+
+    def presync(self, state: PrepareState) -> None:
+        pass
 
 
 def node_label(node: Apply) -> str:

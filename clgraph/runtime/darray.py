@@ -78,3 +78,26 @@ def as_device_array(ctx, buf, layout: Layout, dtype: str) -> cl_array.Array:
     strides = tuple(s * dt.itemsize for s in layout.strides)
     return cl_array.Array(ctx.queue, layout.shape, dt, strides=strides, data=buf,
                           offset=layout.offset * dt.itemsize)
+
+
+# Below this size an input is copied into a fresh buffer at creation (COPY_HOST_PTR): no
+# queue round trip, ~0.4 µs against ~30 µs for enqueue_copy on PoCL (measured).
+SMALL_INPUT_BYTES = 1 << 16
+
+
+def upload_input(ctx, value: np.ndarray, zero_copy: bool) -> tuple[object, bool]:
+    """A device buffer for one call's input; (buffer, whether it aliases `value`).
+
+    On devices whose memory is the host's (PoCL), a large input is wrapped in place
+    (USE_HOST_PTR) when `zero_copy` allows: the caller must then keep `value` alive and
+    unchanged until the call's kernels are done.
+    """
+    value = np.ascontiguousarray(value)
+    mf = cl.mem_flags
+    if value.nbytes == 0:
+        return allocate(ctx, 1), False
+    if value.nbytes <= SMALL_INPUT_BYTES:
+        return cl.Buffer(ctx.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=value), False
+    if zero_copy and ctx.host_unified_memory:
+        return cl.Buffer(ctx.context, mf.READ_ONLY | mf.USE_HOST_PTR, hostbuf=value), True
+    return upload(ctx, value), False

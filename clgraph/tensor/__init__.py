@@ -33,6 +33,7 @@ from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tenso
 from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
 from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
 from clgraph.tensor.join import concatenate, stack  # noqa: F401
+from clgraph.tensor.masks import flatnonzero, nonzero, nonzero_values  # noqa: F401
 from clgraph.tensor.reduction import (  # noqa: F401
     all,
     any,

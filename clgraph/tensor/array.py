@@ -171,7 +171,8 @@ def tile(x: Any, reps: Any, ndim: int | None = None) -> TensorVariable:
 
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> TensorVariable:
     """np.repeat. `repeats`: an int or integer scalar (each element repeated that many
-    times), or a constant sequence of per-element counts."""
+    times), or a sequence of per-element counts: constant, or a symbolic integer vector
+    (the output length then depends on the data: computed on the device)."""
     from clgraph.tensor.indexing import take
     from clgraph.tensor.shape import dimshuffle, flatten, reshape
 
@@ -196,9 +197,11 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> TensorVariable:
             else:
                 return take(x, np.repeat(np.arange(counts.size), counts), axis=axis)
     elif isinstance(repeats, Variable) and repeats.ndim > 0:
-        raise NotImplementedError("repeat: symbolic per-element counts give a data-dependent "
-                                  "length, which is not implemented; pass an int, an integer "
-                                  "scalar or a constant sequence")
+        # Data-dependent length: the indices are built on the device (expr/masks.py).
+        from clgraph.expr.masks import repeat_indices
+
+        n = x.type.shape[axis] if x.type.shape[axis] is not None else _length(x, axis)
+        return take(x, repeat_indices(repeats, n), axis=axis)
     r = _scalar(repeats)
     if _static_int(r) is not None and _static_int(r) < 0:
         raise ValueError("repeat: negative repeat count")

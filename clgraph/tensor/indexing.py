@@ -3,7 +3,8 @@
 Basic indices (ints, slices, None, Ellipsis) make views (Subtensor). Integer arrays (lists,
 NumPy arrays, integer tensors) make an AdvancedSubtensor, a gather; an integer next to them
 is an advanced index too, as in NumPy. A constant boolean mask is turned into the integer
-arrays of its nonzero positions when the graph is built.
+arrays of its nonzero positions when the graph is built; a symbolic one into those of
+`nonzero_matrix` (expr/masks.py: count, scan and emit on the device, then the gather).
 """
 
 from __future__ import annotations
@@ -31,25 +32,52 @@ def _is_bool(i: Any) -> bool:
     return isinstance(i, (bool, np.bool_))
 
 
-def _expand(x: Variable, index: tuple) -> list:
-    """Ellipsis expanded; constant boolean masks replaced by their nonzero index arrays."""
-    from clgraph.tensor.basic import as_tensor_variable
+def _is_mask(i: Any) -> bool:
+    return _is_bool(i) and not isinstance(i, (bool, np.bool_))
 
+
+def _expand(x: Variable, index: tuple) -> list:
+    """Ellipsis expanded; boolean masks replaced by the integer arrays of their nonzero
+    positions: computed now for a constant mask, on the device for a symbolic one."""
+    from clgraph.expr.masks import check_mask_shape, nonzero_matrix
+    from clgraph.tensor.basic import as_tensor_variable
+    from clgraph.tensor.shape import shape_i
+
+    def n_axes(i) -> int:
+        if i is None or i is Ellipsis:
+            return 0
+        if _is_mask(i):
+            return i.ndim if isinstance(i, Variable) else np.ndim(i)
+        return 1
+
+    items = list(index)
+    if any(i is Ellipsis for i in items):
+        k = next(j for j, i in enumerate(items) if i is Ellipsis)
+        fill = x.ndim - sum(n_axes(i) for i in items)
+        items = items[:k] + [slice(None)] * max(fill, 0) + items[k + 1:]
     out: list = []
-    for i in index:
-        if _is_bool(i) and not isinstance(i, (bool, np.bool_)):
-            if isinstance(i, Variable) and not isinstance(i, Constant):
-                raise NotImplementedError(
-                    "indexing with a symbolic boolean mask (data-dependent output length) is "
-                    "not implemented yet; use T.switch / T.where on the mask instead")
-            mask = np.asarray(i.data if isinstance(i, Constant) else i, dtype=bool)
-            out += [as_tensor_variable(np.asarray(nz, dtype="int64")) for nz in mask.nonzero()]
-        else:
+    axis = 0
+    for i in items:
+        if not _is_mask(i):
             out.append(i)
-    if any(i is Ellipsis for i in out):
-        k = next(j for j, i in enumerate(out) if i is Ellipsis)
-        n_axes = sum(1 for i in out if i is not None and i is not Ellipsis)
-        out = out[:k] + [slice(None)] * (x.ndim - n_axes) + out[k + 1:]
+            axis += 0 if i is None else 1
+            continue
+        nd = n_axes(i)
+        if axis + nd > x.ndim:
+            raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional, but "
+                             f"{axis + nd} were indexed")
+        if isinstance(i, Variable) and not isinstance(i, Constant):
+            if i.ndim == 0:
+                raise NotImplementedError("indexing with a 0-d symbolic boolean is not "
+                                          "implemented; use T.switch")
+            lengths = [shape_i(x, axis + j) for j in range(nd)]
+            nz = nonzero_matrix(i, lengths, first_axis=axis)
+            out += [nz[j] for j in range(nd)]
+        else:
+            mask = np.asarray(i.data if isinstance(i, Constant) else i, dtype=bool)
+            check_mask_shape(mask.shape, list(x.type.shape[axis:axis + nd]), axis)
+            out += [as_tensor_variable(np.asarray(nz, dtype="int64")) for nz in mask.nonzero()]
+        axis += nd
     return out
 
 
