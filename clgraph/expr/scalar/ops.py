@@ -70,10 +70,12 @@ class UnaryFloat(ScalarOp):
             # PoCL 3.0's floatN sin/cos/tan are wrong (sin(1e-30) = 0.0099) in lanes with
             # |x| <= ~1e-3 when another lane of the vector is past ~4e6 (large-argument
             # reduction). Lanes below _TRIG_SPLIT are computed apart, without the large ones.
+            # The split costs a second call, so it runs only when some lane is large.
             x = ctx.let(x, out_dtype)
             big = f"fabs({x}) > {ctx.literal(_TRIG_SPLIT, out_dtype)}"
             small = ctx.where(big, ctx.literal(0, out_dtype), x)
-            return ctx.where(big, f"{fn}({x})", f"{fn}({small})")
+            split = ctx.where(big, f"{fn}({x})", f"{fn}({small})")
+            return f"(any({big}) ? {split} : {fn}({x}))"
         return f"{fn}({x})"
 
 
