@@ -50,3 +50,61 @@ def expm1_from_exp(node):
     if _const_value(b) == 1 and _unary(a, "exp"):
         return [_T().expm1(a.owner.inputs[0])]
     return None
+
+
+def _through_views(var, match):
+    """Follow dimshuffles, reshapes, basic slices and float casts down from `var` to a
+    node accepted by `match`; returns (that node, the chain of view/cast nodes above it)."""
+    from clgraph.expr.shape_ops import DimShuffle, Reshape
+    from clgraph.expr.subtensor import Subtensor
+
+    chain = []
+    while var.owner is not None:
+        node = var.owner
+        if match(node):
+            return node, chain
+        is_cast = _is(node, S.Cast) and node.outputs[0].dtype in ("float32", "float64") \
+            and node.inputs[0].dtype in ("float32", "float64")
+        if isinstance(node.op, (DimShuffle, Reshape, Subtensor)) or is_cast:
+            chain.append(node)
+            var = node.inputs[0]
+            continue
+        return None, []
+    return None, []
+
+
+def _rebuild(value, chain):
+    """Apply the chain of view/cast nodes (outermost last in `chain` order) to `value`."""
+    for node in reversed(chain):
+        value = node.op(value, *node.inputs[1:])
+    return value
+
+
+@rule("stabilize", tracks=Elemwise)
+def log_softmax_to_logsoftmax(node):
+    """log(softmax(x)) -> logsoftmax(x), also through reshapes, dimshuffles and casts."""
+    from clgraph.expr.nnet import Softmax
+
+    if not (_is(node, S.UnaryFloat) and node.op.scalar_op.fn == "log"):
+        return None
+    sm, chain = _through_views(node.inputs[0],
+                               lambda n: isinstance(n.op, Softmax) and not n.op.log)
+    if sm is None:
+        return None
+    out = _rebuild(Softmax(sm.op.axis, True)(sm.inputs[0]), chain)
+    return [out] if out.type == node.outputs[0].type else None
+
+
+@rule("stabilize", tracks=Elemwise)
+def log_sigmoid_to_softplus(node):
+    """log(sigmoid(x)) -> -softplus(-x), also through views and casts."""
+    from clgraph.expr.nnet import ScalarSigmoid
+    from clgraph.tensor.nnet import softplus
+
+    if not (_is(node, S.UnaryFloat) and node.op.scalar_op.fn == "log"):
+        return None
+    sg, chain = _through_views(node.inputs[0], lambda n: _is(n, ScalarSigmoid))
+    if sg is None:
+        return None
+    out = _rebuild(-softplus(-sg.inputs[0]), chain)
+    return [out] if out.type == node.outputs[0].type else None

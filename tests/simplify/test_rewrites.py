@@ -136,3 +136,27 @@ def test_shape_of_an_elementwise_result_reads_the_input():
     fg = _rewrite([(T.exp(m) + 1).shape[1]])
     assert all(not isinstance(n.op, Elemwise) or "exp" not in n.op.scalar_op.name
                for n in fg.toposort())
+
+
+def test_log_softmax_and_log_sigmoid_stabilise_through_views_and_casts():
+    from clgraph.expr.nnet import Softmax
+
+    m = T.fmatrix("m")
+    sm = T.nnet.softmax(m)
+    outs = [T.log(sm), T.log(sm.T.reshape((-1,))), T.log(T.cast(sm, "float64")),
+            T.log(T.nnet.sigmoid(m))]
+    fg = _rewrite(outs)
+    soft = [n for n in fg.toposort() if isinstance(n.op, Softmax)]
+    assert soft and all(n.op.log for n in soft)
+    assert not any(isinstance(n.op, Elemwise) and n.op.scalar_op.name == "log"
+                   for n in fg.toposort())
+    f = cg.function([m], outs)
+    a = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]], "float32")
+    r = f(a)
+    ls = a - a.max(1, keepdims=True)
+    ls = ls - np.log(np.exp(ls).sum(1, keepdims=True))
+    np.testing.assert_allclose(r[0], ls, rtol=1e-5)
+    np.testing.assert_allclose(r[1], ls.T.reshape(-1), rtol=1e-5)
+    np.testing.assert_allclose(r[2], ls, rtol=1e-5)
+    np.testing.assert_allclose(r[3], -np.logaddexp(0, -a.astype("float64")), rtol=1e-5)
+    assert np.all(np.isfinite(r[0]))
