@@ -108,3 +108,36 @@ def log_sigmoid_to_softplus(node):
         return None
     out = _rebuild(-softplus(-sg.inputs[0]), chain)
     return [out] if out.type == node.outputs[0].type else None
+
+
+@rule("stabilize", tracks=Elemwise)
+def log_sum_exp(node):
+    """log(sum(exp(x), axes)) -> max + log(sum(exp(x - max))): no overflow for large x."""
+    from clgraph.expr.reduce import Reduce
+    from clgraph.tensor.reduction import logsumexp
+
+    if not (_is(node, S.UnaryFloat) and node.op.scalar_op.fn == "log"):
+        return None
+    red = node.inputs[0].owner
+    if red is None or type(red.op) is not Reduce or red.op.kind != "add" or red.op.dtype:
+        return None
+    e = red.inputs[0]
+    if not _unary(e, "exp") or e.owner.tag.get("lse_stable"):
+        return None
+    out = logsumexp(e.owner.inputs[0], axis=red.op.axes)
+    # Mark the new exp so this rule does not fire on its own output again.
+    for n in _ancestors(out):
+        if _is(n, S.UnaryFloat) and n.op.scalar_op.fn == "exp":
+            n.tag["lse_stable"] = True
+    return [out] if out.type == node.outputs[0].type else None
+
+
+def _ancestors(var, depth: int = 6):
+    stack, seen = [(var, 0)], []
+    while stack:
+        v, d = stack.pop()
+        if v.owner is None or d > depth or v.owner in seen:
+            continue
+        seen.append(v.owner)
+        stack += [(i, d + 1) for i in v.owner.inputs]
+    return seen

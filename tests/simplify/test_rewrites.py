@@ -160,3 +160,12 @@ def test_log_softmax_and_log_sigmoid_stabilise_through_views_and_casts():
     np.testing.assert_allclose(r[2], ls, rtol=1e-5)
     np.testing.assert_allclose(r[3], -np.logaddexp(0, -a.astype("float64")), rtol=1e-5)
     assert np.all(np.isfinite(r[0]))
+
+
+def test_log_sum_exp_is_stabilised():
+    m = T.fmatrix("m")
+    out = T.log(T.sum(T.exp(m), axis=1))
+    f = cg.function([m], out)
+    a = np.array([[1000.0, 999.0], [-5.0, 3.0]], "float32")
+    ref = np.logaddexp(a[:, 0].astype("float64"), a[:, 1])
+    np.testing.assert_allclose(f(a), ref, rtol=1e-6)
