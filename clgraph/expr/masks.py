@@ -59,13 +59,15 @@ class Nonzero(Op):
             raise ValueError(f"{self}: {len(lengths)} lengths for a {mask.ndim}-d mask")
         if incl.dtype != "int64" or incl.ndim != 1 or last.dtype != "int64":
             raise TypeError(f"{self}: incl/last must be int64 vectors")
-        check_mask_shape(mask.type.shape, [_const_int(n) for n in lengths], self.first_axis)
+        if lengths:
+            check_mask_shape(mask.type.shape, [_const_int(n) for n in lengths], self.first_axis)
         out = TensorVariable(TensorType("int64", (mask.ndim, None)))
         return Apply(self, [mask, incl, last, *lengths], [out])
 
     def perform(self, node, inputs):
         mask, _incl, _last, *lengths = inputs
-        check_mask_shape(np.shape(mask), [int(n) for n in lengths], self.first_axis)
+        if lengths:
+            check_mask_shape(np.shape(mask), [int(n) for n in lengths], self.first_axis)
         nz = np.nonzero(np.asarray(mask))
         return [np.array(nz, dtype="int64").reshape(len(nz), -1)]
 

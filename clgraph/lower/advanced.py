@@ -142,7 +142,10 @@ def index_operands(node, m, state: PrepareState, extra) -> tuple[list, bool]:
             except IndexError as e:
                 raise IndexError(f"{e} (in {node_label(node)})") from None
         else:
-            host_known = False
+            from clgraph.lower.masks import device_index_bound
+
+            bound = device_index_bound(var, state)  # masks, repeat: in range by construction
+            host_known = host_known and bound is not None and bound <= length
         ops.append((lay, strides, length, xs, axis))
     return ops, host_known
 

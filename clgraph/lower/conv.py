@@ -17,6 +17,7 @@ import pyopencl as cl
 
 from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad
 from clgraph.expr.dtypes import cl_type
+from clgraph.lower.gemm import host_blas_limit
 from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
@@ -55,12 +56,17 @@ class HostConvGemm:
                        self.out_shape, dt, maps)
             a = _map(queue, buf_a, cl.map_flags.READ, self.a, self.a_shape, dt, maps)
             b = _map(queue, buf_b, cl.map_flags.READ, self.b, self.b_shape, dt, maps)
-            if self.kind == "fwd":
-                np.matmul(a, b, out=out)
-            elif self.kind == "dx":
-                np.matmul(a.T, b, out=out)
-            else:
-                out[...] = np.tensordot(a, b, axes=([0, 2], [0, 2]))
+            # flops of each BLAS call: one per image for fwd and dx, one for dw
+            f_, k_ = self.a_shape if self.kind != "dw" else self.out_shape
+            n_, p_ = self.b_shape[0], self.b_shape[2]
+            flops = 2.0 * f_ * k_ * p_ * (n_ if self.kind == "dw" else 1)
+            with host_blas_limit(flops):  # BLAS threads capped as for Dot22 (lower/gemm.py)
+                if self.kind == "fwd":
+                    np.matmul(a, b, out=out)
+                elif self.kind == "dx":
+                    np.matmul(a.T, b, out=out)
+                else:
+                    out[...] = np.tensordot(a, b, axes=([0, 2], [0, 2]))
         finally:
             events = [m.release(queue) for m in reversed(maps)]
             if side is not None:

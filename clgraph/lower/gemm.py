@@ -14,10 +14,14 @@ Two providers, chosen per device by ``config.gemm``:
   strided views of them, writing straight into the mapped C. On a device whose buffers are
   host memory (a CPU driver such as PoCL) the maps are free. ``auto`` picks it there and
   the template everywhere else; ``host`` forces it on any device (mapping may then copy).
+  The host product runs with at most ``HOST_BLAS_THREADS`` BLAS threads (threadpoolctl,
+  when installed): BLAS worker threads left spinning beside the CPU driver's own threads
+  fight them for the cores (measured below, on `HostGemm`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +38,7 @@ from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
-__all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "tile_for"]
+__all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "host_blas_limit", "tile_for"]
 
 
 def choose_provider(ctx) -> str:
@@ -199,6 +203,39 @@ class GemmStep(Step):
         state.work.append(Launch(self.kname, gsize, (l0, l1), args, self.node))
 
 
+# BLAS threads for host products smaller than HOST_BLAS_LIMIT_FLOPS; None leaves the BLAS
+# library's setting alone. Measured on 2 cores with PoCL (benchmarks/training.py): with
+# BLAS's default (2 threads), whose workers keep spinning after each product beside PoCL's
+# threads, training steps were bimodal: a 784-512-512-10 MLP step took 9.5 ms on a quiet
+# machine but 22-130 ms whenever anything else ran, a LeNet step 120-490 ms; with 1 thread
+# 14-15 ms and 100-180 ms. A large product (1024^3, 2 GFLOP) keeps every thread: it runs
+# twice as fast with 2, and has no kernels beside it to fight.
+HOST_BLAS_THREADS: int | None = 1
+HOST_BLAS_LIMIT_FLOPS = 1e9
+_blas_controller: list = []  # [ThreadpoolController or None], made at the first product
+
+
+def host_blas_limit(flops: float = 0.0):
+    """A context that caps the BLAS pool at HOST_BLAS_THREADS for a product of `flops`
+    (below HOST_BLAS_LIMIT_FLOPS), or does nothing (no threadpoolctl, or a large product)."""
+    if HOST_BLAS_THREADS is None or flops >= HOST_BLAS_LIMIT_FLOPS:
+        return contextlib.nullcontext()
+    if not _blas_controller:
+        try:  # made lazily: it lists the BLAS libraries loaded at that moment
+            from threadpoolctl import ThreadpoolController
+
+            _blas_controller.append(ThreadpoolController())
+        except Exception:  # not installed (or broken): leave BLAS as it is
+            _blas_controller.append(None)
+    controller = _blas_controller[0]
+    if controller is None:
+        return contextlib.nullcontext()
+    try:
+        return controller.limit(limits=HOST_BLAS_THREADS, user_api="blas")
+    except Exception:
+        return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class HostGemm:
     """C = A . B with NumPy on buffers mapped into host memory; run as `HostCall.fn`.
@@ -231,7 +268,9 @@ class HostGemm:
                 return
             views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
             x, y = (v if v.dtype == c_dt else v.astype(c_dt) for v in views)
-            np.dot(x, y, out=out)
+            (m, k), n = self.a.shape, self.b.shape[1]
+            with host_blas_limit(2.0 * m * n * k):
+                np.dot(x, y, out=out)
         finally:
             events = [m.release(queue) for m in reversed(maps)]
             if side is not None:

@@ -106,3 +106,27 @@ class RepeatIndicesStep(_CompactStep):
         state.work.append(Launch(self.kname, g, lsz, [
             np.int64(n), np.int64(cs), np.int64(total), BufRef(cl_.buffer), np.int64(cl_.offset),
             BufRef(il.buffer), np.int64(il.offset), BufRef(out.buffer)], node))
+
+
+def device_index_bound(var, state: PrepareState) -> int | None:
+    """An exclusive upper bound of a non-negative index array computed on the device that is
+    in range by construction (a row of Nonzero's matrix, RepeatIndices' output), else None.
+    A gather indexing an axis at least that long needs no out-of-range check read back."""
+    from clgraph.expr.masks import Nonzero, RepeatIndices
+    from clgraph.expr.subtensor import Subtensor
+
+    owner = var.owner
+    if owner is None:
+        return None
+    if isinstance(owner.op, RepeatIndices):
+        n = state.host_values.get(owner.inputs[4])
+        return None if n is None else int(np.asarray(n).item())
+    if isinstance(owner.op, Subtensor) and len(owner.op.idx_list) == 1 \
+            and len(owner.op.idx_list[0]) == 2:
+        kind, j = owner.op.idx_list[0]
+        src = owner.inputs[0].owner
+        if kind == "int" and isinstance(j, int) and src is not None \
+                and isinstance(src.op, Nonzero):
+            shape = state.layouts[src.inputs[0]].shape
+            return shape[j] if -len(shape) <= j < len(shape) else None
+    return None

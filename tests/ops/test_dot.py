@@ -187,3 +187,38 @@ def test_misaligned_runtime_shapes(provider):
     f = cg.function([x, y], T.dot(x, y))
     with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 2\).*not aligned"):
         f(np.ones((3, 4), "f4"), np.ones((5, 2), "f4"))
+
+
+@pytest.mark.parametrize("threadpoolctl", ["installed", "missing"])
+def test_host_blas_thread_limit(monkeypatch, threadpoolctl):
+    """The host product caps BLAS threads for small products (threadpoolctl) and restores
+    them after; without threadpoolctl it runs unchanged."""
+    import sys
+
+    import clgraph.lower.gemm as gemm
+
+    monkeypatch.setattr(gemm, "_blas_controller", [])
+    if threadpoolctl == "missing":
+        monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    seen = []
+    real_dot = np.dot
+
+    def spy_dot(*args, **kwargs):
+        ctl = gemm._blas_controller[0]
+        seen.append(None if ctl is None else
+                    max((i["num_threads"] for i in ctl.info() if i["user_api"] == "blas"),
+                        default=None))
+        return real_dot(*args, **kwargs)
+
+    monkeypatch.setattr(gemm.np, "dot", spy_dot)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((7, 5), dtype=np.float32), rng.random((5, 3), dtype=np.float32)
+    x, y = T.fmatrix(), T.fmatrix()
+    with cg.config.change_flags(gemm="host"):
+        fn = cg.function([x, y], T.dot(x, y))
+    np.testing.assert_allclose(fn(a, b), a @ b, rtol=1e-5)
+    assert seen, "the host product did not run"
+    if threadpoolctl == "missing":
+        assert gemm._blas_controller == [None]
+    elif seen[0] is not None:  # a BLAS library that threadpoolctl knows is loaded
+        assert seen[0] == gemm.HOST_BLAS_THREADS
