@@ -1,0 +1,267 @@
+"""Theano programs unchanged: `import clgraph.compat.theano` before `import theano`.
+
+Importing this module calls `install()`, which builds module objects (`types.ModuleType`)
+named like Theano's and puts them in `sys.modules`:
+
+- `theano` -> `clgraph` (function, shared, Out, grad, config; plus dot, pp, Mode, scan)
+- `theano.tensor` -> `clgraph.tensor` (plus `grad`)
+- `theano.tensor.nnet` (`.conv`, `.bn`) -> `clgraph.tensor.nnet`
+- `theano.tensor.signal`, `theano.tensor.signal.pool` -> `clgraph.tensor.signal(.pool)`
+- `theano.tensor.shared_randomstreams.RandomStreams` -> clgraph's device `RandomStreams`
+- `theano.sandbox.rng_mrg.MRG_RandomStreams` -> the same `RandomStreams`
+- `theano.gradient` -> `clgraph.gradient`; `theano.printing` -> `clgraph.printing`
+- `theano.compile` (`.mode`, `.nanguardmode`, `.debugmode`, `.io`) -> `clgraph.compile`
+- `theano.ifelse.ifelse` -> `ifelse` below (not lazy, see there)
+- `theano.config` -> `clgraph.config` (an attribute, as in Theano)
+
+Attribute look-ups on these modules forward to the clgraph module at the time of the
+look-up; a name clgraph lacks raises AttributeError naming both the Theano and the clgraph
+module. Not provided: `theano.In` (clgraph has no `In` yet) and `theano.scan`, which is
+a stub raising NotImplementedError.
+
+`ifelse` is NOT lazy: `ifelse(cond, a, b)` is `T.switch(cond, a, b)` with the scalar
+condition broadcast, so both branches are always computed (Theano's ifelse computes only
+the chosen one). Results are the same; the cost is that of both branches, and a branch
+that would fail or be slow is still run. This lives only in the compat namespace.
+
+A real Theano: if a module `theano` that is not ours is already imported, `install()`
+raises `TheanoConflictError` (replacing it under live references would mix two
+libraries' graphs). If a real Theano is installed but not imported, `install()` shadows
+it and warns with `TheanoShadowWarning` (that is what the import asked for; the warning
+says so). `install()` is idempotent; `uninstall()` removes our modules from `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+import warnings
+from typing import Any
+
+import clgraph
+import clgraph.compile
+import clgraph.compile.debugmode
+import clgraph.compile.io
+import clgraph.compile.mode
+import clgraph.gradient
+import clgraph.printing
+import clgraph.tensor
+import clgraph.tensor.nnet
+import clgraph.tensor.nnet.bn
+import clgraph.tensor.nnet.conv
+import clgraph.tensor.random
+import clgraph.tensor.signal
+import clgraph.tensor.signal.pool
+from clgraph.config import config
+
+__all__ = ["TheanoConflictError", "TheanoShadowWarning", "ifelse", "install", "installed",
+           "module_names", "scan", "uninstall"]
+
+_MARK = "__clgraph_compat__"
+
+
+class TheanoConflictError(ImportError):
+    """A real `theano` is already imported; clgraph's compat modules cannot replace it."""
+
+
+class TheanoShadowWarning(RuntimeWarning):
+    """A real Theano is installed; `import theano` now gives clgraph's compat modules."""
+
+
+class _ForwardModule(types.ModuleType):
+    """A module whose own attributes come first, then those of `target` (a clgraph module)."""
+
+    def __init__(self, name: str, target: types.ModuleType | None, doc: str,
+                 **attrs: Any) -> None:
+        super().__init__(name, doc)
+        self.__dict__[_MARK] = True
+        self.__dict__["_clgraph_target"] = target
+        self.__dict__["__spec__"] = importlib.util.spec_from_loader(name, loader=None)
+        self.__dict__["__package__"] = name
+        self.__dict__["__path__"] = []  # a package, so submodule imports resolve
+        self.__dict__.update(attrs)
+
+    def __getattr__(self, attr: str) -> Any:
+        target = self.__dict__.get("_clgraph_target")
+        if target is not None and not attr.startswith("__"):
+            try:
+                return getattr(target, attr)
+            except AttributeError:
+                pass
+        where = f" (nor does {target.__name__})" if target is not None else ""
+        raise AttributeError(f"module {self.__name__!r} (clgraph.compat.theano) has no "
+                             f"attribute {attr!r}{where}")
+
+    def __dir__(self) -> list[str]:
+        target = self.__dict__.get("_clgraph_target")
+        names = set(self.__dict__)
+        if target is not None:
+            names.update(n for n in dir(target) if not n.startswith("_"))
+        return sorted(names)
+
+
+# ---------------------------------------------------------------- missing features
+def ifelse(condition: Any, then_branch: Any, else_branch: Any, name: str | None = None) -> Any:
+    """Theano's `ifelse`, NOT lazy: `T.switch` on the scalar `condition`, broadcast.
+
+    Both branches are computed every call; the value is the chosen branch's. Branches may be
+    single variables or equally long lists/tuples of them (a list comes back). Each pair must
+    have the same number of dimensions; a Python number or array takes the other branch's
+    dtype.
+    """
+    T = clgraph.tensor
+    cond = T.as_tensor_variable(condition)
+    if cond.ndim != 0:
+        raise TypeError(f"ifelse: the condition must be a scalar, got {cond.type}")
+    many = isinstance(then_branch, (list, tuple))
+    thens = list(then_branch) if many else [then_branch]
+    elses = list(else_branch) if isinstance(else_branch, (list, tuple)) else [else_branch]
+    if len(thens) != len(elses):
+        raise ValueError(f"ifelse: {len(thens)} then-branch outputs but {len(elses)} "
+                         "else-branch outputs")
+    outs = []
+    for i, (a, b) in enumerate(zip(thens, elses)):
+        a_var, b_var = isinstance(a, T.Variable), isinstance(b, T.Variable)
+        if a_var and not b_var:
+            a = T.as_tensor_variable(a)
+            b = T.constant(b, dtype=a.dtype)
+        elif b_var and not a_var:
+            b = T.as_tensor_variable(b)
+            a = T.constant(a, dtype=b.dtype)
+        else:
+            a, b = T.as_tensor_variable(a), T.as_tensor_variable(b)
+        if a.ndim != b.ndim:
+            raise TypeError(f"ifelse: output {i}: branches have different numbers of "
+                            f"dimensions ({a.type} vs {b.type})")
+        if a.dtype != b.dtype:
+            raise TypeError(f"ifelse: output {i}: branches have different dtypes "
+                            f"({a.dtype} vs {b.dtype}); cast one of them")
+        out = T.switch(cond, a, b)
+        if name is not None:
+            out.name = name if len(thens) == 1 else f"{name}[{i}]"
+        outs.append(out)
+    return outs if many else outs[0]
+
+
+def scan(*args: Any, **kwargs: Any) -> Any:
+    """`theano.scan` is not implemented in clgraph (no Scan op yet)."""
+    raise NotImplementedError("theano.scan: clgraph has no scan (symbolic loops) yet; "
+                              "clgraph.compat.theano cannot run this program")
+
+
+# ---------------------------------------------------------------- building the modules
+def _build() -> dict[str, types.ModuleType]:
+    T = clgraph.tensor
+    rs = clgraph.tensor.random.RandomStreams
+    mods: dict[str, types.ModuleType] = {}
+
+    def mod(name: str, target: types.ModuleType | None, doc: str,
+            **attrs: Any) -> types.ModuleType:
+        m = _ForwardModule(name, target, doc, **attrs)
+        mods[name] = m
+        parent, _, child = name.rpartition(".")
+        if parent:
+            mods[parent].__dict__[child] = m
+        return m
+
+    mod("theano", clgraph, "Theano's top-level names, on clgraph (clgraph.compat.theano).",
+        __version__=f"clgraph-{clgraph.__version__}", function=clgraph.function,
+        shared=clgraph.shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
+        scan=scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp)
+    mod("theano.tensor", T, "theano.tensor -> clgraph.tensor.", grad=clgraph.grad)
+    mod("theano.tensor.nnet", clgraph.tensor.nnet, "theano.tensor.nnet -> clgraph.tensor.nnet.")
+    mod("theano.tensor.nnet.conv", clgraph.tensor.nnet.conv,
+        "theano.tensor.nnet.conv -> clgraph.tensor.nnet.conv.")
+    mod("theano.tensor.nnet.bn", clgraph.tensor.nnet.bn,
+        "theano.tensor.nnet.bn -> clgraph.tensor.nnet.bn.")
+    mod("theano.tensor.signal", clgraph.tensor.signal,
+        "theano.tensor.signal -> clgraph.tensor.signal.")
+    mod("theano.tensor.signal.pool", clgraph.tensor.signal.pool,
+        "theano.tensor.signal.pool -> clgraph.tensor.signal.pool.")
+    mod("theano.tensor.shared_randomstreams", None,
+        "theano.tensor.shared_randomstreams: clgraph's device RandomStreams.",
+        RandomStreams=rs)
+    mod("theano.sandbox", None, "theano.sandbox: only rng_mrg.")
+    mod("theano.sandbox.rng_mrg", None,
+        "theano.sandbox.rng_mrg: MRG_RandomStreams is clgraph's device RandomStreams.",
+        MRG_RandomStreams=rs)
+    mod("theano.gradient", clgraph.gradient, "theano.gradient -> clgraph.gradient.")
+    mod("theano.printing", clgraph.printing, "theano.printing -> clgraph.printing.")
+    mod("theano.ifelse", None, "theano.ifelse: a non-lazy ifelse (T.switch), see ifelse.",
+        ifelse=ifelse)
+    mod("theano.compile", clgraph.compile, "theano.compile -> clgraph.compile.",
+        function=clgraph.function, Out=clgraph.Out)
+    mod("theano.compile.mode", clgraph.compile.mode,
+        "theano.compile.mode -> clgraph.compile.mode.")
+    mod("theano.compile.nanguardmode", None, "theano.compile.nanguardmode: NanGuardMode.",
+        NanGuardMode=clgraph.compile.NanGuardMode)
+    mod("theano.compile.debugmode", clgraph.compile.debugmode,
+        "theano.compile.debugmode -> clgraph.compile.debugmode.",
+        DebugMode=clgraph.compile.DebugMode)
+    mod("theano.compile.io", clgraph.compile.io, "theano.compile.io -> clgraph.compile.io.")
+    # `theano.config` is an attribute, not a module, in Theano too; `from theano import
+    # config` works through the attribute.
+    return mods
+
+
+_MODULES: dict[str, types.ModuleType] = {}
+
+
+def module_names() -> list[str]:
+    """The `sys.modules` names that `install()` registers."""
+    if not _MODULES:
+        _MODULES.update(_build())
+    return sorted(_MODULES)
+
+
+def installed() -> bool:
+    """Whether `sys.modules['theano']` is clgraph's compat module."""
+    return getattr(sys.modules.get("theano"), _MARK, False) is True
+
+
+def _real_theano_origin() -> str | None:
+    """Where an installed (not imported) real Theano lives, else None."""
+    try:
+        spec = importlib.util.find_spec("theano")
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    return spec.origin or "(namespace package)"
+
+
+def install() -> types.ModuleType:
+    """Register the `theano.*` module names (idempotent); return the `theano` module.
+
+    Raises TheanoConflictError when a real `theano` is already imported; warns
+    (TheanoShadowWarning) when one is installed but not imported, and shadows it.
+    """
+    existing = sys.modules.get("theano")
+    if existing is not None:
+        if getattr(existing, _MARK, False) is True:
+            return existing
+        raise TheanoConflictError(
+            f"clgraph.compat.theano: a real theano is already imported "
+            f"({getattr(existing, '__file__', existing)!r}); import clgraph.compat.theano "
+            "before anything imports theano, or run the program without the real theano")
+    origin = _real_theano_origin()
+    if origin is not None:
+        warnings.warn(f"clgraph.compat.theano: shadowing the installed theano at {origin}; "
+                      "`import theano` now runs on clgraph", TheanoShadowWarning, stacklevel=2)
+    if not _MODULES:
+        _MODULES.update(_build())
+    for name, module in _MODULES.items():
+        sys.modules[name] = module
+    return _MODULES["theano"]
+
+
+def uninstall() -> None:
+    """Remove clgraph's `theano.*` modules from `sys.modules` (others are left alone)."""
+    for name in list(sys.modules):
+        if (name == "theano" or name.startswith("theano.")) and \
+                getattr(sys.modules[name], _MARK, False) is True:
+            del sys.modules[name]
+
+
+install()
