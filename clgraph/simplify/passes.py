@@ -13,12 +13,14 @@ from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise, fuse_into_reductions
 from clgraph.simplify.merge import merge
 from clgraph.simplify.rewriter import apply_rules
+from clgraph.simplify.sympy_bridge import sympy_pass
 
 # Order matters and is read here, nowhere else.
 PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
     ("merge", merge),
     ("constant_fold", constant_fold),
     ("canonicalize", lambda fg: apply_rules(fg, "canonicalize")),
+    ("sympy", sympy_pass),
     ("stabilize", lambda fg: apply_rules(fg, "stabilize")),
     ("merge2", merge),
     ("fusion", fuse_elemwise),

@@ -62,23 +62,24 @@ def gammaln(x: np.ndarray) -> np.ndarray:
 
 
 def erfinv(x: np.ndarray) -> np.ndarray:
-    """Inverse error function: an initial guess refined by Newton steps on erf."""
+    """Inverse error function: an initial guess refined by Newton steps. Near |y| = 1 the
+    steps solve erfc(x) = 1 - y instead (exact by Sterbenz), as erf(x) - y cancels there."""
     def inv(y: float) -> float:
         if math.isnan(y) or abs(y) > 1:
             return math.nan
+        if y < 0:
+            return -inv(-y)
         if y == 1:
             return math.inf
-        if y == -1:
-            return -math.inf
         w = -math.log((1.0 - y) * (1.0 + y))
-        guess = math.copysign(math.sqrt(max(w, 0.0)), y) * 0.8862269254527580 if w < 5 else \
-            math.copysign(math.sqrt(w - math.log(w)), y)
-        x = guess if abs(y) > 0.5 else y * 0.8862269254527580
+        x = math.sqrt(w - math.log(w)) if w >= 5 else (
+            math.sqrt(max(w, 0.0)) * 0.8862269254527580 if y > 0.5 else y * 0.8862269254527580)
+        tail = 1.0 - y
         for _ in range(60):
-            err = math.erf(x) - y
+            err = (tail - math.erfc(x)) if y > 0.5 else (math.erf(x) - y)
             step = err / (2.0 / math.sqrt(math.pi) * math.exp(-x * x))
             x -= step
-            if abs(step) <= 1e-16 * max(1.0, abs(x)):
+            if abs(step) <= 1e-17 * max(1.0, abs(x)):
                 break
         return x
     return _vectorize(inv, x)
