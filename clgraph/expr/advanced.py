@@ -23,6 +23,7 @@ import numpy as np
 
 from clgraph.expr import dtypes as D
 from clgraph.expr.apply import Apply
+from clgraph.expr.elemwise import combine_lengths
 from clgraph.expr.op import Op
 from clgraph.expr.type import TensorType, shape_str
 from clgraph.expr.variable import Constant, TensorVariable
@@ -36,17 +37,12 @@ def broadcast_index_shapes(shapes: list[tuple], static: bool = False) -> tuple:
     out = []
     for d in range(nd):
         lengths = [s[len(s) - nd + d] for s in shapes if len(s) - nd + d >= 0]
-        known = {n for n in lengths if n is not None and n != 1}
-        if len(known) > 1:
+        n = combine_lengths(lengths)
+        if n is False:
             desc = " ".join(shape_str(s) if static else str(tuple(s)) for s in shapes)
             raise IndexError("shape mismatch: indexing arrays could not be broadcast together "
                              f"with shapes {desc}")
-        if known:
-            out.append(known.pop())
-        elif all(n == 1 for n in lengths):
-            out.append(1)
-        else:
-            out.append(None)
+        out.append(n)
     return tuple(out)
 
 

@@ -21,17 +21,23 @@ def broadcast_static_shapes(shapes: list[tuple], names: list[str], what: str) ->
     out = []
     for d in range(ndim):
         lengths = [s[d] for s in shapes]
-        known = {n for n in lengths if n is not None and n != 1}
-        if len(known) > 1:
+        n = combine_lengths(lengths)
+        if n is False:
             desc = ", ".join(f"{nm} of shape {shape_str(s)}" for nm, s in zip(names, shapes))
             raise ValueError(f"{what}: shapes do not broadcast along axis {d}: {desc}")
-        if known:
-            out.append(known.pop())
-        elif all(n == 1 for n in lengths):
-            out.append(1)
-        else:
-            out.append(None)
+        out.append(n)
     return tuple(out)
+
+
+def combine_lengths(lengths: list) -> int | None | bool:
+    """The broadcast of static lengths along one axis: an int, None (unknown), or False
+    when two known lengths other than 1 differ."""
+    known = {n for n in lengths if n is not None and n != 1}
+    if len(known) > 1:
+        return False
+    if known:
+        return known.pop()
+    return 1 if all(n == 1 for n in lengths) else None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,18 @@ def graph_inputs(outputs: Sequence[Variable], stop: Iterable[Variable] = ()) -> 
     return list(found.values())
 
 
+def rebuild(node: Apply, inputs: Sequence[Variable], memo: dict | None = None) -> Apply:
+    """`node`'s op applied to new inputs, keeping its tags and output names; with `memo`,
+    records old output -> new output there."""
+    new = node.op.make_node(*inputs)
+    new.tag.update(node.tag)
+    for old, out in zip(node.outputs, new.outputs):
+        out.name = old.name
+        if memo is not None:
+            memo[old] = out
+    return new
+
+
 def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None,
                 stop: Iterable[Variable] = ()) -> tuple[list[Variable], dict[Variable, Variable]]:
     """Rebuild the graph of `outputs` with `replace` substituted; returns (new outputs, memo).
@@ -59,14 +71,11 @@ def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] |
         new_inputs = [memo.get(i, i) for i in node.inputs]
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
             continue
-        new_node = node.op.make_node(*new_inputs)
-        new_node.tag.update(node.tag)
+        new_node = rebuild(node, new_inputs, memo)
         for old, new in zip(node.outputs, new_node.outputs):
             if new.type != old.type:
                 raise TypeError(f"replacing inputs of {node.op} changed its output type from "
                                 f"{old.type} to {new.type}")
-            new.name = old.name
-            memo[old] = new
     return [memo.get(o, o) for o in outputs], memo
 
 

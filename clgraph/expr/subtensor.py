@@ -133,6 +133,19 @@ class Subtensor(Op):
         return "Subtensor{" + ", ".join(parts) + "}"
 
 
+def index_part(v, extra: list):
+    """One index bound as an idx_list entry: None, an int, or ("in", k) naming the k-th
+    symbolic input, which is appended to `extra`."""
+    if v is None or isinstance(v, (int, np.integer)):
+        return None if v is None else int(v)
+    if isinstance(v, Constant) and v.ndim == 0:
+        return int(v.data)
+    if isinstance(v, Variable):
+        extra.append(v)
+        return ("in", len(extra) - 1)
+    raise TypeError(f"index entry {v!r} is not an integer, a slice or None")
+
+
 def make_subtensor(x: Variable, index) -> Variable:
     """x[index] for basic indices; symbolic integer scalars become extra inputs."""
     if not isinstance(index, tuple):
@@ -144,14 +157,7 @@ def make_subtensor(x: Variable, index) -> Variable:
     extra: list = []
 
     def part(v):
-        if v is None or isinstance(v, (int, np.integer)):
-            return None if v is None else int(v)
-        if isinstance(v, Constant) and v.ndim == 0:
-            return int(v.data)
-        if isinstance(v, Variable):
-            extra.append(v)
-            return ("in", len(extra) - 1)
-        raise TypeError(f"index entry {v!r} is not an integer, a slice or None")
+        return index_part(v, extra)
 
     entries = []
     for i in index:

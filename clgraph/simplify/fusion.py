@@ -8,7 +8,7 @@ broadcast element).
 from __future__ import annotations
 
 from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.graph import FunctionGraph, rebuild
 from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.variable import Variable
 
@@ -100,11 +100,7 @@ def fuse_elemwise(fgraph: FunctionGraph) -> FunctionGraph:
             continue
         inputs = [memo.get(i, i) for i in node.inputs]
         if any(a is not b for a, b in zip(inputs, node.inputs)):
-            rebuilt = node.op.make_node(*inputs)
-            rebuilt.tag.update(node.tag)
-            for old, newv in zip(node.outputs, rebuilt.outputs):
-                newv.name = old.name
-                memo[old] = newv
+            rebuild(node, inputs, memo)
     return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])
 
 
@@ -136,11 +132,7 @@ def fuse_into_reductions(fgraph: FunctionGraph) -> FunctionGraph:
                     memo[node.outputs[0]] = new.outputs[0]
                     continue
         if any(a is not b for a, b in zip(inputs, node.inputs)):
-            rebuilt = node.op.make_node(*inputs)
-            rebuilt.tag.update(node.tag)
-            for old, newv in zip(node.outputs, rebuilt.outputs):
-                newv.name = old.name
-                memo[old] = newv
+            rebuild(node, inputs, memo)
     if not memo:
         return fgraph
     return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.graph import FunctionGraph, rebuild
 from clgraph.expr.variable import Constant, Variable
 
 
@@ -23,12 +23,7 @@ def merge(fgraph: FunctionGraph) -> FunctionGraph:
                 memo[old] = new
             continue
         if any(a is not b for a, b in zip(inputs, node.inputs)):
-            new_node = node.op.make_node(*inputs)
-            new_node.tag.update(node.tag)
-            for old, new in zip(node.outputs, new_node.outputs):
-                new.name = old.name
-                memo[old] = new
-            seen[key] = new_node.outputs
+            seen[key] = rebuild(node, inputs, memo).outputs
         else:
             seen[key] = node.outputs
     if not memo:

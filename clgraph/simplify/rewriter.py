@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 from clgraph.config import config
-from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.graph import FunctionGraph, rebuild
 from clgraph.expr.variable import Variable
 from clgraph.simplify.registry import RULES, Rule
 
@@ -55,8 +55,7 @@ def apply_rules(fgraph: FunctionGraph, pass_name: str) -> FunctionGraph:
         for node in fgraph.toposort():
             inputs = [memo.get(i, i) for i in node.inputs]
             if any(a is not b for a, b in zip(inputs, node.inputs)):
-                cur = node.op.make_node(*inputs)
-                cur.tag.update(node.tag)
+                cur = rebuild(node, inputs)
             else:
                 cur = node
             for rule in rules:

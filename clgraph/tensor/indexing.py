@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
-from clgraph.expr.subtensor import IncSubtensor, Subtensor, make_subtensor
+from clgraph.expr.subtensor import IncSubtensor, Subtensor, index_part, make_subtensor
 from clgraph.expr.variable import Constant, Variable
 
 
@@ -98,14 +98,7 @@ def advanced_entries(x: Variable, index: list) -> tuple[list, list]:
     extra: list = []
 
     def part(v):
-        if v is None or isinstance(v, (int, np.integer)):
-            return None if v is None else int(v)
-        if isinstance(v, Constant) and v.ndim == 0:
-            return int(v.data)
-        if isinstance(v, Variable):
-            extra.append(v)
-            return ("in", len(extra) - 1)
-        raise TypeError(f"index entry {v!r} is not an integer, a slice or None")
+        return index_part(v, extra)
 
     entries: list = []
     for i in index:
