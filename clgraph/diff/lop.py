@@ -6,8 +6,7 @@ Ops may also define an `L_op(node, grads)` method of their own, which wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from clgraph.diff.dispatch import RuleTable
 from clgraph.diff.markers import NullGrad
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
@@ -19,25 +18,15 @@ from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
 
-L_OPS: dict[type, Callable] = {}
-
-
-def rule(*op_types: type):
-    def deco(fn: Callable) -> Callable:
-        for t in op_types:
-            L_OPS[t] = fn
-        return fn
-    return deco
+L_OPS = RuleTable("L_op")
+rule = L_OPS.register
 
 
 def L_op(node, output_grads: list) -> list:  # noqa: N802 - Theano's name
-    own = getattr(node.op, "L_op", None)
-    if own is not None:
-        return own(node, output_grads)
-    for cls in type(node.op).__mro__:
-        if cls in L_OPS:
-            return L_OPS[cls](node, output_grads)
-    return [NullGrad(f"{node.op} has no gradient")] * len(node.inputs)
+    fn = L_OPS.lookup(node.op)
+    if fn is None:
+        return [NullGrad(f"{node.op} has no gradient")] * len(node.inputs)
+    return fn(node, output_grads)
 
 
 def _T():

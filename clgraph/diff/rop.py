@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from clgraph.diff.dispatch import RuleTable
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
 from clgraph.expr.blas import Dot22
@@ -18,21 +18,14 @@ from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
 from clgraph.expr.variable import Variable
 
-R_OPS: dict[type, Callable] = {}
+R_OPS = RuleTable("R_op")
+_rule = R_OPS.register
 
 
 def _T():
     from clgraph import tensor as T
 
     return T
-
-
-def _rule(*types):
-    def deco(fn):
-        for t in types:
-            R_OPS[t] = fn
-        return fn
-    return deco
 
 
 def _zeros(v):
@@ -131,13 +124,10 @@ def _none(node, tangents):
 
 
 def R_op(node, tangents: list) -> list:  # noqa: N802 - Theano's name
-    own = getattr(node.op, "R_op", None)
-    if own is not None:
-        return own(node, tangents)
-    for cls in type(node.op).__mro__:
-        if cls in R_OPS:
-            return R_OPS[cls](node, tangents)
-    raise NotImplementedError(f"Rop: {node.op} has no R_op")
+    fn = R_OPS.lookup(node.op)
+    if fn is None:
+        raise NotImplementedError(f"Rop: {node.op} has no R_op")
+    return fn(node, tangents)
 
 
 def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's name
