@@ -20,9 +20,7 @@ import numpy as np
 
 from clgraph.expr.advanced import check_index_values, index_map
 from clgraph.expr.dtypes import cl_type
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import copy_step
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
@@ -213,8 +211,7 @@ class AdvancedIncSubtensorStep(Step):
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
         x, y, *extra = node.inputs
-        self.copy_node = Elemwise(identity).make_node(x)
-        self.copy = ElemwiseStep(self.copy_node, ctx, f"{kernel_prefix}_copy", set())
+        self.copy_node, self.copy = copy_step(x, ctx, f"{kernel_prefix}_copy")
         adv = [extra[e[1]].dtype for e in node.op.idx_list if e[0] == "adv"]
         mode = "set" if node.op.set_instead_of_inc else "add"
         atomic = "none" if mode == "set" else atomic_kind(ctx, x.dtype)

@@ -6,10 +6,8 @@ import numpy as np
 
 from clgraph.expr.array_ops import arange_length
 from clgraph.expr.dtypes import cl_type, is_float
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
 from clgraph.lower.advanced import GatherKernel, broadcast_into, grid
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import copy_step
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
@@ -101,8 +99,7 @@ class _ContiguousInput(Step):
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
-        self.copy_node = Elemwise(identity).make_node(node.inputs[0])
-        self.copy = ElemwiseStep(self.copy_node, ctx, f"{kernel_prefix}_copy", set())
+        self.copy_node, self.copy = copy_step(node.inputs[0], ctx, f"{kernel_prefix}_copy")
 
     def contiguous_input(self, state: PrepareState):
         src = state.layouts[self.node.inputs[0]]

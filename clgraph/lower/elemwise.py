@@ -184,6 +184,16 @@ class ElemwiseStep(Step):
         state.work.append(Launch(self.kname, (g0, g1), (local, 1), args, node))
 
 
+def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):
+    """(node, step) of a kernel copying `var` (any layout) into a fresh contiguous buffer or,
+    with out_mode='strided', into a layout given to `prepare` (a slab, a region)."""
+    from clgraph.expr.elemwise import Elemwise
+    from clgraph.expr.scalar.ops import identity
+
+    node = Elemwise(identity).make_node(var)
+    return node, ElemwiseStep(node, ctx, prefix, set(), out_modes=[out_mode])
+
+
 def vector_width(ctx, dtypes) -> int:
     """Elements per work-item: the device's preferred width, capped at 32 bytes a vector.
 

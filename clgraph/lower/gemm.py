@@ -29,11 +29,9 @@ import pyopencl as cl
 
 from clgraph.config import config
 from clgraph.expr.dtypes import cl_type
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
 from clgraph.expr.shape_ops import DimShuffle
 from clgraph.expr.type import shape_str
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import copy_step
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
@@ -122,8 +120,7 @@ class GemmStep(Step):
         self.kname = f"{kernel_prefix}_dot22"
         self.copy = None
         if self.provider == "template" and not inner_axis_contiguous(node.inputs[1]):
-            copy_node = Elemwise(identity).make_node(node.inputs[1])
-            self.copy = ElemwiseStep(copy_node, ctx, f"{kernel_prefix}_copy_b", set())
+            copy_node, self.copy = copy_step(node.inputs[1], ctx, f"{kernel_prefix}_copy_b")
 
     def kernels(self) -> list[KernelDef]:
         if self.provider != "template":

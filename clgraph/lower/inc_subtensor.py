@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.scalar.fill import second
-from clgraph.expr.scalar.ops import add, identity
+from clgraph.expr.scalar.ops import add
 from clgraph.expr.subtensor import Subtensor
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import ElemwiseStep, copy_step
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import KernelDef, PrepareState, Step, node_label
 from clgraph.lower.views import ensure_layout
@@ -16,8 +16,7 @@ class IncSubtensorStep(Step):
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
         x, y, *extra = node.inputs
-        self.copy_node = Elemwise(identity).make_node(x)
-        self.copy = ElemwiseStep(self.copy_node, ctx, f"{kernel_prefix}_copy", set())
+        self.copy_node, self.copy = copy_step(x, ctx, f"{kernel_prefix}_copy")
         # A stand-in for the region of the copy: a Subtensor view, never run as a node.
         self.region = Subtensor(node.op.idx_list).make_node(x, *extra).outputs[0]
         op = second if node.op.set_instead_of_inc else add

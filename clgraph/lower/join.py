@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import copy_step
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import KernelDef, PrepareState, Step, node_label
 
@@ -14,9 +12,7 @@ class JoinStep(Step):
         super().__init__(node, ctx, kernel_prefix)
         self.copies = []
         for k, t in enumerate(node.inputs):
-            cnode = Elemwise(identity).make_node(t)
-            self.copies.append((cnode, ElemwiseStep(cnode, ctx, f"{kernel_prefix}_{k}", set(),
-                                                    out_modes=["strided"])))
+            self.copies.append(copy_step(t, ctx, f"{kernel_prefix}_{k}", "strided"))
 
     def kernels(self) -> list[KernelDef]:
         # Identical copies render identical kernels but under distinct names; one suffices

@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from clgraph.expr.dtypes import cl_type
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
 from clgraph.expr.type import shape_str
-from clgraph.lower.elemwise import ElemwiseStep, vector_width
+from clgraph.lower.elemwise import copy_step, vector_width
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
@@ -29,8 +27,7 @@ class ContiguousInput:
     def __init__(self, var, ctx, prefix: str) -> None:
         self.copy = None
         if may_be_view(var):
-            self.cnode = Elemwise(identity).make_node(var)
-            self.copy = ElemwiseStep(self.cnode, ctx, prefix, set())
+            self.cnode, self.copy = copy_step(var, ctx, prefix)
 
     def kernels(self, node) -> list[KernelDef]:
         if self.copy is None:

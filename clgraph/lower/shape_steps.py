@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.scalar.ops import identity
-from clgraph.lower.elemwise import ElemwiseStep
+from clgraph.lower.elemwise import copy_step
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.plan import KernelDef, PrepareState, Step, node_label
 
@@ -44,9 +42,7 @@ class ReshapeStep(Step):
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
-        copy_node = Elemwise(identity).make_node(node.inputs[0])
-        self.copy = ElemwiseStep(copy_node, ctx, f"{kernel_prefix}_copy", set())
-        self.copy_node = copy_node
+        self.copy_node, self.copy = copy_step(node.inputs[0], ctx, f"{kernel_prefix}_copy")
 
     def kernels(self) -> list[KernelDef]:
         defs = self.copy.kernels()
