@@ -21,6 +21,7 @@ from clgraph.lower.gemm import GemmStep
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
 from clgraph.lower.layout import Layout, contiguous_strides
+from clgraph.lower.memory import plan_memory
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
@@ -131,6 +132,9 @@ class Plan:
             var = self.slot_vars[slot]
             state.host_values[var] = np.asarray(value, dtype=var.dtype)
         self._prepare_steps(state, 0)
+        if state.sync is None:  # states that resume later keep one buffer per slot
+            keep = {state.layouts[v].buffer for v in self.fgraph.outputs}
+            plan_memory(state, keep)
         self._prepared[key] = state
         if len(self._prepared) > self.MAX_SHAPE_CACHE:
             self._prepared.popitem(last=False)

@@ -93,6 +93,8 @@ class PrepareState:
     # Set on a partial state (stopped at a host sync point); continuations by read values.
     sync: SyncPoint | None = None
     resumed: dict = field(default_factory=dict)
+    # slot -> slot whose buffer it reuses (set by lower/memory.py's planner).
+    aliases: dict[int, int] = field(default_factory=dict)
 
     def fork(self) -> PrepareState:
         """A copy that continues after this state's sync point (the prefix is kept as is:

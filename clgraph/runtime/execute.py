@@ -40,6 +40,8 @@ class Executor:
         bufs += [None] * (state.n_slots - len(bufs))
         for alloc in state.allocs:
             bufs[alloc.slot] = allocate(self.ctx, alloc.nbytes)
+        for slot, phys in state.aliases.items():
+            bufs[slot] = bufs[phys]
         if state.static:
             if not state.static_buffers:
                 state.static_buffers = {s: upload(self.ctx, v) for s, v in state.static.items()}
