@@ -150,6 +150,9 @@ def _flags(environ: Mapping[str, str]) -> list[Flag]:
              "OpenCL device: 'opencl' best (GPU preferred), 'cpu', 'gpu', or 'opencl:P:D'."),
         Flag("compiledir", default_compiledir(environ), _path,
              "Directory of the on-disk cache of built kernel binaries."),
+        Flag("binary_cache", "auto", _enum("auto", "always", "never"),
+             "Store built program binaries in compiledir: 'auto' = except on PoCL, which "
+             "caches by source itself and compiles every kernel when asked for a binary."),
         Flag("optimizer", "fast_run", _optimizer,
              "Graph rewrites to run: 'fast_run', 'fast_compile' or 'None' (no rewrites)."),
         Flag("optimizer_excluding", "", _string,

@@ -140,9 +140,23 @@ def build_program(ctx: DeviceContext, source: str, options: Sequence[str] = ()) 
         stats.disk_hits += 1
     else:
         program = _compile(ctx, source, opts)
-        _store(ctx, path, program)
+        if _stores_binaries(ctx):
+            _store(ctx, path, program)
     _memory[mkey] = (ctx.context, program)
     return program
+
+
+def _stores_binaries(ctx: DeviceContext) -> bool:
+    """Whether to write built binaries to disk (config.binary_cache).
+
+    'auto' skips PoCL: it keeps its own cache of compiled kernels keyed by source, and asking
+    it for a program's binary compiles every kernel at once, where a launch compiles only the
+    kernels used; on the test suite that doubled cold compile time (163 s -> 81 s, measured).
+    """
+    mode = config.binary_cache
+    if mode != "auto":
+        return mode == "always"
+    return "Portable Computing Language" not in ctx.platform_name
 
 
 # --- disk --------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ def compiledir(tmp_path: Path):
     saved = config.as_dict()
     cache.clear_memory_cache()
     cache.stats.reset()
-    with config.change_flags(compiledir=directory):
+    # The disk cache's own tests store binaries on every device (PoCL skips it by default).
+    with config.change_flags(compiledir=directory, binary_cache="always"):
         yield directory
     for name, value in saved.items():
         if getattr(config, name) != value:
@@ -39,7 +40,7 @@ def ctx() -> DeviceContext:
 def child_env(compiledir: Path) -> dict[str, str]:
     """Environment for a child Python: this compiledir, no user rc file, repo importable."""
     env = dict(os.environ)
-    env["CLGRAPH_FLAGS"] = f"compiledir={compiledir}"
+    env["CLGRAPH_FLAGS"] = f"compiledir={compiledir},binary_cache=always"
     env["CLGRAPHRC"] = ""
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)

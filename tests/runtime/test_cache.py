@@ -242,3 +242,24 @@ def test_long_failing_source_shows_a_window(ctx):
         assert re.search(r"^>> +701 \| __kernel", message, re.M) and "filler line 695" in message
         assert "filler line 20\n" not in message and "filler line 900\n" not in message
     assert message.count("\n") < 300
+
+
+def test_binary_cache_modes(ctx, compiledir):
+    """'always' writes the binary; 'never' does not; 'auto' skips PoCL only (it caches by
+    source itself and compiles every kernel when asked for a binary)."""
+    from clgraph.config import config
+
+    def entries():
+        return list(compiledir.rglob("*.bin")) if compiledir.exists() else []
+
+    src = "__kernel void mode_probe(__global float* a) { a[0] = %d; }"
+    with config.change_flags(binary_cache="never"):
+        cache.build_program(ctx, src % 1)
+    assert entries() == []
+    with config.change_flags(binary_cache="auto"):
+        cache.build_program(ctx, src % 2)
+    is_pocl = "Portable Computing Language" in ctx.platform_name
+    assert (entries() == []) == is_pocl
+    with config.change_flags(binary_cache="always"):
+        cache.build_program(ctx, src % 3)
+    assert len(entries()) == (1 if is_pocl else 2)
