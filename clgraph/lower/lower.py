@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 
@@ -91,6 +92,7 @@ class Plan:
         self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles
         helpers = sorted({h for s in self.steps for h in getattr(s, "helpers", set)()}) \
             if self.steps else []
+        self.kernel_alias = _dedupe(self.kernel_defs)
         self.source = self._assemble(helpers)
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
 
@@ -98,7 +100,7 @@ class Plan:
         parts = [helper_source("common.cl")]
         if helpers:
             parts.append(helper_source("special.cl"))
-        parts += [k.source for k in self.kernel_defs]
+        parts += [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
         return "\n".join(parts)
 
     @property
@@ -174,6 +176,26 @@ class Plan:
         if len(state.resumed) > self.MAX_SHAPE_CACHE:
             state.resumed.pop(next(iter(state.resumed)))
         return new
+
+
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def _dedupe(defs: list[KernelDef]) -> dict[str, str]:
+    """Kernels whose code is the same but for their name and comments (a Join's copies, GEMMs
+    of the same dtypes) are built once: name -> the name of the kernel it reuses."""
+    seen: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    for k in defs:
+        code = _COMMENT.sub("", k.source)
+        if code.count("__kernel") != 1:
+            continue  # a source holding several kernels is kept as it is
+        key = re.sub(rf"\b{re.escape(k.name)}\b", "@", code)
+        if key in seen:
+            alias[k.name] = seen[key]
+        else:
+            seen[key] = k.name
+    return alias
 
 
 def _track_host_values(node, state: PrepareState) -> None:

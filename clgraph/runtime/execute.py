@@ -29,7 +29,8 @@ class Executor:
             _blame_kernels(exc, plan)
             raise
         self.build_seconds = time.perf_counter() - t0
-        self.kernels = {k.name: cl.Kernel(self.program, k.name) for k in plan.kernel_defs}
+        self.kernels = {k.name: cl.Kernel(self.program, plan.kernel_alias.get(k.name, k.name))
+                        for k in plan.kernel_defs}
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
         self.profile = None  # set by compile.function when profiling
         self._typed: set[str] = set()

@@ -102,3 +102,12 @@ def test_dead_intermediates_share_buffers():
     state = next(iter(f.plan._prepared.values()))
     assert len(state.aliases) >= 8  # 12 intermediates live in a handful of buffers
     assert len(state.allocs) <= 4
+
+
+def test_identical_kernels_are_built_once():
+    x, y, z = T.fmatrix("x"), T.fmatrix("y"), T.fmatrix("z")
+    f = cg.function([x, y, z], T.concatenate([x, y, z], axis=1))
+    assert len(f.plan.kernel_defs) == 3  # one copy per input, as fn.kernels() shows
+    assert f.program_source.count("__kernel") == 1  # but the program holds the code once
+    a = np.ones((2, 2), "f4")
+    np.testing.assert_array_equal(f(a, 2 * a, 3 * a), np.concatenate([a, 2 * a, 3 * a], 1))
