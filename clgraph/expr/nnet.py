@@ -31,21 +31,29 @@ def _T():
 
 
 # ---------------------------------------------------------------- scalar ops
-@dataclass(frozen=True)
-class ScalarSigmoid(ScalarOp):
-    @property
-    def name(self) -> str:
-        return "sigmoid"
+class _FloatActivation(ScalarOp):
+    """A unary activation on floats (integers upgraded as Theano does); subclasses give
+    `reference(x)`, the NumPy formula on x already in the output dtype."""
 
     def out_dtype(self, a: str) -> str:
         return D.upgrade_to_float(a)
 
     def impl(self, a):
         out = self.out_dtype(a.dtype.name)
-        x = a.astype(out)
         with np.errstate(all="ignore"):
-            e = np.exp(-np.abs(x))
-            return np.asarray(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype=out)
+            return np.asarray(self.reference(a.astype(out)), dtype=out)
+
+
+@dataclass(frozen=True)
+class ScalarSigmoid(_FloatActivation):
+    @property
+    def name(self) -> str:
+        return "sigmoid"
+
+    @staticmethod
+    def reference(x):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x = ctx.cast(args[0], in_dtypes[0], out_dtype)
@@ -57,19 +65,14 @@ class ScalarSigmoid(ScalarOp):
 
 
 @dataclass(frozen=True)
-class ScalarSoftplus(ScalarOp):
+class ScalarSoftplus(_FloatActivation):
     @property
     def name(self) -> str:
         return "softplus"
 
-    def out_dtype(self, a: str) -> str:
-        return D.upgrade_to_float(a)
-
-    def impl(self, a):
-        out = self.out_dtype(a.dtype.name)
-        x = a.astype(out)
-        with np.errstate(all="ignore"):
-            return np.asarray(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))), dtype=out)
+    @staticmethod
+    def reference(x):
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x = ctx.let(ctx.cast(args[0], in_dtypes[0], out_dtype), out_dtype)

@@ -171,12 +171,7 @@ class AdvancedSubtensorStep(Step):
         node = self.node
         x, *extra = node.inputs
         src = state.layouts[x]
-        idx_list = node.op.idx_list
-        try:
-            m = index_map(idx_list, src.shape, src.strides, _idx_shapes(idx_list, extra, state),
-                          _host_values(node, extra, state))
-        except (IndexError, ValueError) as e:
-            raise type(e)(f"{node_label(node)}: {e}") from None
+        m = _node_index_map(node, src, extra, state)
         out = state.new_buffer(m.shape, x.dtype)
         state.layouts[node.outputs[0]] = out
         idx, host_known = index_operands(node, m, state, extra)
@@ -205,6 +200,16 @@ def broadcast_into(node, y, lay, region: tuple) -> list[int]:
     return strides
 
 
+def _node_index_map(node, layout, extra, state: PrepareState):
+    """index_map of the node's index over `layout`, errors naming the node."""
+    idx_list = node.op.idx_list
+    try:
+        return index_map(idx_list, layout.shape, layout.strides,
+                         _idx_shapes(idx_list, extra, state), _host_values(node, extra, state))
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"{node_label(node)}: {e}") from None
+
+
 class AdvancedIncSubtensorStep(Step):
     """Copy x into a new buffer, then scatter y into it (atomics for np.add.at semantics)."""
 
@@ -222,22 +227,14 @@ class AdvancedIncSubtensorStep(Step):
                                comment=f"{node.op} -> {node.outputs[0]}")
 
     def kernels(self) -> list[KernelDef]:
-        defs = self.copy.kernels() + [self.gk.kernel(self.node)]
-        for d in defs:
-            d.nodes = [self.node]
-        return defs
+        return self.claim(self.copy.kernels() + [self.gk.kernel(self.node)])
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
         x, y, *extra = node.inputs
         self.copy.prepare(state)
         out = state.layouts[self.copy_node.outputs[0]]
-        idx_list = node.op.idx_list
-        try:
-            m = index_map(idx_list, out.shape, out.strides, _idx_shapes(idx_list, extra, state),
-                          _host_values(node, extra, state))
-        except (IndexError, ValueError) as e:
-            raise type(e)(f"{node_label(node)}: {e}") from None
+        m = _node_index_map(node, out, extra, state)
         ylay = state.layouts[y]
         ystrides = broadcast_into(node, y, ylay, m.shape)
         idx, host_known = index_operands(node, m, state, extra)

@@ -113,10 +113,7 @@ class _ContiguousInput(Step):
         raise NotImplementedError
 
     def kernels(self) -> list[KernelDef]:
-        defs = self.copy.kernels() + self.own_kernels()
-        for d in defs:
-            d.nodes = [self.node]
-        return defs
+        return self.claim(self.copy.kernels() + self.own_kernels())
 
 
 class CumStep(_ContiguousInput):

@@ -126,6 +126,18 @@ class _ConvStepBase(Step):
                 raise ValueError(f"{node_label(self.node)}: {what} has length {a} on axis {d} "
                                  f"at run time but the graph fixed it to {b}")
 
+    def _check_grad(self, lg: Layout, expected: tuple) -> None:
+        if lg.shape != expected:
+            raise ValueError(f"{node_label(self.node)}: the output gradient has shape "
+                             f"{lg.shape}, expected {expected}")
+
+    def _gemm(self, state, kind: str, a: Layout, a_shape, b: Layout, b_shape, c: Layout,
+              c_shape) -> None:
+        """A host product c = a . b (batched as HostConvGemm's `kind` says)."""
+        fn = HostConvGemm(kind, a, a_shape, b, b_shape, c, c_shape, self.dtype)
+        state.work.append(HostCall(fn, [BufRef(a.buffer), BufRef(b.buffer), BufRef(c.buffer)],
+                                   self.node))
+
     def _im2col(self, state, lx, args, n, c, kh, kw, oh, ow) -> Layout:
         cols = state.new_buffer((n, c * kh * kw, oh * ow), self.dtype)
         state.work.append(Launch(self.kname, (oh * ow, n * c), None,
@@ -148,9 +160,7 @@ class Conv2dStep(_ConvStepBase):
         if k == 0:
             raise ValueError(f"{node_label(node)}: the input has no channels")
         cols = self._im2col(state, lx, args, n, c, kh, kw, oh, ow)
-        fn = HostConvGemm("fwd", lw, (f, k), cols, (n, k, p), out, (n, f, p), self.dtype)
-        state.work.append(HostCall(fn, [BufRef(lw.buffer), BufRef(cols.buffer),
-                                        BufRef(out.buffer)], node))
+        self._gemm(state, "fwd", lw, (f, k), cols, (n, k, p), out, (n, f, p))
 
 
 class Conv2dGradInputsStep(_ConvStepBase):
@@ -158,9 +168,7 @@ class Conv2dGradInputsStep(_ConvStepBase):
         node = self.node
         lg, lw, lx = self._layouts(state)
         (n, c, h, w, f, kh, kw, oh, ow), args = self._geometry(lx.shape, lw.shape)
-        if lg.shape != (n, f, oh, ow):
-            raise ValueError(f"{node_label(node)}: the output gradient has shape {lg.shape}, "
-                             f"expected {(n, f, oh, ow)}")
+        self._check_grad(lg, (n, f, oh, ow))
         gx = state.new_buffer(lx.shape, self.dtype)
         state.layouts[node.outputs[0]] = gx
         if gx.size == 0:
@@ -168,9 +176,7 @@ class Conv2dGradInputsStep(_ConvStepBase):
         k, p = c * kh * kw, oh * ow
         cols = state.new_buffer((n, k, p), self.dtype)
         if cols.size and f:
-            fn = HostConvGemm("dx", lw, (f, k), lg, (n, f, p), cols, (n, k, p), self.dtype)
-            state.work.append(HostCall(fn, [BufRef(lw.buffer), BufRef(lg.buffer),
-                                            BufRef(cols.buffer)], node))
+            self._gemm(state, "dx", lw, (f, k), lg, (n, f, p), cols, (n, k, p))
         elif cols.size:
             raise ValueError(f"{node_label(node)}: no filters")
         state.work.append(Launch(self.kname, (h * w, n * c), None,
@@ -183,9 +189,7 @@ class Conv2dGradWeightsStep(_ConvStepBase):
         node = self.node
         lx, lg, lw = self._layouts(state)
         (n, c, h, w, f, kh, kw, oh, ow), args = self._geometry(lx.shape, lw.shape)
-        if lg.shape != (n, f, oh, ow):
-            raise ValueError(f"{node_label(node)}: the output gradient has shape {lg.shape}, "
-                             f"expected {(n, f, oh, ow)}")
+        self._check_grad(lg, (n, f, oh, ow))
         gw = state.new_buffer(lw.shape, self.dtype)
         state.layouts[node.outputs[0]] = gw
         if gw.size == 0:
@@ -195,9 +199,7 @@ class Conv2dGradWeightsStep(_ConvStepBase):
             raise ValueError(f"{node_label(node)}: an empty batch or output gives no filter "
                              "gradient to compute")
         cols = self._im2col(state, lx, args, n, c, kh, kw, oh, ow)
-        fn = HostConvGemm("dw", lg, (n, f, p), cols, (n, k, p), gw, (f, k), self.dtype)
-        state.work.append(HostCall(fn, [BufRef(lg.buffer), BufRef(cols.buffer),
-                                        BufRef(gw.buffer)], node))
+        self._gemm(state, "dw", lg, (n, f, p), cols, (n, k, p), gw, (f, k))
 
 
 class PoolStep(Step):

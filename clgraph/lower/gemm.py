@@ -125,9 +125,7 @@ class GemmStep(Step):
     def kernels(self) -> list[KernelDef]:
         if self.provider != "template":
             return []
-        copies = self.copy.kernels() if self.copy is not None else []
-        for d in copies:
-            d.nodes = [self.node]
+        copies = self.claim(self.copy.kernels()) if self.copy is not None else []
         a_dt, b_dt, c_dt = self.dtypes
         t = self.tile
         ctype = cl_type(c_dt)

@@ -25,10 +25,7 @@ class IncSubtensorStep(Step):
                                   out_modes=["strided"])
 
     def kernels(self) -> list[KernelDef]:
-        defs = self.copy.kernels() + self.write.kernels()
-        for d in defs:
-            d.nodes = [self.node]
-        return defs
+        return self.claim(self.copy.kernels() + self.write.kernels())
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node

@@ -17,10 +17,7 @@ class JoinStep(Step):
     def kernels(self) -> list[KernelDef]:
         # Identical copies render identical kernels but under distinct names; one suffices
         # per distinct source, yet distinct names keep the program simple to read.
-        defs = [d for _, step in self.copies for d in step.kernels()]
-        for d in defs:
-            d.nodes = [self.node]
-        return defs
+        return self.claim([d for _, step in self.copies for d in step.kernels()])
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node

@@ -140,6 +140,12 @@ class Step:
     def kernels(self) -> list[KernelDef]:
         return []
 
+    def claim(self, defs: list[KernelDef]) -> list[KernelDef]:
+        """Kernels of helper steps (copies, writes) shown as computing this step's node."""
+        for d in defs:
+            d.nodes = [self.node]
+        return defs
+
     def prepare(self, state: PrepareState) -> None:
         raise NotImplementedError
 

@@ -45,10 +45,7 @@ class ReshapeStep(Step):
         self.copy_node, self.copy = copy_step(node.inputs[0], ctx, f"{kernel_prefix}_copy")
 
     def kernels(self) -> list[KernelDef]:
-        defs = self.copy.kernels()
-        for d in defs:
-            d.nodes = [self.node]
-        return defs
+        return self.claim(self.copy.kernels())
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
