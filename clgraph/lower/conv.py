@@ -17,7 +17,7 @@ import pyopencl as cl
 
 from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad
 from clgraph.expr.dtypes import cl_type
-from clgraph.lower.gemm import host_blas_limit
+from clgraph.lower.gemm import host_blas_limit, host_done, host_queue
 from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
@@ -46,10 +46,7 @@ class HostConvGemm:
     def __call__(self, ctx, bufs) -> None:
         buf_a, buf_b, buf_out = bufs
         dt = np.dtype(self.dtype)
-        queue = ctx.queue
-        side = ctx.__dict__.get("profiling_queue")  # kernels go there while profiling
-        if side is not None:
-            side.finish()
+        queue = host_queue(ctx)
         maps = []
         try:
             out = _map(queue, buf_out, cl.map_flags.WRITE_INVALIDATE_REGION, self.out,
@@ -68,9 +65,7 @@ class HostConvGemm:
                 else:
                     out[...] = np.tensordot(a, b, axes=([0, 2], [0, 2]))
         finally:
-            events = [m.release(queue) for m in reversed(maps)]
-            if side is not None:
-                cl.wait_for_events(events)
+            host_done(ctx, [m.release(queue) for m in reversed(maps)])
 
 
 def _map(queue, buf, flags, lay: Layout, shape: tuple, dt: np.dtype, maps: list) -> np.ndarray:

@@ -248,10 +248,7 @@ class HostGemm:
     def __call__(self, ctx, bufs) -> None:
         buf_a, buf_b, buf_c = bufs
         a_dt, b_dt, c_dt = (np.dtype(d) for d in self.dtypes)
-        queue = ctx.queue
-        side = ctx.__dict__.get("profiling_queue")  # kernels go there while profiling
-        if side is not None:
-            side.finish()
+        queue = host_queue(ctx)
         maps = []
         try:
             c_bytes = self.c.size * c_dt.itemsize
@@ -267,9 +264,23 @@ class HostGemm:
             with host_blas_limit(2.0 * m * n * k):
                 np.dot(x, y, out=out)
         finally:
-            events = [m.release(queue) for m in reversed(maps)]
-            if side is not None:
-                cl.wait_for_events(events)
+            host_done(ctx, [m.release(queue) for m in reversed(maps)])
+
+
+def host_queue(ctx):
+    """The queue to map buffers on for host work, once every kernel before it is done
+    (while profiling, kernels run on a second queue that must finish first)."""
+    side = ctx.__dict__.get("profiling_queue")
+    if side is not None:
+        side.finish()
+    return ctx.queue
+
+
+def host_done(ctx, events: list) -> None:
+    """After host work: while profiling, wait for the unmaps, as the next kernels go to the
+    other queue and would not wait for them."""
+    if ctx.__dict__.get("profiling_queue") is not None:
+        cl.wait_for_events(events)
 
 
 def _map(queue, buf, flags, offset: int, nbytes: int, maps: list) -> np.ndarray:
