@@ -248,7 +248,7 @@ class Function:
         profile = self.profile
         t0 = time.perf_counter() if profile is not None else 0.0
         host_scalars = tuple(int(values[k]) for k in self.plan.host_scalar_slots)
-        self.plan.prepare(shapes, host_scalars)  # shape errors raise here, before enqueueing
+        state = self.plan.prepare(shapes, host_scalars)  # shape errors: before enqueueing
         t_in = time.perf_counter() if profile is not None else 0.0
         ctx = self.ctx
         bufs = []
@@ -269,7 +269,7 @@ class Function:
             profile.record_transfer("to device", time.perf_counter() - t_in,
                                     sum(getattr(v, "nbytes", 0) for v in values))
         if self._checker is None:
-            all_bufs, state = self.executor.run(bufs, shapes, host_scalars)
+            all_bufs, state = self.executor.run(bufs, state)
         else:
             all_bufs, state = self._checker.run(self, bufs, shapes, host_scalars, values)
         if profile is not None:

@@ -50,10 +50,9 @@ class Executor:
                 bufs[slot] = buf
         return bufs
 
-    def run(self, slot_buffers: list, shapes: tuple, host_scalars: tuple = ()
-            ) -> tuple[list, object]:
-        """Enqueue one call; returns (all buffers by slot, the prepared state)."""
-        state = self.plan.prepare(shapes, host_scalars)
+    def run(self, slot_buffers: list, state) -> tuple[list, object]:
+        """Enqueue one call of a prepared state (`Plan.prepare`); returns (all buffers by
+        slot, the state the call ended in: a continuation after host sync points)."""
         bufs = self._buffers(slot_buffers, state)
         queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
         done = 0
