@@ -244,7 +244,7 @@ class Function:
                   for i, (v, a) in enumerate(zip(self.inputs, args))]
         shapes = tuple(tuple(v.shape) for v in values) + \
             tuple(s.container.shape for s in self.shared) + \
-            tuple(c.data.shape for c in self.plan.constants)
+            self.plan.constant_shapes
         profile = self.profile
         t0 = time.perf_counter() if profile is not None else 0.0
         host_scalars = tuple(int(values[k]) for k in self.plan.host_scalar_slots)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from functools import cached_property
 
 import numpy as np
 
@@ -103,11 +104,16 @@ class Plan:
         parts += [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
         return "\n".join(parts)
 
-    @property
+    @cached_property
     def constants(self) -> list[Constant]:
         return [v for v in self.slot_vars if isinstance(v, Constant)]
 
-    @property
+    @cached_property
+    def constant_shapes(self) -> tuple:
+        """The constants' shapes, the tail of every prepare key (computed once, not per call)."""
+        return tuple(c.data.shape for c in self.constants)
+
+    @cached_property
     def host_scalar_slots(self) -> list[int]:
         """Integer scalar inputs: their values join the shapes in the prepare key, so they
         can serve as indices and lengths (Theano's `x[i * bs:(i + 1) * bs]`)."""
