@@ -7,7 +7,6 @@ import numpy as np
 from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.scalar.composite import Composite, ScalarConstant
-from clgraph.expr.scalar.ops import HELPER_FUNCS
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import Constant
 from clgraph.lower.access import operand_mode
@@ -86,10 +85,6 @@ class ElemwiseStep(Step):
         self.ndim = node.outputs[0].ndim
         self.n_outer = max(self.ndim - 1, 0)
         self.kname = f"{kernel_prefix}_{sanitize_ident(self.comp.name)}"
-
-    def helpers(self) -> set[str]:
-        return {op.fn for op, _ in self.comp.steps if getattr(op, "fn", None) and
-                _helper_name(op) in HELPER_FUNCS}
 
     def kernels(self) -> list[KernelDef]:
         n_in = len(self.operands)
@@ -205,12 +200,6 @@ def vector_width(ctx, dtypes) -> int:
     width = min(ctx.preferred_vector_width(dt) for dt in dtypes)
     cap = min(32 // np.dtype(dt if dt != "bool" else "uint8").itemsize for dt in dtypes)
     return max(1, min(width, cap, 16))
-
-
-def _helper_name(op) -> str:
-    from clgraph.expr.scalar.ops import _UNARY_FLOAT
-
-    return _UNARY_FLOAT.get(getattr(op, "fn", ""), (None, ""))[1]
 
 
 def sanitize_ident(text: str) -> str:

@@ -91,16 +91,12 @@ class Plan:
         t0 = time.perf_counter()
         self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in s.kernels()]
         self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles
-        helpers = sorted({h for s in self.steps for h in getattr(s, "helpers", set)()}) \
-            if self.steps else []
         self.kernel_alias = _dedupe(self.kernel_defs)
-        self.source = self._assemble(helpers)
+        self.source = self._assemble()
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
 
-    def _assemble(self, helpers: list[str]) -> str:
+    def _assemble(self) -> str:
         parts = [helper_source("common.cl")]
-        if helpers:
-            parts.append(helper_source("special.cl"))
         parts += [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
         return "\n".join(parts)
 

@@ -257,15 +257,6 @@ class ReduceStep(Step):
 
     # -- code ----------------------------------------------------------------------------
 
-    def helpers(self) -> set[str]:
-        if self.prologue is None:
-            return set()
-        from clgraph.expr.scalar.ops import HELPER_FUNCS
-        from clgraph.lower.elemwise import _helper_name
-
-        return {op.fn for op, _ in self.prologue.steps if getattr(op, "fn", None) and
-                _helper_name(op) in HELPER_FUNCS}
-
     def _value(self, ctx: CodeCtx, regs: list[str], prefix: str) -> tuple[list[str], str]:
         """Lines computing one element from loaded registers, and its value as `acc`."""
         if self.prologue is None:

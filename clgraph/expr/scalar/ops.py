@@ -39,8 +39,6 @@ _UNARY_FLOAT: dict[str, tuple[Callable, str]] = {
     # never existed (FileNotFoundError); written inline, they need no helper file.
     "erfinv": (special.erfinv, special_code.erfinv), "psi": (special.psi, special_code.psi),
 }
-# Ops implemented by helper files in kernels/: none now (the lowering still asks).
-HELPER_FUNCS: frozenset[str] = frozenset()
 _TRIG = ("sin", "cos", "tan")
 _TRIG_SPLIT = 65536.0
 
