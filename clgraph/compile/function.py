@@ -164,7 +164,11 @@ class Function:
 
             self.rewrite_checker = RewriteChecker(self.mode)
             on_pass = self.rewrite_checker.on_pass
-        self.maker_fgraph = optimize(fgraph, self.mode.optimizer, self.timings, on_pass)
+        # A mode's exclusions name passes or rules, as config.optimizer_excluding does.
+        excluding = ":".join([config.optimizer_excluding, *self.mode.excluded]).strip(":")
+        with config.change_flags(optimizer_excluding=excluding):
+            self.maker_fgraph = optimize(fgraph, self.mode.optimizer, self.timings, on_pass,
+                                         including=self.mode.included)
         self.timings["optimize"] = time.perf_counter() - t0
         if self.rewrite_checker is not None:
             test_values = self.rewrite_checker.test_values(inputs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clgraph.config import config
 
@@ -11,12 +11,16 @@ from clgraph.config import config
 class Mode:
     optimizer: str | None = None  # None: config.optimizer
     linker: str = "opencl"
+    included: tuple[str, ...] = ()  # pass names added to the optimizer's list
+    excluded: tuple[str, ...] = ()  # pass or rule names skipped
 
-    def including(self, *tags: str) -> Mode:
-        return self
+    def including(self, *names: str) -> Mode:
+        """This mode with the named passes added (Theano's Mode.including)."""
+        return replace(self, included=self.included + names)
 
-    def excluding(self, *tags: str) -> Mode:
-        return self
+    def excluding(self, *names: str) -> Mode:
+        """This mode without the named passes or rules (Theano's Mode.excluding)."""
+        return replace(self, excluded=self.excluded + names)
 
 
 @dataclass(frozen=True)

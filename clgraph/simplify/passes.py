@@ -34,17 +34,25 @@ LEVELS = {
 }
 
 
+def _names(flag: str) -> set[str]:
+    return {s.strip() for s in flag.split(":") if s.strip()}
+
+
 def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
              timings: dict[str, float] | None = None,
-             on_pass: Callable[[str, FunctionGraph, FunctionGraph], None] | None = None
-             ) -> FunctionGraph:
-    """Run the passes of `optimizer`; `on_pass(name, before, after)` sees each (DebugMode)."""
+             on_pass: Callable[[str, FunctionGraph, FunctionGraph], None] | None = None,
+             including: tuple[str, ...] = ()) -> FunctionGraph:
+    """Run the passes of `optimizer`, plus passes named in `including` or
+    config.optimizer_including, less those named in config.optimizer_excluding (rule names
+    there are skipped by the rule runner); `on_pass(name, before, after)` sees each pass
+    (DebugMode)."""
     level = (optimizer or config.optimizer).lower()
     if level not in LEVELS:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(LEVELS)}")
-    excluded = {s.strip() for s in config.optimizer_excluding.split(":") if s.strip()}
+    excluded = _names(config.optimizer_excluding)
+    included = _names(config.optimizer_including) | set(including)
     for name, fn in PASSES:
-        if name not in LEVELS[level] or name in excluded:
+        if (name not in LEVELS[level] and name not in included) or name in excluded:
             continue
         t0 = time.perf_counter()
         before, fgraph = fgraph, fn(fgraph)

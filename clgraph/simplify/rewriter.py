@@ -20,7 +20,9 @@ _reported: set[tuple[str, str]] = set()
 
 
 def _enabled(rules: list[Rule]) -> list[Rule]:
-    excluded = {s.strip() for s in config.optimizer_excluding.split(":") if s.strip()}
+    from clgraph.simplify.passes import _names
+
+    excluded = _names(config.optimizer_excluding)
     return [r for r in rules if r.name not in excluded]
 
 

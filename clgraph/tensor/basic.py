@@ -176,10 +176,6 @@ def cast(x: Any, dtype: Any) -> TensorVariable:
     return Elemwise(S.Cast(dtype))(x)
 
 
-def round_half_to_even_(x):
-    return globals()["round_half_to_even"](x)
-
-
 def round(x: Any, mode: str = "half_away_from_zero") -> TensorVariable:  # noqa: A001
     if mode not in ("half_away_from_zero", "half_to_even"):
         raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', "
@@ -218,10 +214,6 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     from clgraph.tensor.reduction import all as all_
 
     return all_(isclose(a, b, rtol, atol, equal_nan))
-
-
-def exp2_(x):
-    return globals()["exp2"](x)
 
 
 def true_divide(a, b):

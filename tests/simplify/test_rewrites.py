@@ -169,3 +169,18 @@ def test_log_sum_exp_is_stabilised():
     a = np.array([[1000.0, 999.0], [-5.0, 3.0]], "float32")
     ref = np.logaddexp(a[:, 0].astype("float64"), a[:, 1])
     np.testing.assert_allclose(f(a), ref, rtol=1e-6)
+
+
+def test_mode_including_and_excluding():
+    from clgraph.compile.mode import Mode
+
+    fast = Mode("fast_compile")
+    f = cg.function([x], T.exp(x) * 2 + 1, mode=fast.including("fusion"))
+    assert len(f.kernels()) == 1  # fast_compile does not fuse; including("fusion") does
+    g = cg.function([x], x ** 2, mode=Mode("fast_run").excluding("pow_specialize"))
+    assert "pow" in _names(g.maker.fgraph)
+    h = cg.function([x], T.exp(x) * 2 + 1, mode=Mode("fast_run").excluding("fusion"))
+    assert len(h.kernels()) == 3
+    with cg.config.change_flags(optimizer="fast_compile", optimizer_including="fusion"):
+        assert len(cg.function([x], T.exp(x) * 2 + 1).kernels()) == 1
+    np.testing.assert_allclose(f(np.ones(2, "f4")), 2 * np.e + 1, rtol=1e-6)
