@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from clgraph.config import config
 from clgraph.expr import dtypes as D
 from clgraph.expr.reduce import Argmax, Reduce, normalize_axes, reduce_out_dtype
 from clgraph.expr.variable import TensorVariable
@@ -39,15 +38,20 @@ def _reduce(kind: str, x: Any, axis, keepdims: bool, dtype=None, acc_dtype=None)
         if kind in ("and", "or"):
             out = cast(x, "bool")
         return out
+    if acc_dtype is not None:
+        # Accumulate in acc_dtype (the kernel accumulates in its output dtype), then cast.
+        acc = D.check_dtype(acc_dtype, f"{kind} acc_dtype")
+        out = cast(Reduce(kind, axes, acc)(x), dtype or reduce_out_dtype(kind, x.dtype))
+        return _keep(x, out, axes, keepdims)
     return _keep(x, Reduce(kind, axes, dtype)(x), axes, keepdims)
 
 
 def sum(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):  # noqa: A001
-    return _reduce("add", x, axis, keepdims, dtype)
+    return _reduce("add", x, axis, keepdims, dtype, acc_dtype)
 
 
 def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
-    return _reduce("mul", x, axis, keepdims, dtype)
+    return _reduce("mul", x, axis, keepdims, dtype, acc_dtype)
 
 
 def max(x: Any, axis=None, keepdims: bool = False):  # noqa: A001
@@ -80,12 +84,10 @@ def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     out_dtype = dtype or (x.dtype if D.is_float(x.dtype) else "float64")
-    if out_dtype == "float64" and not D.is_float(x.dtype) and config.floatX == "float32":
-        out_dtype = "float64"
     # No explicit dtype when it is the default, so sum(x) and mean(x) share one node.
     default = reduce_out_dtype("add", x.dtype)
     s = sum(x, axis=axes, dtype=None if out_dtype == default else out_dtype,
-            keepdims=keepdims)
+            keepdims=keepdims, acc_dtype=acc_dtype)
     return true_div(s, _count(x, axes, out_dtype))
 
 

@@ -307,3 +307,15 @@ def test_reduction_space():
     # Argmax keeps the direction of its axis.
     sp = R.reduction_space((5,), [(-1,)], [4], (0,), reorder=False)
     assert sp.rstrides == [(-1,)] and sp.offsets == [4]
+
+
+def test_acc_dtype_accumulates_wider():
+    x = T.fvector("x")
+    a = np.full(1 << 20, 0.1, "float32")
+    f = cg.function([x], [T.sum(x, acc_dtype="float64"), T.mean(x, acc_dtype="float64"),
+                          T.prod(x[:3], acc_dtype="float64")])
+    s, m, p = f(a)
+    assert s.dtype == np.float32 and m.dtype == np.float32
+    np.testing.assert_allclose(s, a.astype("float64").sum(), rtol=1e-7)
+    np.testing.assert_allclose(m, 0.1, rtol=1e-7)
+    np.testing.assert_allclose(p, 0.1 ** 3, rtol=1e-6)
