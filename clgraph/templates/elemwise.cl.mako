@@ -1,11 +1,13 @@
 <%page args="kname, width, n_outer, params, operands, vec_loads, vec_body, vec_stores, scalar_loads, scalar_body, scalar_stores, comment"/>
 /* ${comment}
- * Grid: dim 0 walks the innermost axis in chunks of ${width}, dim 1 the outer axes. */
+ * Grid: dim 0 walks the innermost axis, each work item a run of per_item chunks of ${width}
+ * (a long run on CPUs, one chunk on GPUs); dim 1 walks the outer axes. */
 __kernel void ${kname}(
     ${",\n    ".join(params)})
 {
-    const long i0 = get_global_id(0) * ${width};
-    if (i0 >= n_inner) return;
+    const long i_begin = get_global_id(0) * per_item * ${width};
+    if (i_begin >= n_inner) return;
+    const long i_end = min(i_begin + per_item * ${width}, n_inner);
     long r = get_global_id(1);
 % for op in operands:
     long p_${op['name']} = ${op['name']}_off;
@@ -19,15 +21,15 @@ __kernel void ${kname}(
   % endfor
     }
 % endfor
+    long i0 = i_begin;
 % if width > 1:
-    if (i0 + ${width} <= n_inner) {
+    for (; i0 + ${width} <= i_end; i0 += ${width}) {
   % for line in vec_loads + vec_body + vec_stores:
         ${line}
   % endfor
-        return;
     }
 % endif
-    for (long i = i0; i < n_inner && i < i0 + ${width}; ++i) {
+    for (long i = i0; i < i_end; ++i) {
 % for line in scalar_loads + scalar_body + scalar_stores:
         ${line}
 % endfor

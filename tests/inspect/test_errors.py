@@ -121,8 +121,8 @@ def test_build_failure_names_kernel_node_and_line(tmp_path):
     from clgraph.runtime.cache import KernelBuildError
 
     src = open(os.path.join(package_template_dir(), "elemwise.cl.mako")).read()
-    broken = src.replace("    const long i0 = get_global_id(0)",
-                         "    this_is_not_c = 1;\n    const long i0 = get_global_id(0)", 1)
+    broken = src.replace("    const long i_begin = get_global_id(0)",
+                         "    this_is_not_c = 1;\n    const long i_begin = get_global_id(0)", 1)
     assert broken != src
     (tmp_path / "elemwise.cl.mako").write_text(broken)
     x = T.fvector("x")

@@ -341,3 +341,24 @@ def test_python_scalar_constants(dtype):
             # Where we differ from NumPy, NumPy on the input in our dtype gives our values.
             want = np.asarray(np_fn(a if numpys is None else a.astype(ours)))
             check(f"{dtype} -> {ours}", got, want, ours, [a])
+
+
+# ---------------------------------------------------------------- long runs per work item
+@pytest.mark.parametrize("shape", [(100_003,), (3, 40_011), (257, 1031), (2, 3, 8191)])
+def test_long_runs_per_work_item(shape):
+    """Sizes where a CPU work item walks many vectors and ends in a partial run and a scalar
+    tail; contiguous, broadcast (row and column) and strided (transposed) operands."""
+    rng = _rng("runs", shape)
+    x = rng.standard_normal(shape).astype(np.float32)
+    row = rng.standard_normal(shape[-1]).astype(np.float32)
+    col = rng.standard_normal(shape[:-1] + (1,)).astype(np.float32)
+    tx = T.tensor("float32", shape=(None,) * len(shape))
+    tr = T.fvector()
+    tc = T.tensor("float32", shape=(None,) * (len(shape) - 1) + (1,))
+    f = cg.function([tx, tr, tc], [T.exp(-tx * tx) + tr * tc, tx * 2 + 1])
+    got_a, got_b = f(x, row, col)
+    np.testing.assert_allclose(got_a, np.exp(-x * x) + row * col, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b, x * 2 + 1, rtol=1e-6)
+    if len(shape) >= 2:
+        g = cg.function([tx], tx.T * 3 - 1)
+        np.testing.assert_allclose(g(x), x.T * 3 - 1, rtol=1e-6)
