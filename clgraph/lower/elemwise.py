@@ -183,6 +183,18 @@ class ElemwiseStep(Step):
             args += [BufRef(lay.buffer), np.int64(lay.offset), np.int64(st[-1])]
             args += [np.int64(s) for s in st[:-1]]
         state.work.append(Launch(self.kname, (g0, g1), local, args, node))
+        if self.out_modes == ["contig"] * len(out_layouts):
+            self._allow_in_place(state, in_layouts, out_layouts)
+
+    def _allow_in_place(self, state: PrepareState, in_layouts, out_layouts) -> None:
+        """Each output may reuse an input read element for element at its own position."""
+        for out, ovar in zip(out_layouts, self.node.outputs):
+            size = np.dtype(ovar.dtype).itemsize
+            for lay, var, mode in zip(in_layouts, self.operands, self.modes):
+                if (mode == "contig" and lay.shape == out.shape and lay.strides == out.strides
+                        and lay.offset == out.offset == 0
+                        and np.dtype(var.dtype).itemsize == size):
+                    state.inplace_ok.add((out.buffer, lay.buffer))
 
 
 def elemwise_grid(ctx, n_inner: int, width: int, rows: int

@@ -1,9 +1,13 @@
-"""Buffer planning: a dead intermediate's buffer is reused by a later one of no larger size.
+"""Buffer planning: a dead intermediate's buffer is reused by a later one of no larger size,
+and an elementwise kernel whose input dies at that kernel writes its output in place.
 
 Runs once per prepared shape signature. Lifetimes come from the work list: a slot lives from
 the first work item that names it to the last; slots that outlive the call (outputs, update
-values) are never reused. The queue is in order, so a later kernel writing a reused buffer
-cannot overtake an earlier one reading it. Reused buffers are also warm in the CPU's caches.
+values) are never reused, and inputs and shared variables are not allocations, so they are
+never written. The queue is in order, so a later kernel writing a reused buffer cannot
+overtake an earlier one reading it. In place is allowed only for the (output, input) pairs a
+step declared in `state.inplace_ok` (same layout, each element read before it is written by
+the same work item). Reused buffers are also warm in the CPU's caches.
 """
 
 from __future__ import annotations
@@ -24,20 +28,34 @@ def plan_memory(state: PrepareState, keep: set[int]) -> None:
                 last[a.slot] = i
     sizes = {a.slot: a.nbytes for a in state.allocs}
     order = sorted((first[s], s) for s in sizes if s in first and s not in keep)
-    free: list[tuple[int, int]] = []      # (nbytes, physical slot), sorted
-    releases: list[tuple[int, int]] = []  # (last use, physical slot) of buffers in use
+    free: list[tuple[int, int]] = []           # (nbytes, physical slot), sorted
+    releases: list[tuple[int, int, int]] = []  # (last use, physical, slot) of buffers in use
     aliases: dict[int, int] = {}
     for start, slot in order:
-        for end, phys in [r for r in releases if r[0] < start]:
-            releases.remove((end, phys))
-            bisect.insort(free, (sizes[phys], phys))
-        k = bisect.bisect_left(free, (sizes[slot], -1))
-        if k < len(free) and free[k][0] <= 2 * sizes[slot]:
-            _, phys = free.pop(k)
+        for rel in [r for r in releases if r[0] < start]:
+            releases.remove(rel)
+            bisect.insort(free, (sizes[rel[1]], rel[1]))
+        phys = _in_place(state, releases, start, slot, sizes)
+        if phys is None:
+            k = bisect.bisect_left(free, (sizes[slot], -1))
+            if k < len(free) and free[k][0] <= 2 * sizes[slot]:
+                _, phys = free.pop(k)
+        if phys is not None:
             aliases[slot] = phys
         else:
             phys = slot
-        releases.append((last[slot], phys))
+        releases.append((last[slot], phys, slot))
     if aliases:
         state.allocs = [a for a in state.allocs if a.slot not in aliases]
         state.aliases = aliases
+
+
+def _in_place(state: PrepareState, releases: list, start: int, slot: int, sizes: dict
+              ) -> int | None:
+    """The buffer of an input that dies at work item `start`, if `slot` may take it there."""
+    for rel in releases:
+        end, phys, src = rel
+        if end == start and (slot, src) in state.inplace_ok and sizes[phys] >= sizes[slot]:
+            releases.remove(rel)
+            return phys
+    return None

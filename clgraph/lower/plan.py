@@ -95,6 +95,9 @@ class PrepareState:
     resumed: dict = field(default_factory=dict)
     # slot -> slot whose buffer it reuses (set by lower/memory.py's planner).
     aliases: dict[int, int] = field(default_factory=dict)
+    # (output slot, input slot) pairs a kernel may share (it reads each element before writing
+    # it, in the same work item): the planner may then run it in place.
+    inplace_ok: set[tuple[int, int]] = field(default_factory=set)
 
     def fork(self) -> PrepareState:
         """A copy that continues after this state's sync point (the prefix is kept as is:

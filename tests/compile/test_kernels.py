@@ -104,6 +104,27 @@ def test_dead_intermediates_share_buffers():
     assert len(state.allocs) <= 4
 
 
+def test_elementwise_runs_in_place_where_its_input_dies():
+    x = T.fmatrix("x")
+    w = cg.shared(np.eye(16, dtype="f4") * 0.5, name="w")
+    prod = T.dot(x, w)                       # an intermediate that dies at tanh(...)
+    keep = T.dot(x, x)                       # an intermediate read by two later kernels
+    out = T.dot(T.tanh(prod) + 1, w) + T.sum(T.exp(keep)) + T.sum(keep)
+    f = cg.function([x], out, updates=[(w, w * 0.5)])
+    a = np.random.default_rng(0).standard_normal((16, 16)).astype("f4")
+    w0 = w.get_value()
+    e = a @ a
+    ref = (np.tanh(a @ w0) + 1) @ w0 + np.exp(e).sum() + e.sum()
+    np.testing.assert_allclose(f(a), ref, rtol=1e-4)
+    np.testing.assert_allclose(w.get_value(), w0 * 0.5)  # the shared input was not written
+    state = next(iter(f.plan._prepared.values()))
+    phys = state.aliases.get
+    in_place = [(o, i) for o, i in state.inplace_ok if phys(o, o) == phys(i, i)]
+    assert in_place, "tanh(prod) + 1 should take prod's buffer"
+    np.testing.assert_allclose(f(a), (np.tanh(a @ (w0 * 0.5)) + 1) @ (w0 * 0.5)
+                               + np.exp(e).sum() + e.sum(), rtol=1e-4)
+
+
 def test_identical_kernels_are_built_once():
     x, y, z = T.fmatrix("x"), T.fmatrix("y"), T.fmatrix("z")
     f = cg.function([x, y, z], T.concatenate([x, y, z], axis=1))
