@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.reduce import Reduce
 from clgraph.expr.scalar import ops as S
 from clgraph.expr.shape_infer import Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
@@ -121,6 +122,24 @@ def identity_dimshuffle(node):
     if node.op.new_order == tuple(range(node.inputs[0].ndim)):
         return [node.inputs[0]]
     return None
+
+
+@rule("canonicalize", tracks=Reduce)
+def reduce_unit_axes(node):
+    """A reduction over axes of length 1 only is a view (and a cast where the dtype widens):
+    the gradient of a broadcast bias sums over the row axis, then over the length-1 axis
+    its dimshuffle added, which would otherwise cost a kernel."""
+    if type(node.op) is not Reduce:
+        return None
+    (x,) = node.inputs
+    if any(x.type.shape[a] != 1 for a in node.op.axes):
+        return None
+    out = node.outputs[0]
+    if node.op.kind in ("and", "or") and x.dtype != "bool":
+        return None
+    kept = [d for d in range(x.ndim) if d not in node.op.axes]
+    view = DimShuffle(tuple(kept))(x) if len(kept) != x.ndim else x
+    return [view if view.dtype == out.dtype else _T().cast(view, out.dtype)]
 
 
 @rule("canonicalize", tracks=Reshape)

@@ -1,6 +1,6 @@
 """fusion: every maximal elementwise subgraph becomes one Elemwise(Composite): one kernel.
 
-A producer is absorbed into its consumer when the consumer is its only client (so nothing
+A producer is absorbed into a group when all its clients are in the group (so nothing
 is computed twice) and it is not broadcast by the consumer (which would recompute it per
 broadcast element).
 """
@@ -13,15 +13,19 @@ from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.variable import Variable
 
 
-def _absorbable(var: Variable, consumer, fgraph: FunctionGraph, absorbed: set) -> bool:
+def _absorbable(var: Variable, group_ids: set, root, fgraph: FunctionGraph,
+                absorbed: set) -> bool:
     p = var.owner
     if p is None or not isinstance(p.op, Elemwise) or len(p.outputs) != 1 or id(p) in absorbed:
         return False
-    # Every use must be by the consumer (it may use the value twice, as in e * e).
-    clients = fgraph.clients(var)
-    if not clients or any(c[0] is not consumer for c in clients):
+    if id(p) in group_ids:
         return False
-    out_shape = consumer.outputs[0].type.shape
+    # Every use must be inside the group (one node may use it twice, as in e * e, or
+    # several, as in t + t * sgn(x)): then nothing is computed twice.
+    clients = fgraph.clients(var)
+    if not clients or any(id(c[0]) not in group_ids for c in clients):
+        return False
+    out_shape = root.outputs[0].type.shape
     return all(not (s == 1 and o != 1) for s, o in zip(var.type.shape, out_shape))
 
 
@@ -34,14 +38,17 @@ def _groups(fgraph: FunctionGraph) -> dict[int, list]:
     for node in reversed(order):
         if not isinstance(node.op, Elemwise) or id(node) in absorbed or len(node.outputs) != 1:
             continue
-        group, stack = [node], [node]
-        while stack:
-            n = stack.pop()
-            for inp in n.inputs:
-                if _absorbable(inp, n, fgraph, absorbed):
-                    absorbed.add(id(inp.owner))
-                    group.append(inp.owner)
-                    stack.append(inp.owner)
+        group, ids = [node], {id(node)}
+        grew = True
+        while grew:  # to a fixed point: a producer joins once all its users have joined
+            grew = False
+            for n in list(group):
+                for inp in n.inputs:
+                    if _absorbable(inp, ids, node, fgraph, absorbed):
+                        absorbed.add(id(inp.owner))
+                        ids.add(id(inp.owner))
+                        group.append(inp.owner)
+                        grew = True
         if len(group) > 1:
             absorbed.add(id(node))
             groups[id(node)] = sorted(group, key=lambda n: pos[id(n)])

@@ -1,0 +1,69 @@
+"""Fusion of producers used several times inside one group, and reductions over unit axes
+(both seen in the MLP training step's gradient: relu's grad and the bias grad)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.expr.elemwise import Elemwise
+from clgraph.expr.reduce import Reduce
+
+
+def _nodes(fn, op_type):
+    return [n for n in fn.fgraph.toposort() if isinstance(n.op, op_type)]
+
+
+def test_value_used_by_two_nodes_of_one_group_is_fused():
+    x, g = T.fmatrix("x"), T.fmatrix("g")
+    t = g * 0.5
+    out = t + t * T.sgn(x)  # t has two clients, both in the group rooted at the add
+    f = cg.function([x, g], out)
+    assert len(_nodes(f, Elemwise)) == 1
+    assert len(f.kernels()) == 1
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 7, 33)).astype("float32")
+    np.testing.assert_allclose(f(a, b), b * 0.5 + b * 0.5 * np.sign(a), rtol=1e-6)
+
+
+def test_value_also_used_outside_the_group_is_not_fused():
+    x = T.fvector("x")
+    t = T.exp(x)
+    f = cg.function([x], [t + t * x, t])  # t is an output too: computed once, kept apart
+    assert len(_nodes(f, Elemwise)) == 2
+    a = np.linspace(-2, 2, 50).astype("float32")
+    got, got_t = f(a)
+    np.testing.assert_allclose(got, np.exp(a) * (1 + a), rtol=1e-6)
+    np.testing.assert_allclose(got_t, np.exp(a), rtol=1e-6)
+
+
+def test_relu_layer_gradient_kernels():
+    x = T.fmatrix("x")
+    w = cg.shared(np.ones((5, 4), "float32"), name="w")
+    b = cg.shared(np.zeros(4, "float32"), name="b")
+    loss = T.sum(T.nnet.relu(T.dot(x, w) + b) ** 2)
+    gb = cg.grad(loss, b)
+    f = cg.function([x], gb)
+    # the bias gradient is one reduction: no second sum over the unit axis b's dimshuffle added
+    assert len(_nodes(f, Reduce)) == 1, cg.printing.debugprint(f, file="str")
+    a = np.random.default_rng(1).standard_normal((6, 5)).astype("float32")
+    h = a @ np.ones((5, 4), "float32")
+    np.testing.assert_allclose(f(a), (2 * np.maximum(h, 0) * (h > 0)).sum(0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind,dtype", [("sum", "float32"), ("sum", "int8"), ("prod", "int32"),
+                                        ("max", "float64"), ("min", "int16"), ("any", "bool")])
+def test_reduce_over_unit_axes_is_a_view(kind, dtype):
+    x = T.tensor(dtype, shape=(1, None, 1))
+    r = getattr(T, kind)(x, axis=(0, 2))
+    f = cg.function([x], r)
+    g = cg.function([x], r, mode=cg.compile.Mode(optimizer="None"))
+    assert not _nodes(f, Reduce)
+    a = (np.random.default_rng(2).standard_normal((1, 9, 1)) * 5).astype(dtype)
+    want = getattr(np, kind)(a, axis=(0, 2))
+    for fn in (f, g):
+        got = fn(a)
+        assert got.dtype == want.dtype, (got.dtype, want.dtype)
+        np.testing.assert_array_equal(got, want)
