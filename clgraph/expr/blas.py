@@ -84,6 +84,10 @@ class GemmEpilogue(Op):
         with np.errstate(all="ignore"):
             outs = self.comp.impl_all(prod, *extras)
         shape = np.broadcast_shapes(prod.shape, *[e.shape for e in extras])
+        if shape != prod.shape:
+            raise ValueError(f"{self}: the extra operands' shapes "
+                             f"{[e.shape for e in extras]} do not broadcast to the product's "
+                             f"shape {prod.shape}")
         return [np.asarray(np.broadcast_to(o, shape), dtype=v.dtype).copy()
                 for o, v in zip(outs, node.outputs, strict=True)]
 

@@ -36,9 +36,9 @@ import pyopencl as cl
 
 from clgraph.config import config
 from clgraph.expr.dtypes import cl_type
+from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.shape_ops import DimShuffle
 from clgraph.expr.type import TensorType, shape_str
-from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.variable import TensorVariable
 from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, runtime_broadcast
 from clgraph.lower.layout import Layout, broadcast_strides

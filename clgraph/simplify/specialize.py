@@ -75,8 +75,6 @@ def _dot_of(x: Variable, y: Variable) -> Variable | None:
     for a, b in zip(x.type.shape, y.type.shape, strict=True):
         if a != b and (a == 1 or b == 1):
             return None  # broadcast: not one inner product
-        if a is None and b is None:
-            continue
     if x.ndim == 2:
         if not (_fresh(x) and _fresh(y)):
             return None  # flattening a transposed or sliced matrix would copy it
