@@ -1,4 +1,5 @@
-"""Dot22: matrix product (M, K) x (K, N). Every `dot` case lowers to it through views."""
+"""Dot22: matrix product (M, K) x (K, N). Every `dot` case lowers to it through views.
+GemmEpilogue: Dot22 with an elementwise program applied to the product (specialize pass)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import numpy as np
 
 from clgraph.expr import dtypes as D
 from clgraph.expr.apply import Apply
+from clgraph.expr.elemwise import broadcast_static_shapes
 from clgraph.expr.op import Op
+from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.type import TensorType, shape_str
 from clgraph.expr.variable import TensorVariable
 
@@ -39,3 +42,57 @@ class Dot22(Op):
 
     def infer_shape(self, node, input_shapes):
         return [(input_shapes[0][0], input_shapes[1][1])]
+
+
+@dataclass(frozen=True)
+class GemmEpilogue(Op):
+    """Dot22 followed by an elementwise program on its product: one GEMM with an epilogue.
+
+    Inputs: A (M, K), B (K, N), then the `extras`, each broadcastable to (M, N) (a bias row
+    or column, a mask, the weights an SGD update reads). `comp` is a scalar program whose
+    input 0 is the product (in Dot22's dtype) and inputs 1.. are the extras; each of its
+    outputs is an (M, N) output of the node. Made by the specialize pass (never by users):
+    several outputs let a pre-activation that a gradient also needs leave the same kernel.
+    """
+
+    comp: Composite = None  # type: ignore[assignment]
+
+    def make_node(self, a, b, *extras) -> Apply:
+        from clgraph.tensor.basic import as_tensor_variable
+
+        prod = Dot22().make_node(a, b)
+        extras = [as_tensor_variable(e) for e in extras]
+        if self.comp.nin != 1 + len(extras):
+            raise TypeError(f"{self}: takes {self.comp.nin - 1} extra operands, got "
+                            f"{len(extras)}")
+        if self.comp.in_dtypes[0] != prod.outputs[0].dtype:
+            raise TypeError(f"{self}: the epilogue reads a {self.comp.in_dtypes[0]} product, "
+                            f"Dot22 gives {prod.outputs[0].dtype}")
+        for e in extras:
+            if e.ndim != 2:
+                raise TypeError(f"{self}: extra operand {e} must be a matrix, got {e.type}")
+        shapes = [prod.outputs[0].type.shape] + [e.type.shape for e in extras]
+        shape = broadcast_static_shapes(shapes, [str(v) for v in [prod.outputs[0]] + extras],
+                                        str(self))
+        outs = [TensorVariable(TensorType(dt, shape)) for dt in self.comp.out_dtypes()]
+        return Apply(self, list(prod.inputs) + extras, outs)
+
+    def perform(self, node, inputs):
+        a, b, *extras = inputs
+        dt = self.comp.in_dtypes[0]
+        prod = np.asarray(np.dot(a.astype(dt), b.astype(dt)), dtype=dt)
+        with np.errstate(all="ignore"):
+            outs = self.comp.impl_all(prod, *extras)
+        shape = np.broadcast_shapes(prod.shape, *[e.shape for e in extras])
+        if shape != prod.shape:
+            raise ValueError(f"{self}: the extra operands' shapes "
+                             f"{[e.shape for e in extras]} do not broadcast to the product's "
+                             f"shape {prod.shape}")
+        return [np.asarray(np.broadcast_to(o, shape), dtype=v.dtype).copy()
+                for o, v in zip(outs, node.outputs, strict=True)]
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[0][0], input_shapes[1][1])] * len(node.outputs)
+
+    def __str__(self) -> str:
+        return f"GemmEpilogue{{{self.comp.name}}}"

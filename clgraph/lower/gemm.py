@@ -1,4 +1,5 @@
-"""Lowering of Dot22 (C = A . B) to a register-blocked OpenCL kernel or to the host's BLAS.
+"""Lowering of Dot22 (C = A . B) to a register-blocked OpenCL kernel or to the host's BLAS,
+and of GemmEpilogue (the same product followed by an elementwise program on it).
 
 Two providers, chosen per device by ``config.gemm``:
 
@@ -17,6 +18,12 @@ Two providers, chosen per device by ``config.gemm``:
   The host product runs with at most ``HOST_BLAS_THREADS`` BLAS threads (threadpoolctl,
   when installed): BLAS worker threads left spinning beside the CPU driver's own threads
   fight them for the cores (measured below, on `HostGemm`).
+
+A GemmEpilogue's program runs, in the template, on the accumulators just before the store
+(each extra operand is read at the same elements through its own strides, 0 where it is
+broadcast); on the host path, BLAS writes the product into the first output's buffer and
+one elementwise kernel then runs the program there in place (it reads each element before
+writing it), writing the other outputs beside it.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ import pyopencl as cl
 
 from clgraph.config import config
 from clgraph.expr.dtypes import cl_type
+from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.shape_ops import DimShuffle
-from clgraph.expr.type import shape_str
-from clgraph.lower.elemwise import copy_step
-from clgraph.lower.layout import Layout
+from clgraph.expr.type import TensorType, shape_str
+from clgraph.expr.variable import TensorVariable
+from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, runtime_broadcast
+from clgraph.lower.layout import Layout, broadcast_strides
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
@@ -107,31 +116,68 @@ def inner_axis_contiguous(var) -> bool:
     return False
 
 
+def _contiguous_owned(variables) -> set[int]:
+    """Ids of the values below `variables`' chains of views that sit in fresh contiguous
+    buffers (kernel outputs): what ElemwiseStep calls `owned`, for operands of an epilogue."""
+    owned: set[int] = set()
+    stack = list(variables)
+    while stack:
+        var = stack.pop()
+        node = var.owner
+        if node is None:
+            continue
+        if getattr(node.op, "view_map", None):
+            stack.append(node.inputs[0])
+        else:
+            owned.add(id(var))
+    return owned
+
+
 class GemmStep(Step):
-    """Dot22: (M, K) x (K, N) -> a new contiguous (M, N) buffer."""
+    """Dot22: (M, K) x (K, N) -> a new contiguous (M, N) buffer. GemmEpilogue: the same
+    product, then its scalar program on (product, extras...) -> one buffer per output."""
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
         for var in list(node.inputs) + list(node.outputs):
             ctx.check_dtype(var.dtype, f"{node_label(node)}: {var}")
         self.provider = choose_provider(ctx)
-        self.dtypes = tuple(v.dtype for v in node.inputs) + (node.outputs[0].dtype,)
+        comp = getattr(node.op, "comp", None)
+        prod_dt = comp.in_dtypes[0] if comp is not None else node.outputs[0].dtype
+        self.dtypes = (node.inputs[0].dtype, node.inputs[1].dtype, prod_dt)
         self.tile = tile_for(ctx, self.dtypes[2])
-        self.kname = f"{kernel_prefix}_dot22"
+        self.kname = f"{kernel_prefix}_dot22" if comp is None else f"{kernel_prefix}_gemm_epi"
         self.copy = None
         if self.provider == "template" and not inner_axis_contiguous(node.inputs[1]):
             copy_node, self.copy = copy_step(node.inputs[1], ctx, f"{kernel_prefix}_copy_b")
+        self.epi = None  # the epilogue as an elementwise node over (product, extras...)
+        if comp is not None:
+            from clgraph.expr.elemwise import Elemwise
+
+            prod = TensorVariable(TensorType(
+                prod_dt, (node.inputs[0].type.shape[0], node.inputs[1].type.shape[1])))
+            prod.name = "product"
+            self.epi = Elemwise(comp).make_node(prod, *node.inputs[2:])
+            # Constants written in as literals; operand 0 stays the product.
+            self.epi_comp, self.epi_operands = inline_constants(self.epi)
+            if self.provider == "host":
+                owned = _contiguous_owned(node.inputs[2:]) | {id(prod)}
+                self.epi_step = ElemwiseStep(self.epi, ctx, f"{kernel_prefix}_epi", owned)
 
     def kernels(self) -> list[KernelDef]:
         if self.provider != "template":
-            return []
+            return self.claim(self.epi_step.kernels()) if self.epi is not None else []
         copies = self.claim(self.copy.kernels()) if self.copy is not None else []
         a_dt, b_dt, c_dt = self.dtypes
         t = self.tile
         ctype = cl_type(c_dt)
         lanes = [(v, v * t.width + e) for v in range(t.vecs) for e in range(t.width)]
-        names = ", ".join(sanitize_comment(v) for v in self.node.inputs)
-        comment = f"Dot22({names}) -> {sanitize_comment(self.node.outputs[0])} ({c_dt})"
+        names = ", ".join(sanitize_comment(v) for v in self.node.inputs[:2])
+        outs = ", ".join(sanitize_comment(v) for v in self.node.outputs)
+        comment = f"Dot22({names}) -> {outs} ({c_dt})"
+        epi = self._epilogue_code(lanes) if self.epi is not None else {
+            "outs": [{"ptr": "C", "ctype": ctype, "vreg": "acc%d_%d", "sreg": "sum"}],
+            "extras": [], "epi_vec": {}, "epi_scalar": [], "epi_note": ""}
         src = render(
             "gemm.cl.mako", kname=self.kname, comment=sanitize_comment(comment),
             a_type=cl_type(a_dt), b_type=cl_type(b_dt), c_type=ctype,
@@ -139,49 +185,111 @@ class GemmStep(Step):
             vecs=list(range(t.vecs)), lanes=lanes,
             a_cast="" if a_dt == c_dt else f"({ctype})",
             b_cast="" if b_dt == c_dt else f"({ctype})",
-            logical=c_dt == "bool")
+            logical=c_dt == "bool", **epi)
         return copies + [KernelDef(self.kname, src, [self.node], "gemm.cl.mako")]
+
+    def _epilogue_code(self, lanes) -> dict:
+        """Template arguments running the epilogue program on accumulator vector (r, v)
+        (registers t<r>_<v>_<k>) and on one element `sum` (registers s<k>)."""
+        t, comp = self.tile, self.epi_comp
+        extras = [{"ptr": f"E{x}", "ctype": cl_type(v.dtype), "dtype": v.dtype}
+                  for x, v in enumerate(self.epi_operands[1:], start=1)]
+        vec, sca = CodeCtx(t.width), CodeCtx(1)
+        epi_vec = {}
+        for r in range(t.rows):
+            for v in range(t.vecs):
+                lines, regs = [], [f"acc{r}_{v}"]
+                for e in extras:
+                    p = e["ptr"]
+                    elems = ", ".join(f"{p}[{p}_off + er{r} * {p}_sr + (j0 + {col}) * {p}_sc]"
+                                      for vv, col in lanes if vv == v)
+                    vt = cl_type(e["dtype"], t.width)
+                    lines.append(f"const {vt} {p.lower()}_{r}_{v} = ({vt})({elems});")
+                    regs.append(f"{p.lower()}_{r}_{v}")
+                body, out_exprs = comp.body(vec, regs, prefix=f"t{r}_{v}_")
+                lines += body
+                for k, expr in enumerate(out_exprs):
+                    lines.append(f"const {cl_type(comp.out_dtypes()[k], t.width)} "
+                                 f"o{k}_{r}_{v} = {expr};")
+                epi_vec[(r, v)] = lines
+        scalar = [f"const {e['ctype']} {e['ptr'].lower()} = {e['ptr']}[{e['ptr']}_off + "
+                  f"i * {e['ptr']}_sr + j * {e['ptr']}_sc];" for e in extras]
+        body, out_exprs = comp.body(sca, ["sum"] + [e["ptr"].lower() for e in extras],
+                                    prefix="s")
+        scalar += body
+        outs = [{"ptr": "C" if k == 0 else f"C{k}", "ctype": cl_type(dt),
+                 "vreg": f"o{k}_%d_%d", "sreg": out_exprs[k]}
+                for k, dt in enumerate(comp.out_dtypes())]
+        note = sanitize_comment(f"Epilogue {comp.name}(product, "
+                                f"{', '.join(str(v) for v in self.epi_operands[1:])})")
+        return {"outs": outs, "extras": extras, "epi_vec": epi_vec, "epi_scalar": scalar,
+                "epi_note": note}
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
-        a, b = node.inputs
+        a, b = node.inputs[:2]
         la, lb = state.layouts[a], state.layouts[b]
         (m, k), (kb, n) = la.shape, lb.shape
         if k != kb:
             raise ValueError(f"{node_label(node)}: dot: shapes {shape_str(la.shape)} ({a}) and "
                              f"{shape_str(lb.shape)} ({b}) are not aligned: {k} (axis 1) != "
                              f"{kb} (axis 0)")
-        lc = state.new_buffer((m, n), self.dtypes[2])
-        state.layouts[node.outputs[0]] = lc
+        if self.epi is None:
+            lc = state.new_buffer((m, n), self.dtypes[2])
+            outs = [lc]
+        else:
+            shapes = [(m, n)] + [state.layouts[v].shape for v in node.inputs[2:]]
+            if runtime_broadcast(self.epi, shapes) != (m, n):
+                raise ValueError(f"{node_label(node)}: the epilogue's operands "
+                                 f"{', '.join(shape_str(s) for s in shapes[1:])} do not "
+                                 f"broadcast to the product's shape {shape_str((m, n))}")
+            outs = [state.new_buffer((m, n), v.dtype) for v in node.outputs]
+            lc = outs[0]
+            if self.provider == "host" and node.outputs[0].dtype != self.dtypes[2]:
+                lc = state.new_buffer((m, n), self.dtypes[2])  # else BLAS writes in place
+        for var, lay in zip(node.outputs, outs):
+            state.layouts[var] = lay
         if m == 0 or n == 0:
             return
         if self.provider == "host":
             state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes),
                                        [BufRef(la.buffer), BufRef(lb.buffer), BufRef(lc.buffer)],
                                        node))
+            if self.epi is not None:
+                state.layouts[self.epi.inputs[0]] = lc
+                self.epi_step.prepare(state, out_layouts=outs)
             return
-        self._prepare_template(state, la, lb, lc)
+        self._prepare_template(state, la, lb, outs)
 
-    def _prepare_template(self, state: PrepareState, la: Layout, lb: Layout, lc: Layout
-                          ) -> None:
+    def _prepare_template(self, state: PrepareState, la: Layout, lb: Layout,
+                          outs: list[Layout]) -> None:
         """The kernel launch, in the formulation that lets it load B's rows as vectors.
 
         B's rows contiguous: C = A . B directly. Else, A's columns contiguous: C^T = B^T A^T
-        (the kernel reads A^T's rows and writes C transposed). Else, with enough rows, copy
-        B to a contiguous buffer first. Otherwise the kernel gathers B in place.
+        (the kernel reads A^T's rows and writes C transposed; the epilogue's operands are
+        read transposed too). Else, with enough rows, copy B to a contiguous buffer first.
+        Otherwise the kernel gathers B in place.
         """
         (m, k), (_, n) = la.shape, lb.shape
+        lc = outs[0]
         a_sr, a_sc = _norm(m, la.strides[0]), _norm(k, la.strides[1])
         b_sr, b_sc = _norm(k, lb.strides[0]), _norm(n, lb.strides[1])
         a = (la.buffer, la.offset, a_sr, a_sc)
         b = (lb.buffer, lb.offset, b_sr, b_sc)
-        c = (lc.buffer, lc.offset, n, 1)
+        c = (lc.offset, n, 1)
+        extras = []
+        for var in self.epi_operands[1:] if self.epi is not None else ():
+            lay = state.layouts[var]
+            sr, sc = broadcast_strides(lay, lay.shape)
+            extras.append((lay.buffer, lay.offset, sr, sc))
+        transposed = False
         if b_sc == 1:
             pass
         elif a_sr == 1 and m > 1 and self.dtypes[0] == self.dtypes[1]:
             a, b = (lb.buffer, lb.offset, b_sc, b_sr), (la.buffer, la.offset, a_sc, a_sr)
-            c = (lc.buffer, lc.offset, 1, n)
+            c = (lc.offset, 1, n)
             m, n = n, m
+            transposed = True
         elif self.copy is not None and m >= COPY_B_MIN_ROWS and k > 0:
             copy_node = self.copy.node
             state.layouts[copy_node.inputs[0]] = lb
@@ -189,7 +297,12 @@ class GemmStep(Step):
             lb = state.layouts[copy_node.outputs[0]]
             b = (lb.buffer, lb.offset, _norm(k, lb.strides[0]), 1)
         args: list = [np.int64(m), np.int64(n), np.int64(k)]
-        for buf, off, sr, sc in (a, b, c):
+        for buf, off, sr, sc in (a, b):
+            args += [BufRef(buf), np.int64(off), np.int64(sr), np.int64(sc)]
+        args += [BufRef(lay.buffer) for lay in outs] + [np.int64(x) for x in c]
+        for buf, off, sr, sc in extras:
+            if transposed:
+                sr, sc = sc, sr
             args += [BufRef(buf), np.int64(off), np.int64(sr), np.int64(sc)]
         t = self.tile
         g0, g1 = -(-n // t.cols), -(-m // t.rows)

@@ -9,7 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
-from clgraph.expr.blas import Dot22
+from clgraph.expr.blas import Dot22, GemmEpilogue
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.join import Join
@@ -36,7 +36,7 @@ LOWERINGS: dict[type, type[Step]] = {
     IncSubtensor: IncSubtensorStep, Join: JoinStep,
     Reduce: ReduceStep, Argmax: ArgmaxStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
-    Dot22: GemmStep,
+    Dot22: GemmStep, GemmEpilogue: GemmStep,
 }
 # Neural-network ops (issue 6): softmax, row picks, conv, pool, random numbers.
 from clgraph.lower.nnet_registry import NNET_LOWERINGS  # noqa: E402

@@ -55,9 +55,13 @@ def _groups(fgraph: FunctionGraph) -> dict[int, list]:
     return groups
 
 
-def _composite(group: list) -> tuple[Composite, list[Variable]]:
-    externals: list[Variable] = []
-    ext_index: dict[int, int] = {}
+def composite_of(group: list, outs: list[Variable] | None = None,
+                 lead: tuple[Variable, ...] = ()) -> tuple[Composite, list[Variable]]:
+    """The scalar program of `group` (toposorted elementwise nodes) and its inputs: `lead`
+    first, then every other value the group reads from outside; its outputs are `outs`
+    (default: the last node's output)."""
+    externals: list[Variable] = list(lead)
+    ext_index: dict[int, int] = {id(v): k for k, v in enumerate(lead)}
     inside = {id(o) for n in group for o in n.outputs}
     for n in group:
         for inp in n.inputs:
@@ -79,8 +83,9 @@ def _composite(group: list) -> tuple[Composite, list[Variable]]:
         else:
             steps.append((sop, tuple(refs)))
             ref_of[id(n.outputs[0])] = nin + len(steps) - 1
-    root_out = group[-1].outputs[0]
-    comp = Composite(tuple(v.dtype for v in externals), tuple(steps), (ref_of[id(root_out)],))
+    outs = outs if outs is not None else [group[-1].outputs[0]]
+    comp = Composite(tuple(v.dtype for v in externals), tuple(steps),
+                     tuple(ref_of[id(o)] for o in outs))
     return comp, externals
 
 
@@ -94,7 +99,7 @@ def fuse_elemwise(fgraph: FunctionGraph) -> FunctionGraph:
         if id(node) in members:
             continue
         if id(node) in groups:
-            comp, externals = _composite(groups[id(node)])
+            comp, externals = composite_of(groups[id(node)])
             new = Elemwise(comp).make_node(*[memo.get(v, v) for v in externals])
             new.tag.update(node.tag)
             new.tag["fused"] = groups[id(node)]

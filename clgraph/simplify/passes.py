@@ -13,6 +13,7 @@ from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise, fuse_into_reductions
 from clgraph.simplify.merge import merge
 from clgraph.simplify.rewriter import apply_rules
+from clgraph.simplify.specialize import specialize
 from clgraph.simplify.sympy_bridge import sympy_pass
 
 # Order matters and is read here, nowhere else.
@@ -24,6 +25,7 @@ PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
     ("stabilize", lambda fg: apply_rules(fg, "stabilize")),
     ("merge2", merge),
     ("fusion", fuse_elemwise),
+    ("specialize", specialize),  # GEMM epilogues, sum(x*y) -> dot: before reduce_fusion
     ("reduce_fusion", fuse_into_reductions),
 ]
 
