@@ -68,11 +68,14 @@ def softsign(x: Any) -> TensorVariable:
 
 
 def relu(x: Any, alpha: Any = 0) -> TensorVariable:
-    """max(x, 0), or x for x > 0 and alpha x below (leaky), in Theano's abs form."""
+    """max(x, 0) (one scalar op whose gradient reads its output), or x for x > 0 and alpha x
+    below (leaky), in Theano's abs form."""
+    from clgraph.expr.relu import scalar_relu
+
     T = _T()
     x = _float(x)
     if isinstance(alpha, (int, float)) and alpha == 0:
-        return _c(0.5, x) * (x + T.abs_(x))
+        return Elemwise(scalar_relu)(x)
     if isinstance(alpha, (int, float)):
         f1, f2 = _c(0.5 * (1 + alpha), x), _c(0.5 * (1 - alpha), x)
     else:
