@@ -156,8 +156,14 @@ class Subgraph:
         return sum(op_cost(n) for n in self.nodes)
 
     def promising(self) -> bool:
-        """A cheap filter before SymPy is imported: something it could improve."""
-        # One op alone is canonicalize's business (its rules can be excluded by name).
+        """A cheap filter before SymPy is imported: something it could improve.
+
+        Importing SymPy costs ~0.3 s, most of a small function's compile time, so subgraphs
+        it cannot make cheaper are skipped here: one op alone and two cheap ops (add, sub,
+        mul, neg, sqr, abs) are canonicalize's business; otherwise a general pow, two
+        transcendental calls, or an atom used twice (the room for factoring, cancelling and
+        merging) is needed. `abs(x)` counts as an atom of its own, apart from `x`: without
+        assumptions SymPy sees nothing shared between them (relu's `0.5 * (x + abs(x))`)."""
         if len(self.nodes) < 2:
             return False
         names = [_op_name(n) for n in self.nodes]
@@ -165,11 +171,14 @@ class Subgraph:
             return True
         if sum(nm in _TRANSCENDENTAL for nm in names) >= 2:
             return True
+        if len(self.nodes) < 3 and all(OP_COST.get(nm, 4) <= 1 for nm in names):
+            return False
         uses: dict = {}
-        for n in self.nodes:
+        for n, nm in zip(self.nodes, names):
             for i in n.inputs:
                 if _uniform_const(i) is None:
-                    uses[i] = uses.get(i, 0) + 1
+                    atom = ("abs", i) if nm == "abs" and i in self.leaves else i
+                    uses[atom] = uses.get(atom, 0) + 1
         return any(c >= 2 for c in uses.values())
 
 
