@@ -14,6 +14,8 @@ PyTensor and JAX are timed when importable (JAX on device arrays where clgraph i
 resident), and shown as n/a otherwise; they are never installed by this script.
 `mlp_step` and `lenet_step` (training steps, issue 6 item 5) live in training.py: their NumPy
 column is a hand-written step, and they alone fill the PyTorch column ('-' elsewhere).
+`compile` (issue 5 item 5, in compile_time.py) times the MLP step's compilation, graph to
+first result, in fresh processes with cold and with warm caches, beside PyTensor's.
 
 Environment variables (OPENBLAS_*, OMP_*, CLGRAPH_FLAGS, ...) are read as they are; nothing here
 changes them.
@@ -41,7 +43,8 @@ import pyopencl.array as cl_array
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import reference_kernels  # noqa: E402  (lives next to this script)
+import compile_time  # noqa: E402  (lives next to this script)
+import reference_kernels  # noqa: E402
 import training  # noqa: E402
 
 import clgraph as cg  # noqa: E402
@@ -92,6 +95,7 @@ class Row:
     peers: dict[str, float | str | None] = field(default_factory=dict)  # seconds, 'error', None
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # why clgraph has no time
+    numpy_applies: bool = True  # False: '-' in the NumPy column (nothing to compare)
     traceback: str | None = None  # of that error, for --verbose
 
 
@@ -119,7 +123,8 @@ def _cells(row: Row) -> list[str]:
             continue
         value = row.peers.get(name)
         peers.append(value if isinstance(value, str) else _fmt_time(value, row.unit))
-    return [row.case, cg_cell, _fmt_time(row.numpy, row.unit), ratio, *peers, "; ".join(row.notes)]
+    numpy = _fmt_time(row.numpy, row.unit) if row.numpy_applies else "-"
+    return [row.case, cg_cell, numpy, ratio, *peers, "; ".join(row.notes)]
 
 
 HEADERS = ["case", "clgraph", "NumPy", "ratio", *PEERS, "notes"]
@@ -493,6 +498,27 @@ case_lenet_step = _training_case(
              f"{training.LENET_BATCH} f32")
 
 
+def case_compile(r: Runner) -> list[Row]:
+    """Graph to first result of the MLP step, cold and warm caches, in fresh processes."""
+    pairs = 1 if r.s.quick else 3
+    res = compile_time.measure("clgraph", pairs)
+    pt = compile_time.measure("pytensor", pairs) if compile_time.pytensor_importable() else None
+    rows = []
+    for which, target in (("cold", compile_time.COLD_TARGET_S),
+                          ("warm", compile_time.WARM_TARGET_S)):
+        got = res.median(which, "to_first_result")
+        row = Row(f"(j) compile MLP step, graph to first result, {which} caches (new process)",
+                  clgraph=got, numpy_applies=False,
+                  peers={"PyTensor": pt.median(which, "to_first_result") if pt else None,
+                         "JAX": "-"})
+        row.notes.append(f"target <= {target:g} s: {'met' if got <= target else 'MISSED'}; "
+                         f"median of {pairs}; {compile_time.breakdown(res, which)}")
+        if not any(m["sympy_imported"] for m in getattr(res, which)):
+            row.notes.append("SymPy not imported")
+        rows.append(row)
+    return rows
+
+
 CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "elementwise": case_elementwise,
     "triad": case_triad,
@@ -503,6 +529,7 @@ CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "overhead": case_overhead,
     "mlp_step": case_mlp_step,
     "lenet_step": case_lenet_step,
+    "compile": case_compile,
 }
 
 

@@ -83,6 +83,19 @@ def _int_range(lo: int, hi: int | None) -> Parser:
     return parse
 
 
+def _seconds(name: str, value: Any) -> float:
+    allowed = "a positive number of seconds"
+    if isinstance(value, bool):
+        raise _bad(name, value, allowed)
+    try:
+        out = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise _bad(name, value, allowed) from None
+    if not out > 0:
+        raise _bad(name, value, allowed)
+    return out
+
+
 def _string(name: str, value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -161,6 +174,8 @@ def _flags(environ: Mapping[str, str]) -> list[Flag]:
              "Colon-separated rewrite rule or pass names to add to the mode's set."),
         Flag("optimizer_verbose", False, _bool,
              "Print 'pass/rule: old -> new' each time a rewrite fires."),
+        Flag("optimizer_pass_budget", 10.0, _seconds,
+             "Seconds one rewrite pass may take; past it the pass stops with a warning."),
         Flag("sympy_simplify", True, _bool,
              "Let the bounded SymPy pass propose cheaper fused elementwise expressions."),
         Flag("mode", "FAST_RUN", _enum("FAST_RUN", "FAST_COMPILE", "DebugMode", "NanGuardMode"),

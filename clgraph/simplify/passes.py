@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 from clgraph.config import config
 from clgraph.expr.graph import FunctionGraph
 from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
+from clgraph.simplify import rewriter
 from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
 from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise, fuse_into_reductions
@@ -57,12 +59,31 @@ def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
         if (name not in LEVELS[level] and name not in included) or name in excluded:
             continue
         t0 = time.perf_counter()
-        before, fgraph = fgraph, fn(fgraph)
+        before, fgraph = fgraph, _run_pass(name, fn, fgraph, t0)
         if timings is not None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         if on_pass is not None:
             on_pass(name, before, fgraph)
     return fgraph
+
+
+def _run_pass(name: str, fn: Callable[[FunctionGraph], FunctionGraph], fgraph: FunctionGraph,
+              t0: float) -> FunctionGraph:
+    """One pass under config.optimizer_pass_budget: rule passes stop at the deadline
+    themselves (rewriter.apply_rules); a pass of another kind (a single linear walk, as merge
+    or fusion) is warned about, by name, when it took longer."""
+    budget = config.optimizer_pass_budget
+    rewriter.deadline[0] = t0 + budget
+    rewriter.stopped.discard(name)
+    try:
+        out = fn(fgraph)
+    finally:
+        rewriter.deadline[0] = None
+    took = time.perf_counter() - t0
+    if took > budget and name not in rewriter.stopped:
+        warnings.warn(f"pass {name} took {took:.3g} s, over its time budget of {budget:g} s "
+                      "(config.optimizer_pass_budget)", stacklevel=3)
+    return out
 
 
 def rewrite_graph(outputs, include: tuple[str, ...] | None = None):

@@ -20,9 +20,12 @@ the rule `sympy_simplify` then, for each root:
    with it (`values_agree`) evaluated with the ops' `perform` (their NumPy `impl`) in the
    subgraph's dtype on random points and on 0, -0, +-1, +-inf, nan, tiny and huge values.
 
-Results are memoised per structural key of the subgraph; a subgraph gets `TIME_BUDGET` seconds
-of SymPy work; `config.sympy_simplify = False` turns the pass off. SymPy itself is imported on
-the first subgraph worth a try (about 0.4 s once per process), never for graphs without one.
+Results are memoised per structural key of the subgraph, in memory and under config.compiledir
+(`sympy_store`: small programs that rebuild without SymPy, value-checked again when read from
+disk); a subgraph gets `TIME_BUDGET` seconds of SymPy work, a pass `PASS_BUDGET` (then only
+remembered subgraphs are rewritten); `config.sympy_simplify = False` turns the pass off. SymPy
+itself is imported on the first subgraph worth a try and not remembered (about 0.3 s once per
+process), never for graphs without one (`Subgraph.promising`).
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.scalar import ops as S
 from clgraph.expr.shape_ops import DimShuffle
 from clgraph.expr.variable import Constant, Variable
+from clgraph.simplify import sympy_store as store
 from clgraph.simplify.registry import rule
 
 MAX_NODES = 40          # interior nodes of one subgraph; deeper nodes become leaves
 TIME_BUDGET = 0.05      # seconds of SymPy work per subgraph
+PASS_BUDGET = 1.0       # seconds of SymPy work per pass; then only remembered subgraphs
 MAX_POLY_DEGREE = 12    # Horner form only for polynomials up to this total degree
 MAX_INT_POWER = 8       # x**n, integer n up to this, becomes sqr/mul chains
 MAX_CACHE = 4096        # memoised subgraphs (the cache is emptied when it is full)
@@ -62,7 +67,11 @@ _UNARY_SYMPY = ("exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh
                 "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh")
 _TRANSCENDENTAL = frozenset(_UNARY_SYMPY) - {"sqrt"}
 
-_CACHE: dict[tuple, Any] = {}   # structural key -> sympy candidate in x0..xn, or None
+_CACHE: dict[tuple, Any] = {}   # structural key -> sympy_store program, or None
+_pass_spent = [0.0]             # seconds of SymPy work in the running pass
+# The budgets count this thread's CPU time: the work done, not the time spent waiting for a
+# core on a loaded machine (where wall-clock budgets made results depend on the load).
+_clock = time.thread_time
 _ROOT_TAG = "sympy_root"      # tags survive the rewriter's rebuilding of a node
 _SINGLE_TAG = "sympy_single"
 _run_token: list[object] = [None]
@@ -156,8 +165,14 @@ class Subgraph:
         return sum(op_cost(n) for n in self.nodes)
 
     def promising(self) -> bool:
-        """A cheap filter before SymPy is imported: something it could improve."""
-        # One op alone is canonicalize's business (its rules can be excluded by name).
+        """A cheap filter before SymPy is imported: something it could improve.
+
+        Importing SymPy costs ~0.3 s, most of a small function's compile time, so subgraphs
+        it cannot make cheaper are skipped here: one op alone and two cheap ops (add, sub,
+        mul, neg, sqr, abs) are canonicalize's business; otherwise a general pow, two
+        transcendental calls, or an atom used twice (the room for factoring, cancelling and
+        merging) is needed. `abs(x)` counts as an atom of its own, apart from `x`: without
+        assumptions SymPy sees nothing shared between them (relu's `0.5 * (x + abs(x))`)."""
         if len(self.nodes) < 2:
             return False
         names = [_op_name(n) for n in self.nodes]
@@ -165,11 +180,14 @@ class Subgraph:
             return True
         if sum(nm in _TRANSCENDENTAL for nm in names) >= 2:
             return True
+        if len(self.nodes) < 3 and all(OP_COST.get(nm, 4) <= 1 for nm in names):
+            return False
         uses: dict = {}
-        for n in self.nodes:
+        for n, nm in zip(self.nodes, names):
             for i in n.inputs:
                 if _uniform_const(i) is None:
-                    uses[i] = uses.get(i, 0) + 1
+                    atom = ("abs", i) if nm == "abs" and i in self.leaves else i
+                    uses[atom] = uses.get(atom, 0) + 1
         return any(c >= 2 for c in uses.values())
 
 
@@ -380,7 +398,7 @@ def _candidates(expr, syms, deadline: float):
     ]
     for step in steps:
         for base in list(out):
-            if time.perf_counter() > deadline:
+            if _clock() > deadline:
                 return out
             try:
                 add(step(base))
@@ -540,25 +558,59 @@ def values_agree(original: Variable, candidate: Variable, leaves, dtype: str | N
 
 # ---------------------------------------------------------------- the rule and the pass
 def simplify_subgraph(sub: Subgraph) -> Variable | None:
-    """The cheapest checked candidate for `sub`'s root output, or None."""
+    """The cheapest checked candidate for `sub`'s root output, or None.
+
+    Results are kept per structural key, as sympy_store programs: in memory, and under
+    config.compiledir for new processes (an entry from disk is value-checked again)."""
     key = sub.key()
-    if key in _CACHE:
-        found = _CACHE[key]
-        if found is None:
-            return None
-        sp = _sympy()
-        syms = list(sp.symbols(f"x0:{len(sub.leaves)}")) if sub.leaves else []
-        return _guarded_build(sp, found, syms, sub)
+    orig = sub.root.outputs[0]
+    found = _CACHE.get(key, store.MISSING)
+    from_disk = found is store.MISSING
+    if from_disk:
+        found = store.load(key)
+    if found is not store.MISSING:
+        var = _rebuild(found, sub)
+        if var is not None and from_disk and not (
+                var.type == orig.type and values_agree(orig, var, sub.leaves, sub.dtype)):
+            var = found = store.MISSING  # a stale or damaged entry: worked out again below
+        if found is not store.MISSING:
+            _remember(key, found)
+            return var
+    if _pass_spent[0] > PASS_BUDGET:
+        return None  # the pass has used its SymPy time: known subgraphs only from here on
+    t0 = _clock()
+    try:
+        return _work_out(sub, key, orig)
+    finally:
+        _pass_spent[0] += _clock() - t0
+
+
+def _rebuild(found: list | None, sub: Subgraph) -> Variable | None:
+    if found is None:
+        return None
+    try:
+        var = store.from_program(found, sub.leaves, sub.dtype)
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return var
+
+
+def _remember(key: tuple, result: list | None, persist: bool = False) -> None:
     if len(_CACHE) >= MAX_CACHE:
         _CACHE.clear()
-    _CACHE[key] = None  # also what a subgraph that ran out of time is remembered as
+    _CACHE[key] = result
+    if persist:
+        store.save(key, result)
+
+
+def _work_out(sub: Subgraph, key: tuple, orig: Variable) -> Variable | None:
+    _remember(key, None)  # also what a subgraph that fails or runs out of time is left as
     sp = _sympy()  # the first import (~0.4 s, once per process) is not the subgraph's time
-    deadline = time.perf_counter() + TIME_BUDGET
+    deadline = _clock() + TIME_BUDGET
     try:
         expr, syms = to_sympy(sub)
     except Exception:  # noqa: BLE001
         return None
-    orig = sub.root.outputs[0]
     base = sub.cost()
     scored = []
     for cand in _candidates(expr, syms, deadline):
@@ -569,21 +621,25 @@ def simplify_subgraph(sub: Subgraph) -> Variable | None:
         cost = _candidate_cost(var, sub.leaves)
         if cost < base:
             scored.append((cost, len(scored), cand, var))
-    for _, _, cand, var in sorted(scored, key=lambda t: t[:2]):
-        if time.perf_counter() > deadline + TIME_BUDGET:  # the check gets one more budget
-            break
+    for _, _, _cand, var in sorted(scored, key=lambda t: t[:2]):
+        if _clock() > deadline + TIME_BUDGET:  # the check gets one more budget
+            return None
         if var.type == orig.type and values_agree(orig, var, sub.leaves, sub.dtype):
-            _CACHE[key] = (cand, expr)
-            return var
+            prog = store.to_program(var, sub.leaves, _op_name, _uniform_const)
+            rebuilt = _rebuild(prog, sub)
+            if rebuilt is not None and rebuilt.type == orig.type:
+                _remember(key, prog, persist=True)
+                return rebuilt
+            return var  # not expressible as a program: used, not remembered
+    # Nothing cheaper: remembered across processes too, unless time ran out on the way.
+    _remember(key, None, persist=_clock() <= deadline)
     return None
 
 
-def _guarded_build(sp, cand, syms, sub, expr=None) -> Variable:
+def _guarded_build(sp, cand, syms, sub, expr) -> Variable:
     """Build `cand`, adding (s - s) for each symbol of the original it lost."""
     import clgraph.tensor as T
 
-    if isinstance(cand, tuple):
-        cand, expr = cand
     var = from_sympy(cand, syms, sub.leaves, sub.dtype)
     leaf_of = dict(zip(syms, sub.leaves))
     for s in syms:
@@ -616,6 +672,7 @@ def sympy_pass(fgraph: FunctionGraph) -> FunctionGraph:
         return fgraph
     token = object()
     _run_token[0] = token
+    _pass_spent[0] = 0.0
     marked = []
     for node in fgraph.toposort():
         out = node.outputs[0]

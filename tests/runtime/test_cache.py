@@ -263,3 +263,39 @@ def test_binary_cache_modes(ctx, compiledir):
     with config.change_flags(binary_cache="always"):
         cache.build_program(ctx, src % 3)
     assert len(entries()) == (1 if is_pocl else 2)
+
+
+def _double_kernels() -> list[str]:
+    import clgraph as cg
+    import clgraph.tensor as T
+
+    v = T.fvector("v")
+    f = cg.function([v], T.exp(v) * 2)
+    np.testing.assert_allclose(f(np.ones(3, "f4")), 2 * np.e, rtol=1e-6)
+    return f.kernels()
+
+
+def test_templates_are_compiled_once_into_compiledir(compiledir):
+    """Mako's compiled template modules live under compiledir/mako: a new process (here: a
+    cleared lookup) loads them instead of compiling the templates again."""
+    from clgraph.lower import render
+
+    render._lookup.cache_clear()
+    first = _double_kernels()
+    modules = list(compiledir.glob("mako/*/elemwise.cl.mako.py"))
+    assert len(modules) == 1
+    stamp = modules[0].stat().st_mtime_ns
+    render._lookup.cache_clear()
+    assert _double_kernels() == first
+    assert modules[0].stat().st_mtime_ns == stamp  # loaded, not written again
+
+
+def test_templates_render_with_an_unwritable_compiledir(tmp_path):
+    from clgraph.lower import render
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    render._lookup.cache_clear()
+    with config.change_flags(compiledir=blocker / "compiledir", binary_cache="never"):
+        assert render._module_dir(("x",), config.compiledir) is None
+        assert _double_kernels()

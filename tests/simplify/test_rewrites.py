@@ -100,11 +100,107 @@ def test_a_failing_rule_is_reported_and_skipped():
         raise RuntimeError("boom")
 
     try:
-        with pytest.warns(UserWarning, match="broken_rule"):
+        with pytest.warns(UserWarning, match="broken_rule") as got:
             f = cg.function([x], T.exp(x) * 2)
         np.testing.assert_allclose(f(np.ones(3, "f4")), 2 * np.e, rtol=1e-6)
+        text = "\n".join(str(w.message) for w in got if "broken_rule" in str(w.message))
+        # Reported once (not once per node or round), with the graph it failed on.
+        assert text.count("broken_rule") == 1, text
+        assert "RuntimeError: boom" in text and "Elemwise{exp}" in text and "|x" in text
     finally:
         RULES["canonicalize"][:] = [r for r in RULES["canonicalize"] if r.name != "broken_rule"]
+
+
+def _without(pass_name: str, name: str) -> None:
+    from clgraph.simplify.registry import RULES
+
+    RULES[pass_name][:] = [r for r in RULES[pass_name] if r.name != name]
+
+
+def test_a_slow_pass_stops_at_its_budget_with_a_warning_naming_it():
+    """A rule that takes 20 ms a node, under a 50 ms pass budget, over a graph of ~40 nodes:
+    the pass stops after a few nodes (not ~1 s later), says which pass and which rule, and
+    the function computes the right values from the graph as far as it was rewritten."""
+    import time
+    import warnings
+
+    from clgraph.simplify.registry import rule
+
+    @rule("canonicalize", tracks=Elemwise, name="slow_rule")
+    def slow(node):
+        time.sleep(0.02)
+        return None
+
+    e = x
+    for k in range(40):
+        e = T.exp(e * 0.5) * 1 + k   # the `* 1`s are canonicalize's to remove
+    try:
+        t0 = time.perf_counter()
+        with cg.config.change_flags(optimizer_pass_budget=0.05, sympy_simplify=False):
+            with warnings.catch_warnings(record=True) as got:
+                warnings.simplefilter("always")
+                fg = _rewrite([e])
+        took = time.perf_counter() - t0
+    finally:
+        _without("canonicalize", "slow_rule")
+    msgs = [str(w.message) for w in got if "budget" in str(w.message)]
+    assert len(msgs) == 1 and "pass canonicalize" in msgs[0] and "slow_rule" in msgs[0], msgs
+    assert took < 0.6, took
+    # Stopped early: some `* 1` are left (the full pass removes them all).
+    assert "mul" in _names(fg)
+    assert _names(_rewrite([e])).count("mul") < _names(fg).count("mul")
+    f = cg.function([x], fg.outputs[0])
+    g = cg.function([x], e, mode=cg.compile.mode.Mode("None"))
+    v = np.linspace(-1, 1, 5).astype("f4")
+    np.testing.assert_allclose(f(v), g(v), rtol=1e-5)
+
+
+def test_a_pass_other_than_rules_is_warned_about_when_over_budget(monkeypatch):
+    import time
+
+    from clgraph.simplify import passes
+
+    def slow_merge(fg):
+        time.sleep(0.03)
+        return fg
+
+    monkeypatch.setattr(passes, "PASSES", [("merge", slow_merge), *passes.PASSES[1:]])
+    with cg.config.change_flags(optimizer_pass_budget=0.01):
+        with pytest.warns(UserWarning, match="pass merge took .* over its time budget"):
+            optimize(FunctionGraph([x], [x + 1]), "fast_compile")
+
+
+def test_rules_that_undo_each_other_stop_after_max_rounds():
+    """A rule that always makes a new node (a cycle of length 1): bounded by MAX_ROUNDS,
+    warned about with the pass and the rule, the values kept."""
+    from clgraph.simplify.registry import rule
+    from clgraph.simplify.rewriter import MAX_ROUNDS
+
+    calls = []
+
+    @rule("stabilize", tracks=Elemwise, name="restless_rule")
+    def restless(node):
+        if node.op.scalar_op.name != "exp":
+            return None
+        calls.append(1)
+        return [T.exp(node.inputs[0])]   # equal, but a new node every time
+
+    try:
+        with pytest.warns(UserWarning, match=r"stabilize did not reach a fixed point.*"
+                                             r"restless_rule"):
+            f = cg.function([x], T.exp(x) + 1)
+    finally:
+        _without("stabilize", "restless_rule")
+    assert len(calls) == MAX_ROUNDS
+    np.testing.assert_allclose(f(np.zeros(2, "f4")), [2, 2])
+
+
+def test_profile_has_the_time_of_each_pass():
+    f = cg.function([x], T.log(1 + x), profile=True)
+    for name in ("merge", "canonicalize", "stabilize", "fusion"):
+        assert f.timings[name] >= 0
+    line = next(ln for ln in f.profile.summary().splitlines() if "rewrites" in ln)
+    assert "canonicalize" in line and "stabilize" in line and "fusion" in line
 
 
 def test_elementwise_producers_fuse_into_reductions():

@@ -191,3 +191,67 @@ def test_memoised_and_bounded_compile_time():
     t0 = time.perf_counter()
     _opt([big()], [x, y])
     assert time.perf_counter() - t0 < max(with_sympy / 2, 0.05)
+
+
+def test_subgraphs_it_cannot_improve_never_reach_sympy(monkeypatch):
+    """relu (0.5 * (h + abs(h))) and its gradient's x*y + x: SymPy is not even imported for
+    them (~0.3 s, most of a small training step's compile time)."""
+    seen = []
+    monkeypatch.setattr(B, "simplify_subgraph", lambda sub: seen.append(sub) or None)
+    m, w, b = T.fmatrix("m"), T.fmatrix("w"), T.fvector("b")
+    h = T.dot(m, w) + b
+    _opt([T.nnet.relu(h)], [m, w, b])
+    _opt([x * y + x], [x, y])
+    assert seen == []
+    _opt([T.exp(x) * T.exp(y)], [x, y])   # one it can improve still goes
+    assert len(seen) == 1
+
+
+CHILD = """
+import sys
+import clgraph as cg, clgraph.tensor as T
+from clgraph.expr.graph import FunctionGraph
+from clgraph.simplify.passes import optimize
+x, y = T.fvector("x"), T.fvector("y")
+with cg.config.change_flags(optimizer_excluding="merge2:fusion:reduce_fusion"):
+    fg = optimize(FunctionGraph([x, y], [T.exp(x) * T.exp(y) + x]), "fast_run")
+names = [n.op.scalar_op.name for n in fg.toposort() if hasattr(n.op, "scalar_op")]
+print(names.count("exp"), "sympy" in sys.modules)
+"""
+
+
+def test_results_are_remembered_across_processes(tmp_path):
+    """A new process rebuilds a known subgraph's result from compiledir without SymPy."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, CLGRAPH_FLAGS=f"compiledir={tmp_path}", CLGRAPHRC="")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    runs = [subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                           text=True, timeout=120) for _ in range(2)]
+    assert [r.stdout.split() for r in runs] == [["1", "True"], ["1", "False"]], \
+        [r.stderr[-500:] for r in runs]
+    assert list(tmp_path.glob("sympy/*/*.json"))
+
+
+def test_a_wrong_entry_on_disk_is_refused(tmp_path, monkeypatch):
+    from clgraph.simplify import sympy_store
+
+    e = T.exp(x) * T.exp(y)
+    sub = B.Subgraph(e.owner, lambda v: True)
+    with cg.config.change_flags(compiledir=str(tmp_path)):
+        # exp(x - y) for exp(x) * exp(y): cheaper, and wrong.
+        sympy_store.save(sub.key(), [["sub", [["x", 0], ["x", 1]]], ["exp", [["n", 0]]]])
+        monkeypatch.setattr(B, "_CACHE", {})
+        read = []
+        load = sympy_store.load
+        monkeypatch.setattr(sympy_store, "load", lambda key: read.append(load(key)) or read[-1])
+        fg = _opt([e], [x, y])
+    assert read and read[0] is not sympy_store.MISSING   # the entry was found ...
+    a = np.linspace(-3, 3, 7, dtype="float32")
+    b = np.linspace(1, 2, 7, dtype="float32")
+    ref = np.exp(a.astype("f8")) * np.exp(b.astype("f8"))
+    assert np.allclose(_eval(fg, [x, y], [a, b]), ref, rtol=1e-5)
+    assert _names(fg).count("exp") == 1   # ... refused, and worked out again: exp(x + y)
