@@ -206,7 +206,7 @@ def elemwise_grid(ctx, n_inner: int, width: int, rows: int
         wanted = ctx.compute_units * WORK_ITEMS_PER_UNIT
         per_item = max(1, min(MAX_RUN, vectors, -(-vectors * rows // wanted)))
         items = -(-vectors // per_item)
-        local = min(CPU_LOCAL_SIZE, items)
+        local = CPU_LOCAL_SIZE  # one size always: PoCL compiles a kernel once per local size
     else:
         per_item, items = 1, vectors
         local = min(LOCAL_SIZE, items)
