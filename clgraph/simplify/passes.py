@@ -60,11 +60,28 @@ def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
             continue
         t0 = time.perf_counter()
         before, fgraph = fgraph, _run_pass(name, fn, fgraph, t0)
+        validate_pass(name, before, fgraph)
         if timings is not None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         if on_pass is not None:
             on_pass(name, before, fgraph)
     return fgraph
+
+
+class PassValidationError(TypeError):
+    """A pass changed the graph's interface: its outputs' number, dtypes or static shapes."""
+
+
+def validate_pass(name: str, before: FunctionGraph, after: FunctionGraph) -> None:
+    """The graph a pass returns has the same inputs and outputs of the same types (dtype
+    and static shape, so broadcast patterns too) as the one it was given."""
+    if list(after.inputs) != list(before.inputs) or len(after.outputs) != len(before.outputs):
+        raise PassValidationError(f"pass {name} changed the graph's inputs or number of "
+                                  f"outputs ({len(before.outputs)} -> {len(after.outputs)})")
+    for k, (old, new) in enumerate(zip(before.outputs, after.outputs)):
+        if old.type != new.type:
+            raise PassValidationError(f"pass {name} changed output {k} ({old}) from type "
+                                      f"{old.type} to {new.type}")
 
 
 def _run_pass(name: str, fn: Callable[[FunctionGraph], FunctionGraph], fgraph: FunctionGraph,

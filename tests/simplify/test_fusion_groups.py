@@ -67,3 +67,15 @@ def test_reduce_over_unit_axes_is_a_view(kind, dtype):
         got = fn(a)
         assert got.dtype == want.dtype, (got.dtype, want.dtype)
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_pass_that_changes_an_output_type_is_caught():
+    from clgraph.expr.graph import FunctionGraph
+    from clgraph.simplify import passes
+
+    x = T.fmatrix("x")
+    fg = FunctionGraph([x], [T.exp(x)])
+    bad = FunctionGraph([x], [T.cast(T.exp(x), "float64")])
+    with pytest.raises(passes.PassValidationError, match="pass broken changed output 0"):
+        passes.validate_pass("broken", fg, bad)
+    passes.validate_pass("fine", fg, FunctionGraph([x], [T.exp(x) + 0]))
