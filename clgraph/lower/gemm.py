@@ -348,8 +348,8 @@ def host_blas_limit(flops: float = 0.0):
 class HostGemm:
     """C = A . B with NumPy on buffers mapped into host memory; run as `HostCall.fn`.
 
-    Maps with ``is_blocking=True`` on the in-order queue, so every command enqueued before
-    (uploads, kernels writing A or B) has finished; unmaps enqueue behind the product, so
+    Its last map blocks on the in-order queue, so every command enqueued before (uploads,
+    kernels writing A or B) has finished; unmaps enqueue behind the product, so
     later commands see C. A buffer that holds both A and B is mapped once.
     """
 
@@ -364,14 +364,18 @@ class HostGemm:
         queue = host_queue(ctx)
         maps = []
         try:
+            # A and B are mapped without waiting; the blocking map of C, enqueued after them on
+            # the in-order queue, returns once everything before it is done: one round trip.
+            empty = self.a.shape[1] == 0
+            if not empty:
+                views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
             c_bytes = self.c.size * c_dt.itemsize
             c_raw = _map(queue, buf_c, cl.map_flags.WRITE_INVALIDATE_REGION,
-                         self.c.offset * c_dt.itemsize, c_bytes, maps)
+                         self.c.offset * c_dt.itemsize, c_bytes, maps, blocking=True)
             out = c_raw.view(c_dt).reshape(self.c.shape)
-            if self.a.shape[1] == 0:
+            if empty:
                 out[...] = 0
                 return
-            views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
             x, y = (v if v.dtype == c_dt else v.astype(c_dt) for v in views)
             (m, k), n = self.a.shape, self.b.shape[1]
             with host_blas_limit(2.0 * m * n * k):
@@ -396,9 +400,12 @@ def host_done(ctx, events: list) -> None:
         cl.wait_for_events(events)
 
 
-def _map(queue, buf, flags, offset: int, nbytes: int, maps: list) -> np.ndarray:
+def _map(queue, buf, flags, offset: int, nbytes: int, maps: list,
+         blocking: bool = False) -> np.ndarray:
+    """A map of `nbytes` at `offset`; without `blocking`, valid once a later blocking map
+    (or a finish) on the same in-order queue has returned."""
     raw, _ = cl.enqueue_map_buffer(queue, buf, flags, offset, (nbytes,), np.uint8,
-                                   is_blocking=True)
+                                   is_blocking=blocking)
     maps.append(raw.base)
     return raw
 
