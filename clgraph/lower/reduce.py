@@ -43,6 +43,7 @@ from clgraph.expr.type import shape_str
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.lower.vec_mem import vec_preamble, vld, vst
 
 KIND_NAMES = {"add": "sum", "mul": "prod", "max": "max", "min": "min", "and": "all",
               "or": "any"}
@@ -317,14 +318,19 @@ class ReduceStep(Step):
         code: dict = dict(inner_unrolled=[], inner_vector=[], inner_fold=[], tree_step=[],
                           cols_unrolled=[], cols_vector=[], cols_scalar=[], cols_fold=[],
                           final_vector=[], final_scalar=[], c_first="c0", c_step="1")
+        dts = [v.dtype for v in self.operands]
+
+        def ld(k: int, ptr: str) -> str:
+            return vld(dts[k], W, ptr)
+
         code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
                                           "acc")
         if W > 1:
             code["inner_unrolled"] = [
-                self._step(vec, [f"vload{W}(0, {n} + r_{n} + c + {u * W})" for n in names],
+                self._step(vec, [ld(k, f"{n} + r_{n} + c + {u * W}") for k, n in enumerate(names)],
                            f"va{u}") for u in range(U)]
-            code["inner_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c)"
-                                                    for n in names], "va0")
+            code["inner_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c")
+                                                    for k, n in enumerate(names)], "va0")
             code["inner_fold"] = self._fold_unrolled() + lane_lines(self.kind, self.acc, W,
                                                                     "va0", "acc")
         if self.tree > 1:
@@ -338,14 +344,14 @@ class ReduceStep(Step):
                 sca, [f"{n}[r_{n} + j * {n}_k{last} + c * {n}_sr]" for n in names], "acc")
             if W > 1:
                 code["cols_unrolled"] = [
-                    self._step(vec, [f"vload{W}(0, {n} + r_{n} + (c + {u}) * {n}_sr)"
-                                     for n in names], f"va{u}") for u in range(U)]
-                code["cols_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c * {n}_sr)"
-                                                       for n in names], "va0")
+                    self._step(vec, [ld(k, f"{n} + r_{n} + (c + {u}) * {n}_sr")
+                                     for k, n in enumerate(names)], f"va{u}") for u in range(U)]
+                code["cols_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c * {n}_sr")
+                                                       for k, n in enumerate(names)], "va0")
                 code["cols_fold"] = self._fold_unrolled()
         if self.has_final:
             code["final_vector"] = [
-                f"const {acc_vt} v = vload{W}(0, part + p * n_out + o);",
+                f"const {acc_vt} v = {vld(self.acc, W, 'part + p * n_out + o')};",
                 f"va0 = {combine(self.kind, self.acc, 'va0', 'v')};"]
             code["final_scalar"] = [
                 f"const {acc_t} v = part[p * n_out + o + j];",
@@ -355,7 +361,10 @@ class ReduceStep(Step):
                       acc_vtype=acc_vt, identity=sca.literal(ident, self.acc),
                       identity_v=vec.literal(ident, self.acc), params=self._params(),
                       operands=names, n_keep=self.n_keep, n_rest=self.n_rest,
-                      has_cols=self.has_cols, has_final=self.has_final, **code)
+                      has_cols=self.has_cols, has_final=self.has_final,
+                      preamble=vec_preamble(set(dts) | {self.acc}, W),
+                      store_cols=vst(self.acc, W, "va0", "out0 + o0"),
+                      store_final=vst(self.acc, W, "va0", "out0 + o"), **code)
 
     def kernels(self) -> list[KernelDef]:
         return [KernelDef(self.kname, self._render(), [self.node], "reduce.cl.mako")]
@@ -540,15 +549,16 @@ class ArgmaxStep(Step):
         return dict(
             vec_type=vt, identity=CodeCtx(1).literal(ident, T),
             identity_v=CodeCtx(W).literal(ident, T),
-            unrolled=[step(f"vload{W}(0, in0 + p + i + {u * W})", f"va{u}") for u in range(U)],
-            vector_step=step(f"vload{W}(0, in0 + p + i)", "va0"),
+            unrolled=[step(vld(T, W, f"in0 + p + i + {u * W}"), f"va{u}") for u in range(U)],
+            vector_step=step(vld(T, W, "in0 + p + i"), "va0"),
             scalar_step=[f"const {cl_type(T)} v = in0[p + i];",
                          f"m = {combine(self.kind, T, 'm', 'v')};"],
             fold=fold, vec_equal=self._equal("v", "mv"),
-            find_unrolled=[f"const {vt} v{u} = vload{W}(0, in0 + p + i + {u * W});"
+            find_unrolled=[f"const {vt} v{u} = {vld(T, W, f'in0 + p + i + {u * W}')};"
                            for u in range(U)],
             find_any=" | ".join(f"({self._equal(f'v{u}', 'mv')})" for u in range(U)),
-            scalar_equal=self._equal("in0[p + i]", "m"))
+            scalar_equal=self._equal("in0[p + i]", "m"),
+            preamble=vec_preamble({T}, W), find_load=vld(T, W, "in0 + p + i"))
 
     def _render(self) -> str:
         T = cl_type(self.dtype)
@@ -565,7 +575,7 @@ class ArgmaxStep(Step):
         vector = self._vector_code() if self.width > 1 else dict(
             vec_type=T, identity="", identity_v="", unrolled=[], vector_step=[],
             scalar_step=[], fold=[], find_unrolled=[], find_any="", vec_equal="",
-            scalar_equal="")
+            scalar_equal="", preamble="", find_load="")
         return render("argmax.cl.mako", kname=self.kname, comment=comment, tree=tree,
                       width=self.width, unroll=UNROLL, val_type=T, params=params,
                       n_keep=self.n_keep, better=self._better("v", "best"),

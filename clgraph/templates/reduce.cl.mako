@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -56,6 +56,7 @@ ${pad}}
 ${pad}${line}
 % endfor
 </%def>\
+${preamble}\
 /* ${comment}
  * Modes: 0 = reduce the run of each output${" (with a work-group tree)" if tree else ""}\
 ${", 1 = columns: " + str(width) + " adjacent outputs per work-item" if has_cols else ""}\
@@ -156,7 +157,7 @@ ${lines(cols_vector, " " * 20)}\
                 }
             }
 ${lines(cols_fold, " " * 12)}\
-            vstore${width}(va0, 0, out0 + o0);
+            ${store_cols}
         } else
   % endif
         for (long j = 0; j < ${width} && j0 + j < n_kin; ++j) {
@@ -180,7 +181,7 @@ ${lines(cols_scalar, " " * 20)}\
             for (long p = 0; p < n_red; ++p) {
 ${lines(final_vector, " " * 16)}\
             }
-            vstore${width}(va0, 0, out0 + o);
+            ${store_final}
         } else
   % endif
         for (long j = 0; j < ${width} && o + j < n_out; ++j) {
