@@ -253,6 +253,9 @@ class ReduceStep(Step):
         # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
         self.has_cols = self.n_keep > 0
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
+        # CPUs: a split `inner` launch combines its partial results itself (the last
+        # work-group of each output, counted with an atomic), one launch instead of two.
+        self.gather = self.tree == 1 and ctx.is_cpu
         # Every work-item of every mode reaches the tree: a group fits its local memory.
         self._gpu_group = min(GPU_GROUP, self.tree) if self.tree > 1 else GPU_GROUP
 
@@ -291,6 +294,8 @@ class ReduceStep(Step):
         params.append(f"__global {acc_t}* out0")
         if self.has_final:
             params.append(f"__global const {acc_t}* part")
+        if self.gather:
+            params += ["const int gather", f"__global {acc_t}* fin", "__global volatile int* cnt"]
         return params
 
     def _fold_unrolled(self) -> list[str]:
@@ -364,7 +369,11 @@ class ReduceStep(Step):
                       has_cols=self.has_cols, has_final=self.has_final,
                       preamble=vec_preamble(set(dts) | {self.acc}, W),
                       store_cols=vst(self.acc, W, "va0", "out0 + o0"),
-                      store_final=vst(self.acc, W, "va0", "out0 + o"), **code)
+                      store_final=vst(self.acc, W, "va0", "out0 + o"), gather=self.gather,
+                      gather_step=[f"const {acc_t} v = ((volatile __global {acc_t}*)out0)"
+                                   "[p * n_out + o];",
+                                   f"tot = {combine(self.kind, self.acc, 'tot', 'v')};"],
+                      **code)
 
     def kernels(self) -> list[KernelDef]:
         return [KernelDef(self.kname, self._render(), [self.node], "reduce.cl.mako")]
@@ -391,9 +400,13 @@ class ReduceStep(Step):
         mode = self._mode(space)
         parts, chunk, gsize, lsize = self._grid(mode, space, split_ok=True)
         target = out if parts == 1 else state.new_buffer((parts, n_out), self.acc)
-        args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer)
+        gather = None
+        if parts > 1 and mode == "inner" and self.gather:
+            gather = (out.buffer, state.static_buffer(np.zeros(n_out, np.int32)).buffer)
+        args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer,
+                          gather=gather)
         state.work.append(Launch(self.kname, gsize, lsize, args, node))
-        if parts == 1:
+        if parts == 1 or gather is not None:
             return
         # Combine the partials (parts, n_out): a column reduction of the accumulator type.
         kept = ((n_out,), [(1,)]) if self.n_keep else ((), [()])
@@ -456,7 +469,10 @@ class ReduceStep(Step):
         return parts, chunk, (_round_up(nv, g) * n_kout, parts, 1), (g, 1, 1)
 
     def _args(self, mode: str, space: Space, buffers: list[int], chunk: int,
-              out_buffer: int, part: int | None = None) -> list:
+              out_buffer: int, part: int | None = None,
+              gather: tuple[int, int] | None = None) -> list:
+        """gather: (final output, zeroed int32 counter per output) for a split launch that
+        combines its own partial results (`out_buffer`)."""
         if mode == "cols":
             vec = self.width > 1
         else:
@@ -479,6 +495,9 @@ class ReduceStep(Step):
         args.append(BufRef(out_buffer))
         if self.has_final:
             args.append(BufRef(out_buffer if part is None else part))
+        if self.gather:  # unused buffers (gather = 0) point at the output
+            fin, cnt = gather if gather is not None else (out_buffer, out_buffer)
+            args += [np.int32(gather is not None), BufRef(fin), BufRef(cnt)]
         return args
 
 

@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -9,6 +9,7 @@
              when `vec`) of kept row `ko` and walks chunk `part` of the reduced elements.
     2 final  combines partial results part[n_red][n_out] (a conversion or prologue ran in
              the first launch, so they are of the accumulator type), `width` outputs each.
+  On CPUs a split `inner` launch may finish by itself (`gather`): see mode 0's end.
   A chunk is walked as segments of the run: `row` indexes the other reduced axes (rn*,
   strides _r*), `c` the run. Kept axes are kn*, strides _k*.
 </%doc>\
@@ -120,6 +121,23 @@ ${lines(inner_fold, " " * 8)}\
         tree_acc = acc;
 % else:
         out0[part * n_out + o] = acc;
+  % if gather:
+        if (gather) {
+            /* The last of the chunks of output o to finish combines the partial results
+               (in chunk order: the same sum every call) and resets the counter, saving a
+               second launch. */
+            mem_fence(CLK_GLOBAL_MEM_FENCE);
+            if (atomic_inc(cnt + o) == (int)get_global_size(1) - 1) {
+                mem_fence(CLK_GLOBAL_MEM_FENCE);
+                ${acc_type} tot = ${identity};
+                for (long p = 0; p < (long)get_global_size(1); ++p) {
+${lines(gather_step, " " * 20)}\
+                }
+                fin[o] = tot;
+                cnt[o] = 0;
+            }
+        }
+  % endif
 % endif
     }
 % if has_cols:
