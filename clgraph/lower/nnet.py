@@ -14,6 +14,7 @@ from clgraph.lower.elemwise import copy_step, vector_width
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.lower.vec_mem import vec_preamble, vld, vst
 
 
 def may_be_view(var) -> bool:
@@ -63,10 +64,13 @@ class SoftmaxStep(Step):
         op = self.node.op
         ct = cl_type(self.node.inputs[0].dtype)
         out = self.inp.kernels(self.node)
+        dt, W = self.node.inputs[0].dtype, self.width
         for rows, suffix in ((True, "r"), (False, "c")):
             src = render("softmax.cl.mako", kname=f"{self.kname}{suffix}", ctype=ct,
-                         width=self.width, log=op.log, rows=rows,
-                         comment=comment_for(self.node))
+                         width=W, log=op.log, rows=rows, comment=comment_for(self.node),
+                         preamble=vec_preamble({dt}, W) if rows else "",
+                         vld=lambda p: vld(dt, W, p),
+                         vst=lambda v, p: vst(dt, W, v, p))
             out.append(KernelDef(f"{self.kname}{suffix}", src, [self.node], "softmax.cl.mako"))
         return out
 
