@@ -275,3 +275,19 @@ def test_softmax_from_its_formula_is_one_kernel(rng):
     s = _np_softmax(xv, 1)
     w = np.arange(20.0)
     np.testing.assert_allclose(g, s * (w - (s * w).sum(1, keepdims=True)), atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_softmax_rows_at_other_vector_widths(monkeypatch, rng, width):
+    """The row kernel as other devices get it (width 1: GPUs), odd row lengths for tails."""
+    import clgraph.lower.nnet as lower_nnet
+
+    monkeypatch.setattr(lower_nnet, "vector_width", lambda ctx, dtypes: width)
+    x = T.fmatrix("x")
+    f = cg.function([x], [nnet.softmax(x), nnet.logsoftmax(x)])
+    for shape in [(5, 3), (9, 37), (4, 100)]:
+        xv = (rng.standard_normal(shape) * 5).astype("f4")
+        xv[0, 0] = 1000
+        sm, lsm = f(xv)
+        np.testing.assert_allclose(sm, _np_softmax(xv), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(lsm, _np_logsoftmax(xv), rtol=1e-5, atol=1e-4)
