@@ -191,14 +191,57 @@ def _is_node(var, op_type) -> bool:
 
 
 def _logsoftmax_rows(var):
-    """x when var is logsoftmax(x) along the rows of a matrix x."""
+    """x when var is logsoftmax(x) along the rows of a matrix x; x[rows] when var is a row
+    slice of logsoftmax(x) (which is logsoftmax(x[rows]))."""
     from clgraph.expr.nnet import Softmax
+    from clgraph.expr.subtensor import Subtensor
 
     o = var.owner
+    if o is not None and isinstance(o.op, Subtensor) and len(o.op.idx_list) == 1 and \
+            o.op.idx_list[0][0] == "slice" and var.ndim == 2:
+        x = _logsoftmax_rows(o.inputs[0])
+        return None if x is None else o.op(x, *o.inputs[1:])
     if o is not None and isinstance(o.op, Softmax) and o.op.log and var.ndim == 2 and \
             o.op.axis == 1:
         return o.inputs[0]
     return None
+
+
+def _length_of(n, var) -> bool:
+    """n is len(var): Shape_i{0}(var) or Shape(var)[0]."""
+    from clgraph.expr.shape_infer import Shape
+    from clgraph.expr.subtensor import Subtensor
+
+    o = n.owner
+    if o is None:
+        return False
+    if isinstance(o.op, Shape_i):
+        return o.op.i == 0 and o.inputs[0] is var
+    if isinstance(o.op, Subtensor) and o.op.idx_list == (("int", 0),):
+        sh = o.inputs[0].owner
+        return sh is not None and isinstance(sh.op, Shape) and sh.inputs[0] is var
+    return False
+
+
+@rule("stabilize")
+def pick_from_arange_index(node):
+    """m[arange(len(y)), y] -> RowPick(m[:len(y)], y) for a matrix m and integer labels y
+    (the tutorials' `-mean(log(p)[arange(y.shape[0]), y])`), so the loss rules see it."""
+    from clgraph.expr.advanced import AdvancedSubtensor
+    from clgraph.expr.array_ops import ARange
+    from clgraph.expr.nnet import RowPick
+
+    if not isinstance(node.op, AdvancedSubtensor) or \
+            node.op.idx_list != (("adv", 0), ("adv", 1)):
+        return None
+    m, a, y = node.inputs
+    if m.ndim != 2 or a.owner is None or not isinstance(a.owner.op, ARange) or \
+            y.ndim != 1 or not y.dtype.startswith(("int", "uint")):
+        return None
+    start, stop, step = a.owner.inputs
+    if _const_value(start) != 0 or _const_value(step) != 1 or not _length_of(stop, y):
+        return None
+    return [RowPick()(m[:stop], y)]
 
 
 def _negated(var):
@@ -224,18 +267,24 @@ def log_pick_softmax(node):
     return [RowPick()(Softmax(1, True)(sm.inputs[0]), pick.inputs[1])]
 
 
-@rule("stabilize", tracks=Elemwise)
+@rule("stabilize")
 def softmax_xent_loss(node):
-    """-RowPick(logsoftmax(x), y) -> SoftmaxXent(x, y);
+    """RowPick(logsoftmax(x), y) -> -SoftmaxXent(x, y);
     -sum(t * logsoftmax(x), axis=1) -> SoftmaxXent{dense}(x, t): one kernel per loss."""
     from clgraph.expr.nnet import RowPick, SoftmaxXent
     from clgraph.expr.reduce import Reduce
 
+    if isinstance(node.op, RowPick):  # a pick not negated right away (-mean(pick))
+        x = _logsoftmax_rows(node.inputs[0])
+        return None if x is None else [-SoftmaxXent(False)(x, node.inputs[1])]
     if not _is(node, S.Neg):
         return None
     inner = node.inputs[0].owner
     if inner is None:
         return None
+    if _is(inner, S.Neg) and inner.inputs[0].owner is not None and \
+            isinstance(inner.inputs[0].owner.op, SoftmaxXent):
+        return [inner.inputs[0]]  # -(-loss), from a pick rewritten above
     if isinstance(inner.op, RowPick):
         x = _logsoftmax_rows(inner.inputs[0])
         return None if x is None else [SoftmaxXent(False)(x, inner.inputs[1])]
@@ -302,11 +351,20 @@ def shape_from_inputs(node):
     their inputs' (followed up the graph as far as it goes): after the rules above replace a
     loss, `mean`'s row count must not keep the old nodes (RowPick, log-softmax) computing
     only to be measured."""
+    from clgraph.expr.nnet import Softmax
+    from clgraph.expr.subtensor import Subtensor
+
     var, i = node.inputs[0], node.op.i
     moved = False
     while True:
         found = _input_dim(var, i)
         if found is None:
+            o = var.owner
+            # A slice of softmax(x) has the shape of that slice of x.
+            if o is not None and isinstance(o.op, Subtensor) and o.inputs[0].owner is not None \
+                    and isinstance(o.inputs[0].owner.op, Softmax):
+                var = o.op(o.inputs[0].owner.inputs[0], *o.inputs[1:])
+                moved = True
             break
         var, i = found
         moved = True
@@ -345,16 +403,19 @@ def _input_dim(var, i: int):
 @rule("stabilize", tracks=Elemwise)
 def fill_shape_from_inputs(node):
     """second(a, b) (b broadcast to a's shape) -> second(c, b) with c an input of the
-    elementwise a of a's shape: the gradient of a sum is such a fill, and it must not keep
-    its input's computation (a log-softmax the loss rules removed) alive for its shape."""
+    elementwise (or softmax) a of a's shape: the gradient of a sum is such a fill, and it
+    must not keep its input's computation (a log-softmax the loss rules removed) alive for
+    its shape."""
     from clgraph.expr.scalar.fill import Second
 
     if not _is(node, Second):
         return None
+    from clgraph.expr.nnet import Softmax
+
     a, b = node.inputs
     start = a
-    while a.owner is not None and isinstance(a.owner.op, Elemwise):
-        for inp in a.owner.inputs:
+    while a.owner is not None and isinstance(a.owner.op, (Elemwise, Softmax)):
+        for inp in a.owner.inputs[:1] if isinstance(a.owner.op, Softmax) else a.owner.inputs:
             if inp.ndim == a.ndim and all(inp.type.shape[d] != 1 or a.type.shape[d] == 1
                                           for d in range(a.ndim)):
                 a = inp

@@ -291,3 +291,34 @@ def test_softmax_rows_at_other_vector_widths(monkeypatch, rng, width):
         sm, lsm = f(xv)
         np.testing.assert_allclose(sm, _np_softmax(xv), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(lsm, _np_logsoftmax(xv), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("form", ["logsoftmax", "log_softmax"])
+def test_tutorial_arange_pick_loss_is_softmax_xent(rng, form):
+    """-mean(log(p)[arange(y.shape[0]), y]) (Theano's tutorials): the pick becomes RowPick
+    of the first len(y) rows, the loss one SoftmaxXent kernel, no log-softmax left."""
+    x, y = T.fmatrix("x"), T.ivector("y")
+    lp = nnet.logsoftmax(x) if form == "logsoftmax" else T.log(nnet.softmax(x))
+    loss = -T.mean(lp[T.arange(y.shape[0]), y])
+    g = cg.grad(loss, x)
+    f = cg.function([x, y], [loss, g])
+    names = _kernel_names(f)
+    assert not any(k.endswith(("_lsmr", "_smr", "_gather")) for k in names), names
+    assert sum(k.endswith("_xent") for k in names) == 2, names
+    with cg.config.change_flags(optimizer="None"):
+        f0 = cg.function([x, y], [loss, g])
+    xv = (rng.standard_normal((20, 7)) * 3).astype("f4")
+    yv = rng.integers(0, 7, 20).astype("int32")
+    for labels in (yv, yv[:13]):  # fewer labels than rows: the first rows only
+        lv, gv = f(xv, labels)
+        k = len(labels)
+        want = -_np_logsoftmax(xv[:k])[np.arange(k), labels].mean()
+        np.testing.assert_allclose(lv, want, rtol=1e-5)
+        gw = np.zeros_like(xv)
+        gw[:k] = (_np_softmax(xv[:k]) - np.eye(7)[labels]) / k
+        np.testing.assert_allclose(gv, gw, atol=1e-6)
+        for a, b in zip((lv, gv), f0(xv, labels), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    xv[0, 0] = 1000  # stable where log(softmax) written out is not
+    lv, gv = f(xv, yv)
+    assert np.isfinite(lv) and np.all(np.isfinite(gv))
