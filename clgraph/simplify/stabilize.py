@@ -225,8 +225,8 @@ def _length_of(n, var) -> bool:
 
 @rule("stabilize")
 def pick_from_arange_index(node):
-    """m[arange(len(y)), y] -> RowPick(m[:len(y)], y) for a matrix m and integer labels y
-    (the tutorials' `-mean(log(p)[arange(y.shape[0]), y])`), so the loss rules see it."""
+    """m[arange(len(y)), y] -> RowPick(m[:len(y)], y) for m = logsoftmax(x) and integer
+    labels y (the tutorials' `-mean(log(p)[arange(y.shape[0]), y])`), for the loss rules."""
     from clgraph.expr.advanced import AdvancedSubtensor
     from clgraph.expr.array_ops import ARange
     from clgraph.expr.nnet import RowPick
@@ -235,7 +235,9 @@ def pick_from_arange_index(node):
             node.op.idx_list != (("adv", 0), ("adv", 1)):
         return None
     m, a, y = node.inputs
-    if m.ndim != 2 or a.owner is None or not isinstance(a.owner.op, ARange) or \
+    # Only of a log-softmax (the loss rules then take it): RowPick gives NaN for a label out
+    # of range where the gather raises, the convention of the losses, not of indexing.
+    if _logsoftmax_rows(m) is None or a.owner is None or not isinstance(a.owner.op, ARange) or \
             y.ndim != 1 or not y.dtype.startswith(("int", "uint")):
         return None
     start, stop, step = a.owner.inputs
