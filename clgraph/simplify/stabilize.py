@@ -384,10 +384,11 @@ def _input_dim(var, i: int):
             if inp.ndim == var.ndim and (inp.type.shape[i] != 1 or var.type.shape[i] == 1):
                 return inp, i
         return None
-    # Only the ops these rules replace, whose infer_shape passes input lengths through
-    if owner is None or not isinstance(owner.op, (nnet.Softmax, nnet.RowPick, nnet.RowPickGrad,
-                                                   nnet.SoftmaxXent, nnet.SoftmaxXentGrad,
-                                                   Reduce)):
+    # Only the ops these rules replace and plain reductions, whose infer_shape passes input
+    # lengths through (not FusedReduce, whose inputs broadcast).
+    if owner is None or not (type(owner.op) is Reduce or isinstance(
+            owner.op, (nnet.Softmax, nnet.RowPick, nnet.RowPickGrad, nnet.SoftmaxXent,
+                       nnet.SoftmaxXentGrad))):
         return None
     infer = owner.op.infer_shape
     dims = [tuple(Shape_i(d)(inp) for d in range(inp.ndim)) for inp in owner.inputs]
@@ -408,12 +409,11 @@ def fill_shape_from_inputs(node):
     elementwise (or softmax) a of a's shape: the gradient of a sum is such a fill, and it
     must not keep its input's computation (a log-softmax the loss rules removed) alive for
     its shape."""
+    from clgraph.expr.nnet import Softmax
     from clgraph.expr.scalar.fill import Second
 
     if not _is(node, Second):
         return None
-    from clgraph.expr.nnet import Softmax
-
     a, b = node.inputs
     start = a
     while a.owner is not None and isinstance(a.owner.op, (Elemwise, Softmax)):
