@@ -17,10 +17,16 @@ in one of two ways:
 Each node is one kernel (PoCL compiles every kernel of a program, so variants are modes of
 one kernel, picked per launch by an argument): `inner`, `cols`, and `final` where needed.
 When there are too few outputs to occupy the device, the reduced elements are split in
-chunks, a few per compute unit: the first launch writes partial results `(chunks, n_out)`
-and a second launch of the same kernel combines them, as a column reduction (`cols` or
-`inner` mode) or, when the first launch converted its input (int32 sums in int64, a
-prologue), in `final` mode, which reads the partials as the accumulator type.
+chunks, a few per compute unit: the first launch writes partial results `(chunks, n_out)`.
+On CPUs, in `inner` mode, the last work-group of each output to finish (an atomic counter
+per output, in a zeroed static buffer that this group resets) combines them in chunk order:
+one launch, the same result every call. Otherwise a second launch of the same kernel
+combines them, as a column reduction (`cols` or `inner` mode) or, when the first launch
+converted its input (int32 sums in int64, a prologue), in `final` mode, which reads the
+partials as the accumulator type.
+
+Vector loads and stores go through `lower/vec_mem.py` (PoCL's vloadN is an out-of-line
+call, about half the bandwidth of a vector dereference).
 
 Accumulation is in the output dtype (`acc`): float32 sums add float32 lanes, integer sums add
 int64 (or uint64), and/or work on 0/1 bytes. max/min propagate NaN as NumPy does.
