@@ -8,6 +8,8 @@
   exp-sum and normalisation in one pass over each row, which stays in cache).
 - `RowPick`: `x[arange(n), y]` for a matrix and integer labels (cross-entropy with integer
   targets); `RowPickGrad` scatters its gradient back.
+- `SoftmaxXent`: softmax cross-entropy per row from the logits (integer labels or dense
+  targets), one kernel; `SoftmaxXentGrad` its gradient (and log-softmax's), one kernel.
 """
 
 from __future__ import annotations
@@ -197,3 +199,120 @@ class RowPickGrad(Op):
         g, y, like = node.inputs
         (gz,) = grads
         return [RowPick()(gz, y), None, None]
+
+
+# ---------------------------------------------------------------- softmax cross-entropy
+def _row_lse(x):
+    """(x - max, log(sum(exp(x - max)))) per row, as the kernels compute them."""
+    m = np.max(x, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    s = x - m
+    return s, np.log(np.sum(np.exp(s), axis=1, keepdims=True))
+
+
+def _labels(y, n_cols):
+    """Labels with negative values wrapped (as RowPick), and which are in range."""
+    c = np.where(y < 0, y + n_cols, y).astype(np.int64)
+    ok = (c >= 0) & (c < n_cols)
+    return np.where(ok, c, 0), ok
+
+
+@dataclass(frozen=True)
+class SoftmaxXent(Op):
+    """Cross-entropy of softmax(x) along rows, from the logits x (a matrix), one kernel:
+    `loss[i] = logsumexp(x[i]) - x[i, y[i]]` for integer labels y (NaN for a label out of
+    range, as RowPick), or `-sum_j t[i, j] * logsoftmax(x)[i, j]` for targets t of x's shape
+    (`dense`). Built by the stabilize pass from `-RowPick(logsoftmax(x), y)` and
+    `-sum(t * logsoftmax(x), axis=1)`. Finite for any finite logits."""
+
+    dense: bool = False
+
+    def make_node(self, x, t) -> Apply:
+        T = _T()
+        x, t = T.as_tensor_variable(x), T.as_tensor_variable(t)
+        if x.ndim != 2 or not D.is_float(x.dtype):
+            raise TypeError(f"{self}: logits {x} must be a float matrix, got {x.type}")
+        if self.dense:
+            if t.ndim != 2 or t.dtype != x.dtype:
+                raise TypeError(f"{self}: targets {t} must be a {x.dtype} matrix, got {t.type}")
+        else:
+            _check_pick(self, x, t)
+        n = x.type.shape[0] if x.type.shape[0] is not None else t.type.shape[0]
+        return Apply(self, [x, t], [TensorVariable(TensorType(x.dtype, (n,)))])
+
+    def perform(self, node, inputs):
+        x, t = inputs
+        if len(t) != len(x) or (self.dense and t.shape != x.shape):
+            raise ValueError(f"{self}: logits of shape {x.shape} but targets of shape {t.shape}")
+        with np.errstate(all="ignore"):
+            s, ls = _row_lse(x)
+            if self.dense:
+                out = -np.sum(t * (s - ls), axis=1)
+            else:
+                c, ok = _labels(t, x.shape[1])
+                out = np.where(ok, ls[:, 0] - s[np.arange(len(x)), c], np.nan)
+        return [np.asarray(out, dtype=x.dtype)]
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[0][0],)]
+
+    def L_op(self, node, grads):
+        x, t = node.inputs
+        (g,) = grads
+        if not self.dense:
+            return [SoftmaxXentGrad(True)(g, x, t), None]
+        # d/dx = g (softmax(x) sum(t) - t): the log-softmax gradient of -g t.
+        gb = g.dimshuffle(0, "x")
+        return [SoftmaxXentGrad(False)(-(t * gb), x), -(gb * Softmax(1, True)(x))]
+
+    def __str__(self) -> str:
+        return f"SoftmaxXent{{{'dense' if self.dense else 'labels'}}}"
+
+
+@dataclass(frozen=True)
+class SoftmaxXentGrad(Op):
+    """The gradient of softmax cross-entropy (and log-softmax) w.r.t. the logits, one kernel:
+    - `labels`: inputs (g, x, y) -> `g[i] * (softmax(x)[i] - onehot(y[i]))` (0 on rows whose
+      label is out of range, whose loss is NaN);
+    - otherwise: inputs (gz, x) -> `gz - softmax(x) * sum(gz, axis=1)`, the gradient through
+      log-softmax of gz (what its L_op builds from three kernels)."""
+
+    labels: bool = True
+
+    def make_node(self, g, x, *rest) -> Apply:
+        T = _T()
+        g, x = T.as_tensor_variable(g), T.as_tensor_variable(x)
+        if x.ndim != 2 or not D.is_float(x.dtype):
+            raise TypeError(f"{self}: logits {x} must be a float matrix, got {x.type}")
+        if self.labels:
+            (y,) = rest
+            y = T.as_tensor_variable(y)
+            _check_pick(self, x, y)
+            if g.ndim != 1:
+                raise TypeError(f"{self}: gradient {g} must be a vector")
+            inputs = [T.cast(g, x.dtype), x, y]
+        else:
+            if rest or g.ndim != 2:
+                raise TypeError(f"{self}: expects (gz, x) with gz a matrix")
+            inputs = [T.cast(g, x.dtype), x]
+        return Apply(self, inputs, [TensorVariable(TensorType(x.dtype, x.type.shape))])
+
+    def perform(self, node, inputs):
+        g, x = inputs[:2]
+        with np.errstate(all="ignore"):
+            s, ls = _row_lse(x)
+            sm = np.exp(s - ls)
+            if self.labels:
+                c, ok = _labels(inputs[2], x.shape[1])
+                onehot = np.zeros_like(x)
+                onehot[np.arange(len(x)), c] = 1
+                out = np.where(ok[:, None], (sm - onehot) * g[:, None], 0)
+            else:
+                out = g - sm * np.sum(g, axis=1, keepdims=True)
+        return [np.asarray(out, dtype=x.dtype)]
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[1]]
+
+    def __str__(self) -> str:
+        return f"SoftmaxXentGrad{{{'labels' if self.labels else 'rows'}}}"

@@ -14,6 +14,7 @@ from clgraph.lower.elemwise import copy_step, vector_width
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.lower.vec_mem import vec_preamble, vld, vst
 
 
 def may_be_view(var) -> bool:
@@ -63,10 +64,13 @@ class SoftmaxStep(Step):
         op = self.node.op
         ct = cl_type(self.node.inputs[0].dtype)
         out = self.inp.kernels(self.node)
+        dt, W = self.node.inputs[0].dtype, self.width
         for rows, suffix in ((True, "r"), (False, "c")):
             src = render("softmax.cl.mako", kname=f"{self.kname}{suffix}", ctype=ct,
-                         width=self.width, log=op.log, rows=rows,
-                         comment=comment_for(self.node))
+                         width=W, log=op.log, rows=rows, comment=comment_for(self.node),
+                         preamble=vec_preamble({dt}, W) if rows else "",
+                         vld=lambda p: vld(dt, W, p),
+                         vst=lambda v, p: vst(dt, W, v, p))
             out.append(KernelDef(f"{self.kname}{suffix}", src, [self.node], "softmax.cl.mako"))
         return out
 
@@ -139,3 +143,66 @@ class RowPickStep(Step):
         args = [np.int64(n), np.int64(c)] + args + [
             BufRef(ly.buffer), np.int64(ly.offset), np.int64(ly.strides[0]), BufRef(out.buffer)]
         state.work.append(Launch(self.kname, (n,), None, args, node))
+
+
+class XentStep(Step):
+    """SoftmaxXent (per-row loss) and SoftmaxXentGrad (gradient w.r.t. the logits): one
+    work-item per row (xent.cl.mako); the logits (and dense targets) made C-contiguous."""
+
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        super().__init__(node, ctx, kernel_prefix)
+        from clgraph.expr.nnet import SoftmaxXent
+
+        op = node.op
+        for v in node.inputs:
+            ctx.check_dtype(v.dtype, node_label(node))
+        if isinstance(op, SoftmaxXent):
+            self.kind = "loss_dense" if op.dense else "loss_labels"
+            self.x, self.t = node.inputs
+            self.g = None
+        else:
+            self.kind = "grad_labels" if op.labels else "grad_rows"
+            self.g, self.x = node.inputs[:2]
+            self.t = node.inputs[2] if op.labels else self.g
+        self.labels = self.kind.endswith("labels")
+        self.cx = ContiguousInput(self.x, ctx, f"{kernel_prefix}_cx")
+        self.ct = None if self.labels else ContiguousInput(self.t, ctx, f"{kernel_prefix}_ct")
+        self.kname = f"{kernel_prefix}_xent"
+
+    def kernels(self) -> list[KernelDef]:
+        node = self.node
+        src = render("xent.cl.mako", kname=self.kname, ctype=cl_type(self.x.dtype),
+                     ytype=cl_type(self.t.dtype), kind=self.kind, comment=comment_for(node))
+        out = self.cx.kernels(node) + (self.ct.kernels(node) if self.ct else [])
+        return out + [KernelDef(self.kname, src, [node], "xent.cl.mako")]
+
+    def prepare(self, state: PrepareState) -> None:
+        node = self.node
+        lx = self.cx.layout(state, state.layouts[self.x])
+        n, c = lx.shape
+        lt = state.layouts[self.t]
+        if self.labels:
+            if lt.shape[0] != n:
+                raise ValueError(f"{node_label(node)}: {self.x} has {n} rows "
+                                 f"({shape_str(lx.shape)}) but there are {lt.shape[0]} labels")
+            targs = [BufRef(lt.buffer), np.int64(lt.offset), np.int64(lt.strides[0])]
+        else:
+            if tuple(lt.shape) != (n, c):
+                raise ValueError(f"{node_label(node)}: logits of shape {shape_str(lx.shape)} "
+                                 f"but targets of shape {shape_str(lt.shape)}")
+            lt = self.ct.layout(state, lt)
+            targs = [BufRef(lt.buffer), np.int64(lt.offset)]
+        args = [np.int64(n), np.int64(c), BufRef(lx.buffer), np.int64(lx.offset)] + targs
+        if self.kind == "grad_labels":
+            lg = state.layouts[self.g]
+            if lg.shape[0] not in (n, 1):
+                raise ValueError(f"{node_label(node)}: {n} rows, but the gradient has shape "
+                                 f"{shape_str(lg.shape)}")
+            stride = lg.strides[0] if lg.shape[0] == n else 0
+            args += [BufRef(lg.buffer), np.int64(lg.offset), np.int64(stride)]
+        shape = (n, c) if self.kind.startswith("grad") else (n,)
+        out = state.new_buffer(shape, node.outputs[0].dtype)
+        state.layouts[node.outputs[0]] = out
+        if n == 0:
+            return
+        state.work.append(Launch(self.kname, (n,), None, args + [BufRef(out.buffer)], node))

@@ -10,7 +10,7 @@ from clgraph.expr.conv import (
     MaxPoolGrad,
     Pool2d,
 )
-from clgraph.expr.nnet import RowPick, RowPickGrad, Softmax
+from clgraph.expr.nnet import RowPick, RowPickGrad, Softmax, SoftmaxXent, SoftmaxXentGrad
 from clgraph.expr.random import PhiloxRandom
 from clgraph.lower.conv import (
     Conv2dGradInputsStep,
@@ -18,11 +18,12 @@ from clgraph.lower.conv import (
     Conv2dStep,
     PoolStep,
 )
-from clgraph.lower.nnet import RowPickStep, SoftmaxStep
+from clgraph.lower.nnet import RowPickStep, SoftmaxStep, XentStep
 from clgraph.lower.random import PhiloxStep
 
 NNET_LOWERINGS: dict = {
     Softmax: SoftmaxStep, RowPick: RowPickStep, RowPickGrad: RowPickStep,
+    SoftmaxXent: XentStep, SoftmaxXentGrad: XentStep,
     PhiloxRandom: PhiloxStep,
     Conv2d: Conv2dStep, Conv2dGradInputs: Conv2dGradInputsStep,
     Conv2dGradWeights: Conv2dGradWeightsStep,

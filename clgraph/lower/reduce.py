@@ -17,10 +17,16 @@ in one of two ways:
 Each node is one kernel (PoCL compiles every kernel of a program, so variants are modes of
 one kernel, picked per launch by an argument): `inner`, `cols`, and `final` where needed.
 When there are too few outputs to occupy the device, the reduced elements are split in
-chunks, a few per compute unit: the first launch writes partial results `(chunks, n_out)`
-and a second launch of the same kernel combines them, as a column reduction (`cols` or
-`inner` mode) or, when the first launch converted its input (int32 sums in int64, a
-prologue), in `final` mode, which reads the partials as the accumulator type.
+chunks, a few per compute unit: the first launch writes partial results `(chunks, n_out)`.
+On CPUs, in `inner` mode, the last work-group of each output to finish (an atomic counter
+per output, in a zeroed static buffer that this group resets) combines them in chunk order:
+one launch, the same result every call. Otherwise a second launch of the same kernel
+combines them, as a column reduction (`cols` or `inner` mode) or, when the first launch
+converted its input (int32 sums in int64, a prologue), in `final` mode, which reads the
+partials as the accumulator type.
+
+Vector loads and stores go through `lower/vec_mem.py` (PoCL's vloadN is an out-of-line
+call, about half the bandwidth of a vector dereference).
 
 Accumulation is in the output dtype (`acc`): float32 sums add float32 lanes, integer sums add
 int64 (or uint64), and/or work on 0/1 bytes. max/min propagate NaN as NumPy does.
@@ -43,6 +49,7 @@ from clgraph.expr.type import shape_str
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.lower.vec_mem import vec_preamble, vld, vst
 
 KIND_NAMES = {"add": "sum", "mul": "prod", "max": "max", "min": "min", "and": "all",
               "or": "any"}
@@ -252,6 +259,9 @@ class ReduceStep(Step):
         # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
         self.has_cols = self.n_keep > 0
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
+        # CPUs: a split `inner` launch combines its partial results itself (the last
+        # work-group of each output, counted with an atomic), one launch instead of two.
+        self.gather = self.tree == 1 and ctx.is_cpu
         # Every work-item of every mode reaches the tree: a group fits its local memory.
         self._gpu_group = min(GPU_GROUP, self.tree) if self.tree > 1 else GPU_GROUP
 
@@ -290,6 +300,8 @@ class ReduceStep(Step):
         params.append(f"__global {acc_t}* out0")
         if self.has_final:
             params.append(f"__global const {acc_t}* part")
+        if self.gather:
+            params += ["const int gather", f"__global {acc_t}* fin", "__global volatile int* cnt"]
         return params
 
     def _fold_unrolled(self) -> list[str]:
@@ -317,14 +329,19 @@ class ReduceStep(Step):
         code: dict = dict(inner_unrolled=[], inner_vector=[], inner_fold=[], tree_step=[],
                           cols_unrolled=[], cols_vector=[], cols_scalar=[], cols_fold=[],
                           final_vector=[], final_scalar=[], c_first="c0", c_step="1")
+        dts = [v.dtype for v in self.operands]
+
+        def ld(k: int, ptr: str) -> str:
+            return vld(dts[k], W, ptr)
+
         code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
                                           "acc")
         if W > 1:
             code["inner_unrolled"] = [
-                self._step(vec, [f"vload{W}(0, {n} + r_{n} + c + {u * W})" for n in names],
+                self._step(vec, [ld(k, f"{n} + r_{n} + c + {u * W}") for k, n in enumerate(names)],
                            f"va{u}") for u in range(U)]
-            code["inner_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c)"
-                                                    for n in names], "va0")
+            code["inner_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c")
+                                                    for k, n in enumerate(names)], "va0")
             code["inner_fold"] = self._fold_unrolled() + lane_lines(self.kind, self.acc, W,
                                                                     "va0", "acc")
         if self.tree > 1:
@@ -338,14 +355,14 @@ class ReduceStep(Step):
                 sca, [f"{n}[r_{n} + j * {n}_k{last} + c * {n}_sr]" for n in names], "acc")
             if W > 1:
                 code["cols_unrolled"] = [
-                    self._step(vec, [f"vload{W}(0, {n} + r_{n} + (c + {u}) * {n}_sr)"
-                                     for n in names], f"va{u}") for u in range(U)]
-                code["cols_vector"] = self._step(vec, [f"vload{W}(0, {n} + r_{n} + c * {n}_sr)"
-                                                       for n in names], "va0")
+                    self._step(vec, [ld(k, f"{n} + r_{n} + (c + {u}) * {n}_sr")
+                                     for k, n in enumerate(names)], f"va{u}") for u in range(U)]
+                code["cols_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c * {n}_sr")
+                                                       for k, n in enumerate(names)], "va0")
                 code["cols_fold"] = self._fold_unrolled()
         if self.has_final:
             code["final_vector"] = [
-                f"const {acc_vt} v = vload{W}(0, part + p * n_out + o);",
+                f"const {acc_vt} v = {vld(self.acc, W, 'part + p * n_out + o')};",
                 f"va0 = {combine(self.kind, self.acc, 'va0', 'v')};"]
             code["final_scalar"] = [
                 f"const {acc_t} v = part[p * n_out + o + j];",
@@ -355,7 +372,14 @@ class ReduceStep(Step):
                       acc_vtype=acc_vt, identity=sca.literal(ident, self.acc),
                       identity_v=vec.literal(ident, self.acc), params=self._params(),
                       operands=names, n_keep=self.n_keep, n_rest=self.n_rest,
-                      has_cols=self.has_cols, has_final=self.has_final, **code)
+                      has_cols=self.has_cols, has_final=self.has_final,
+                      preamble=vec_preamble(set(dts) | {self.acc}, W),
+                      store_cols=vst(self.acc, W, "va0", "out0 + o0"),
+                      store_final=vst(self.acc, W, "va0", "out0 + o"), gather=self.gather,
+                      gather_step=[f"const {acc_t} v = ((volatile __global {acc_t}*)out0)"
+                                   "[p * n_out + o];",
+                                   f"tot = {combine(self.kind, self.acc, 'tot', 'v')};"],
+                      **code)
 
     def kernels(self) -> list[KernelDef]:
         return [KernelDef(self.kname, self._render(), [self.node], "reduce.cl.mako")]
@@ -382,9 +406,13 @@ class ReduceStep(Step):
         mode = self._mode(space)
         parts, chunk, gsize, lsize = self._grid(mode, space, split_ok=True)
         target = out if parts == 1 else state.new_buffer((parts, n_out), self.acc)
-        args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer)
+        gather = None
+        if parts > 1 and mode == "inner" and self.gather:
+            gather = (out.buffer, state.static_buffer(np.zeros(n_out, np.int32)).buffer)
+        args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer,
+                          gather=gather)
         state.work.append(Launch(self.kname, gsize, lsize, args, node))
-        if parts == 1:
+        if parts == 1 or gather is not None:
             return
         # Combine the partials (parts, n_out): a column reduction of the accumulator type.
         kept = ((n_out,), [(1,)]) if self.n_keep else ((), [()])
@@ -447,7 +475,10 @@ class ReduceStep(Step):
         return parts, chunk, (_round_up(nv, g) * n_kout, parts, 1), (g, 1, 1)
 
     def _args(self, mode: str, space: Space, buffers: list[int], chunk: int,
-              out_buffer: int, part: int | None = None) -> list:
+              out_buffer: int, part: int | None = None,
+              gather: tuple[int, int] | None = None) -> list:
+        """gather: (final output, zeroed int32 counter per output) for a split launch that
+        combines its own partial results (`out_buffer`)."""
         if mode == "cols":
             vec = self.width > 1
         else:
@@ -470,6 +501,9 @@ class ReduceStep(Step):
         args.append(BufRef(out_buffer))
         if self.has_final:
             args.append(BufRef(out_buffer if part is None else part))
+        if self.gather:  # unused buffers (gather = 0) point at the output
+            fin, cnt = gather if gather is not None else (out_buffer, out_buffer)
+            args += [np.int32(gather is not None), BufRef(fin), BufRef(cnt)]
         return args
 
 
@@ -540,15 +574,16 @@ class ArgmaxStep(Step):
         return dict(
             vec_type=vt, identity=CodeCtx(1).literal(ident, T),
             identity_v=CodeCtx(W).literal(ident, T),
-            unrolled=[step(f"vload{W}(0, in0 + p + i + {u * W})", f"va{u}") for u in range(U)],
-            vector_step=step(f"vload{W}(0, in0 + p + i)", "va0"),
+            unrolled=[step(vld(T, W, f"in0 + p + i + {u * W}"), f"va{u}") for u in range(U)],
+            vector_step=step(vld(T, W, "in0 + p + i"), "va0"),
             scalar_step=[f"const {cl_type(T)} v = in0[p + i];",
                          f"m = {combine(self.kind, T, 'm', 'v')};"],
             fold=fold, vec_equal=self._equal("v", "mv"),
-            find_unrolled=[f"const {vt} v{u} = vload{W}(0, in0 + p + i + {u * W});"
+            find_unrolled=[f"const {vt} v{u} = {vld(T, W, f'in0 + p + i + {u * W}')};"
                            for u in range(U)],
             find_any=" | ".join(f"({self._equal(f'v{u}', 'mv')})" for u in range(U)),
-            scalar_equal=self._equal("in0[p + i]", "m"))
+            scalar_equal=self._equal("in0[p + i]", "m"),
+            preamble=vec_preamble({T}, W), find_load=vld(T, W, "in0 + p + i"))
 
     def _render(self) -> str:
         T = cl_type(self.dtype)
@@ -565,7 +600,7 @@ class ArgmaxStep(Step):
         vector = self._vector_code() if self.width > 1 else dict(
             vec_type=T, identity="", identity_v="", unrolled=[], vector_step=[],
             scalar_step=[], fold=[], find_unrolled=[], find_any="", vec_equal="",
-            scalar_equal="")
+            scalar_equal="", preamble="", find_load="")
         return render("argmax.cl.mako", kname=self.kname, comment=comment, tree=tree,
                       width=self.width, unroll=UNROLL, val_type=T, params=params,
                       n_keep=self.n_keep, better=self._better("v", "best"),

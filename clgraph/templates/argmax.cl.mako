@@ -1,4 +1,4 @@
-<%page args="kname, comment, tree, width, unroll, val_type, vec_type, params, n_keep, better, tree_better, tree_worse, zero, i_first, i_step, identity, identity_v, unrolled, vector_step, scalar_step, fold, find_unrolled, find_any, vec_equal, scalar_equal"/>\
+<%page args="kname, comment, tree, width, unroll, val_type, vec_type, params, n_keep, better, tree_better, tree_worse, zero, i_first, i_step, identity, identity_v, unrolled, vector_step, scalar_step, fold, find_unrolled, find_any, vec_equal, scalar_equal, preamble, find_load"/>\
 <%doc>
   Argmax/argmin along one axis (every expression comes from lower/reduce.py). A work-item
   (or, with `tree` > 1, a work-group) scans chunk `part` of the axis (length n_axis, stride
@@ -15,6 +15,7 @@
 ${pad}${line}
 % endfor
 </%def>\
+${preamble}\
 /* ${comment}
  * Grid: ${"one work-group per (chunk of the axis, output)" if tree else "dim 0 = output, dim 1 = chunk of the axis"}.
  */
@@ -77,7 +78,7 @@ ${lines(find_unrolled, " " * 12)}\
             if (any(${find_any})) break;
         }
         for (; i + ${width} <= end; i += ${width}) {
-            const ${vec_type} v = vload${width}(0, in0 + p + i);
+            const ${vec_type} v = ${find_load};
             if (any(${vec_equal})) break;
         }
         for (; i < end; ++i) {

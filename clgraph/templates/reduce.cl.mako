@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -9,6 +9,7 @@
              when `vec`) of kept row `ko` and walks chunk `part` of the reduced elements.
     2 final  combines partial results part[n_red][n_out] (a conversion or prologue ran in
              the first launch, so they are of the accumulator type), `width` outputs each.
+  On CPUs a split `inner` launch may finish by itself (`gather`): see mode 0's end.
   A chunk is walked as segments of the run: `row` indexes the other reduced axes (rn*,
   strides _r*), `c` the run. Kept axes are kn*, strides _k*.
 </%doc>\
@@ -56,6 +57,7 @@ ${pad}}
 ${pad}${line}
 % endfor
 </%def>\
+${preamble}\
 /* ${comment}
  * Modes: 0 = reduce the run of each output${" (with a work-group tree)" if tree else ""}\
 ${", 1 = columns: " + str(width) + " adjacent outputs per work-item" if has_cols else ""}\
@@ -119,6 +121,23 @@ ${lines(inner_fold, " " * 8)}\
         tree_acc = acc;
 % else:
         out0[part * n_out + o] = acc;
+  % if gather:
+        if (gather) {
+            /* The last of the chunks of output o to finish combines the partial results
+               (in chunk order: the same sum every call) and resets the counter, saving a
+               second launch. */
+            mem_fence(CLK_GLOBAL_MEM_FENCE);
+            if (atomic_inc(cnt + o) == (int)get_global_size(1) - 1) {
+                mem_fence(CLK_GLOBAL_MEM_FENCE);
+                ${acc_type} tot = ${identity};
+                for (long p = 0; p < (long)get_global_size(1); ++p) {
+${lines(gather_step, " " * 20)}\
+                }
+                fin[o] = tot;
+                cnt[o] = 0;
+            }
+        }
+  % endif
 % endif
     }
 % if has_cols:
@@ -156,7 +175,7 @@ ${lines(cols_vector, " " * 20)}\
                 }
             }
 ${lines(cols_fold, " " * 12)}\
-            vstore${width}(va0, 0, out0 + o0);
+            ${store_cols}
         } else
   % endif
         for (long j = 0; j < ${width} && j0 + j < n_kin; ++j) {
@@ -180,7 +199,7 @@ ${lines(cols_scalar, " " * 20)}\
             for (long p = 0; p < n_red; ++p) {
 ${lines(final_vector, " " * 16)}\
             }
-            vstore${width}(va0, 0, out0 + o);
+            ${store_final}
         } else
   % endif
         for (long j = 0; j < ${width} && o + j < n_out; ++j) {

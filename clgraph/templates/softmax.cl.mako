@@ -1,23 +1,28 @@
-<%page args="kname, ctype, width, log, rows, comment"/>
+<%page args="kname, ctype, width, log, rows, comment, preamble, vld, vst"/>\
 <%
     W = width
     vt = ctype + (str(W) if W > 1 else "")
-    def lanes(fn, v):
+    def fold(fn, v):
+        """Lines folding vector register v into scalar register `r` (halves, as reduce.py)."""
         if W == 1:
-            return v
-        out = f"{v}.s0"
-        for e in range(1, W):
-            out = f"{fn}({out}, {v}.s{e:x})" if fn else f"({out} + {v}.s{e:x})"
-        return out
-    def vload(p):
-        return f"vload{W}(0, {p})" if W > 1 else f"({p})[0]"
-    def vstore(v, p):
-        return f"vstore{W}({v}, 0, {p});" if W > 1 else f"({p})[0] = {v};"
-%>
+            return f"{ctype} r_{v} = {v};"
+        out, cur, w = [], v, W
+        while w > 1:
+            w //= 2
+            t = ctype + (str(w) if w > 1 else "")
+            expr = f"{fn}({cur}.lo, {cur}.hi)" if fn else f"{cur}.lo + {cur}.hi"
+            out.append(f"const {t} {v}{w} = {expr};")
+            cur = f"{v}{w}"
+        out.append(f"{ctype} r_{v} = {cur};")
+        return " ".join(out)
+%>\
+${preamble}\
 /* ${comment}
  * ${'log-softmax' if log else 'softmax'} of each row: max, exp-sum and normalisation in one
  * work-item, the row staying in cache between the passes. */
 % if rows:
+/* Vectors of ${W}: four max accumulators and two sums (independent chains); the sum pass
+ * stores exp(x - m), which the last pass scales (exp is computed once per element). */
 __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}* x,
                        const long x_off, __global ${ctype}* out)
 {
@@ -26,21 +31,48 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     __global const ${ctype}* xr = x + x_off + r * L;
     __global ${ctype}* orow = out + r * L;
     const long nv = L / ${W} * ${W};
-    ${vt} mv = (${vt})(-INFINITY);
-    for (long i = 0; i < nv; i += ${W}) mv = fmax(mv, ${vload("xr + i")});
-    ${ctype} m = ${lanes("fmax", "mv")};
-    for (long i = nv; i < L; ++i) m = fmax(m, xr[i]);
+    const long nv4 = L / ${4 * W} * ${4 * W};
+    ${vt} m0 = (${vt})(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    long i = 0;
+    /* `a > b ? a : b` (one maxps on x86; fmax is slower): a NaN may be dropped here, but
+       the exp pass below still makes its row NaN. */
+    for (; i < nv4; i += ${4 * W}) {
+% for k in range(4):
+        const ${vt} v${k} = ${vld(f"xr + i + {k * W}" if k else "xr + i")};
+% endfor
+% for k in range(4):
+        m${k} = m${k} > v${k} ? m${k} : v${k};
+% endfor
+    }
+    for (; i < nv; i += ${W}) m0 = fmax(m0, ${vld("xr + i")});
+    m0 = fmax(fmax(m0, m1), fmax(m2, m3));
+    ${fold("fmax", "m0")}
+    ${ctype} m = r_m0;
+    for (; i < L; ++i) m = fmax(m, xr[i]);
     if (isinf(m)) m = 0;
-    ${vt} sv = (${vt})(0);
-    for (long i = 0; i < nv; i += ${W}) {
-        const ${vt} e = exp(${vload("xr + i")} - m);
-        sv += e;
+    ${vt} s0 = (${vt})(0), s1 = s0;
+    const long nv2 = L / ${2 * W} * ${2 * W};
+    for (i = 0; i < nv2; i += ${2 * W}) {
+        const ${vt} e0 = exp(${vld("xr + i")} - m);
+        const ${vt} e1 = exp(${vld(f"xr + i + {W}")} - m);
+        s0 += e0;
+        s1 += e1;
 % if not log:
-        ${vstore("e", "orow + i")}
+        ${vst("e0", "orow + i")}
+        ${vst("e1", f"orow + i + {W}")}
 % endif
     }
-    ${ctype} s = ${lanes(None, "sv")};
-    for (long i = nv; i < L; ++i) {
+    for (; i < nv; i += ${W}) {
+        const ${vt} e0 = exp(${vld("xr + i")} - m);
+        s0 += e0;
+% if not log:
+        ${vst("e0", "orow + i")}
+% endif
+    }
+    s0 += s1;
+    ${fold(None, "s0")}
+    ${ctype} s = r_s0;
+    for (; i < L; ++i) {
         const ${ctype} e = exp(xr[i] - m);
         s += e;
 % if not log:
@@ -49,12 +81,12 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     }
 % if log:
     const ${ctype} ls = log(s);
-    for (long i = 0; i < nv; i += ${W}) ${vstore(f"(({vload('xr + i')} - m) - ls)", "orow + i")}
-    for (long i = nv; i < L; ++i) orow[i] = (xr[i] - m) - ls;
+    for (i = 0; i < nv; i += ${W}) ${vst(f"(({vld('xr + i')} - m) - ls)", "orow + i")}
+    for (; i < L; ++i) orow[i] = (xr[i] - m) - ls;
 % else:
     const ${ctype} inv = (${ctype})1 / s;
-    for (long i = 0; i < nv; i += ${W}) ${vstore(f"{vload('orow + i')} * inv", "orow + i")}
-    for (long i = nv; i < L; ++i) orow[i] *= inv;
+    for (i = 0; i < nv; i += ${W}) ${vst(f"{vld('orow + i')} * inv", "orow + i")}
+    for (; i < L; ++i) orow[i] *= inv;
 % endif
 }
 % else:

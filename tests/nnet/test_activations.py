@@ -168,3 +168,157 @@ def test_softmax_errors():
         nnet.softmax(T.fmatrix(), axis=2)
     with pytest.raises(ValueError, match="scalar"):
         nnet.softmax(T.fscalar())
+
+
+# ------------------------------------------------ softmax cross-entropy as one op (stabilize)
+def _kernel_names(f):
+    return [k.split("(")[0].split()[-1] for k in f.kernels()]
+
+
+def _xent_point(rng, n=12, c=7):
+    xv = (rng.standard_normal((n, c)) * 3).astype("f4")
+    xv[0, 0], xv[1, 1], xv[2, :] = 1000, -1000, -1000  # saturated rows stay finite
+    xv[3, 2] = 1000
+    yv = rng.integers(0, c, n).astype("int32")
+    yv[3] = 4  # the label of a row dominated by another logit: loss ~ 1000 + ...
+    return xv, yv, np.eye(c, dtype="f4")[yv]
+
+
+def _losses(name, x, y, t):
+    p = nnet.softmax(x)
+    return {
+        "labels": nnet.categorical_crossentropy(p, y),
+        "onehot": nnet.categorical_crossentropy(p, t),
+        "log_softmax_dense": -T.sum(t * T.log(p), axis=1),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["labels", "onehot", "log_softmax_dense"])
+def test_softmax_xent_is_one_op_with_one_gradient_kernel(rng, name):
+    x, y, t = T.fmatrix("x"), T.ivector("y"), T.fmatrix("t")
+    loss = T.mean(_losses(name, x, y, t))
+    g = cg.grad(loss, x)
+    f = cg.function([x, y, t], [loss, g], on_unused_input="ignore")
+    names = _kernel_names(f)
+    assert sum("xent" in k for k in names) == 2, names  # the loss rows and the gradient
+    assert not any(k.endswith(("_lsmr", "_pick", "_pickg", "_smr")) for k in names), names
+    assert len(names) <= (6 if name == "labels" else 8), names
+    xv, yv, tv = _xent_point(rng)
+    lv, gv = f(xv, yv, tv)
+    s = _np_softmax(xv)
+    want = -_np_logsoftmax(xv)[np.arange(len(yv)), yv].mean()
+    assert np.isfinite(lv) and np.all(np.isfinite(gv))
+    np.testing.assert_allclose(lv, want, rtol=1e-5)
+    np.testing.assert_allclose(gv, (s - tv) / len(yv), atol=1e-6)
+
+
+def test_softmax_xent_matches_no_optimizer(rng):
+    x, y, t = T.fmatrix("x"), T.ivector("y"), T.fmatrix("t")
+    p = nnet.softmax(x)
+    outs = []
+    for loss in (nnet.categorical_crossentropy(p, y), nnet.categorical_crossentropy(p, t)):
+        outs += [loss, cg.grad(T.sum(loss * T.arange(1, 13, dtype="float32")), x)]
+    outs.append(cg.grad(T.sum(nnet.categorical_crossentropy(p, t)), t))
+    xv = (rng.standard_normal((12, 7)) * 3).astype("f4")
+    yv = rng.integers(0, 7, 12).astype("int32")
+    tv = rng.uniform(0, 1, (12, 7)).astype("f4")  # not one-hot: any target distribution
+    got = cg.function([x, y, t], outs)(xv, yv, tv)
+    with cg.config.change_flags(optimizer="None"):
+        ref = cg.function([x, y, t], outs)(xv, yv, tv)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5)
+
+
+def test_softmax_xent_ops_verify_grad(rng):
+    from clgraph.expr.nnet import SoftmaxXent
+
+    yv = rng.integers(0, 5, 6).astype("int32")
+    tv = rng.uniform(0, 1, (6, 5))
+    pt = [rng.standard_normal((6, 5)) * 2]
+    verify_grad(lambda v: SoftmaxXent(False)(v, T.constant(yv)), pt, rng=rng)
+    verify_grad(lambda v: SoftmaxXent(True)(v, T.constant(tv)), pt, rng=rng)
+    verify_grad(lambda tt: SoftmaxXent(True)(T.constant(pt[0]), tt), [tv], rng=rng)
+    # the stabilized graph's gradient (SoftmaxXentGrad) against finite differences
+    verify_grad(lambda v: nnet.categorical_crossentropy(nnet.softmax(v), T.constant(yv)), pt,
+                rng=rng)
+    verify_grad(lambda v: -T.sum(T.constant(tv) * T.log(nnet.softmax(v)), axis=1), pt, rng=rng)
+
+
+def test_softmax_xent_bad_labels_and_shapes(rng):
+    x, y = T.fmatrix("x"), T.ivector("y")
+    loss = nnet.categorical_crossentropy(nnet.softmax(x), y)
+    f = cg.function([x, y], [loss, cg.grad(T.sum(loss), x)])
+    xv = rng.standard_normal((3, 4)).astype("f4")
+    lv, gv = f(xv, np.array([-1, 9, 0], "int32"))  # -1 wraps (RowPick); 9 is out of range
+    lsm = _np_logsoftmax(xv)
+    np.testing.assert_allclose(lv[[0, 2]], -lsm[[0, 2], [3, 0]], rtol=1e-5)
+    assert np.isnan(lv[1]) and np.all(gv[1] == 0)
+    with pytest.raises(ValueError, match="labels"):
+        f(xv, np.zeros(2, "int32"))
+
+
+def test_softmax_from_its_formula_is_one_kernel(rng):
+    x = T.fmatrix("x")
+    e = T.exp(x - T.max(x, axis=1, keepdims=True))
+    sm = e / T.sum(e, axis=1, keepdims=True)
+    e0 = T.exp(x)
+    sm0 = e0 / T.sum(e0, axis=0, keepdims=True)  # no max subtracted, along axis 0
+    f = cg.function([x], [sm, sm0])
+    names = _kernel_names(f)
+    assert all("_sm" in k for k in names), names
+    xv = (rng.standard_normal((33, 20)) * 5).astype("f4")
+    xv[0, 0] = 1000
+    got, got0 = f(xv)
+    np.testing.assert_allclose(got, _np_softmax(xv, 1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got0, _np_softmax(xv, 0), rtol=1e-5, atol=1e-7)
+    g = cg.function([x], cg.grad(T.sum(sm * T.arange(20, dtype="float32")), x))(xv)
+    s = _np_softmax(xv, 1)
+    w = np.arange(20.0)
+    np.testing.assert_allclose(g, s * (w - (s * w).sum(1, keepdims=True)), atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_softmax_rows_at_other_vector_widths(monkeypatch, rng, width):
+    """The row kernel as other devices get it (width 1: GPUs), odd row lengths for tails."""
+    import clgraph.lower.nnet as lower_nnet
+
+    monkeypatch.setattr(lower_nnet, "vector_width", lambda ctx, dtypes: width)
+    x = T.fmatrix("x")
+    f = cg.function([x], [nnet.softmax(x), nnet.logsoftmax(x)])
+    for shape in [(5, 3), (9, 37), (4, 100)]:
+        xv = (rng.standard_normal(shape) * 5).astype("f4")
+        xv[0, 0] = 1000
+        sm, lsm = f(xv)
+        np.testing.assert_allclose(sm, _np_softmax(xv), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(lsm, _np_logsoftmax(xv), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("form", ["logsoftmax", "log_softmax"])
+def test_tutorial_arange_pick_loss_is_softmax_xent(rng, form):
+    """-mean(log(p)[arange(y.shape[0]), y]) (Theano's tutorials): the pick becomes RowPick
+    of the first len(y) rows, the loss one SoftmaxXent kernel, no log-softmax left."""
+    x, y = T.fmatrix("x"), T.ivector("y")
+    lp = nnet.logsoftmax(x) if form == "logsoftmax" else T.log(nnet.softmax(x))
+    loss = -T.mean(lp[T.arange(y.shape[0]), y])
+    g = cg.grad(loss, x)
+    f = cg.function([x, y], [loss, g])
+    names = _kernel_names(f)
+    assert not any(k.endswith(("_lsmr", "_smr", "_gather")) for k in names), names
+    assert sum(k.endswith("_xent") for k in names) == 2, names
+    with cg.config.change_flags(optimizer="None"):
+        f0 = cg.function([x, y], [loss, g])
+    xv = (rng.standard_normal((20, 7)) * 3).astype("f4")
+    yv = rng.integers(0, 7, 20).astype("int32")
+    for labels in (yv, yv[:13]):  # fewer labels than rows: the first rows only
+        lv, gv = f(xv, labels)
+        k = len(labels)
+        want = -_np_logsoftmax(xv[:k])[np.arange(k), labels].mean()
+        np.testing.assert_allclose(lv, want, rtol=1e-5)
+        gw = np.zeros_like(xv)
+        gw[:k] = (_np_softmax(xv[:k]) - np.eye(7)[labels]) / k
+        np.testing.assert_allclose(gv, gw, atol=1e-6)
+        for a, b in zip((lv, gv), f0(xv, labels), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    xv[0, 0] = 1000  # stable where log(softmax) written out is not
+    lv, gv = f(xv, yv)
+    assert np.isfinite(lv) and np.all(np.isfinite(gv))

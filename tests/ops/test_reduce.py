@@ -20,6 +20,7 @@ from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.type import TensorType
 from clgraph.expr.variable import TensorVariable
 from clgraph.lower import reduce as R
+from clgraph.runtime.device import get_context
 
 
 def _np_logsumexp(a, axis=None, keepdims=False):
@@ -319,3 +320,46 @@ def test_acc_dtype_accumulates_wider():
     np.testing.assert_allclose(s, a.astype("float64").sum(), rtol=1e-7)
     np.testing.assert_allclose(m, 0.1, rtol=1e-7)
     np.testing.assert_allclose(p, 0.1 ** 3, rtol=1e-6)
+
+
+def test_split_reductions_finish_in_one_launch(rng):
+    """On CPUs a reduction split over work-groups combines its partial results in the last
+    group to finish (an atomic counter, reset each time): one launch, the same value every
+    call, for sums, maxima, int32 -> int64 sums and fused producers (sum(x ** 2))."""
+    x, xi, m = T.fvector("x"), T.ivector("xi"), T.fmatrix("m")
+    outs = [T.sum(x), T.max(x), T.sum(xi), T.sum(x ** 2), T.sum(m, axis=1), T.min(m, axis=1)]
+    f = cg.function([x, xi, m], outs)
+    n = 3_000_001
+    state = f.plan.prepare(((n,), (n,), (3, 400_000)))
+    if get_context().is_cpu:  # one launch per reduction (GPUs: a second one combines)
+        assert len(state.work) == len(outs), [w.kernel for w in state.work]
+    a = rng.random(n, dtype=np.float32)
+    ai = rng.integers(-2**30, 2**30, n).astype("int32")
+    mv = rng.standard_normal((3, 400_000)).astype("float32")
+    first = f(a, ai, mv)
+    for _ in range(3):  # the counters are reset: repeated calls give identical results
+        again = f(a, ai, mv)
+        for u, v in zip(first, again, strict=True):
+            np.testing.assert_array_equal(u, v)
+    a64 = a.astype("float64")
+    want = [a64.sum(), a.max(), ai.astype("int64").sum(), (a64 ** 2).sum(),
+            mv.astype("float64").sum(axis=1), mv.min(axis=1)]
+    for got, w in zip(first, want, strict=True):
+        np.testing.assert_allclose(got, w, rtol=2e-5)
+    assert first[2].dtype == np.int64
+    np.testing.assert_array_equal(first[2], ai.astype("int64").sum())
+
+
+def test_vector_loads_at_any_alignment(rng):
+    """Contiguous runs read with vectors from element-aligned (not vector-aligned) starts."""
+    x, m = T.fvector("x"), T.fmatrix("m")
+    for k in range(1, 9):
+        f = cg.function([x, m], [T.sum(x[k:]), T.max(x[k:]), T.sum(m[:, k:], axis=1),
+                                 T.argmax(m[:, k:], axis=1), T.sum(T.sqr(x[k:]))])
+        a = rng.standard_normal(100_003).astype("float32")
+        b = rng.standard_normal((7, 1001)).astype("float32")
+        got = f(a, b)
+        want = [a[k:].sum(dtype="float64"), a[k:].max(), b[:, k:].sum(axis=1),
+                b[:, k:].argmax(axis=1), (a[k:].astype("float64") ** 2).sum()]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-3)

@@ -1,0 +1,59 @@
+<%page args="kname, ctype, ytype, kind, comment"/>
+<%doc>
+  Softmax cross-entropy rows (lower/nnet.py XentStep), one work-item per row of the
+  C-contiguous logits x (n_rows x L). kind:
+    loss_labels  out[r] = log(sum(exp(x - m))) - (x[y[r]] - m)      (NaN: label out of range)
+    loss_dense   out[r] = -sum(t[r] * ((x - m) - log(sum(exp(x - m)))))
+    grad_labels  out[r] = g[r] * (softmax(x[r]) - onehot(y[r]))     (0: label out of range)
+    grad_rows    out[r] = gz[r] - softmax(x[r]) * sum(gz[r])
+  m is the row's maximum (0 when it is infinite), so no exp overflows.
+</%doc>
+/* ${comment} */
+__kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}* x,
+                       const long x_off,
+% if kind in ("loss_labels", "grad_labels"):
+                       __global const ${ytype}* y, const long y_off, const long y_s0,
+% else:
+                       __global const ${ctype}* t, const long t_off,
+% endif
+% if kind == "grad_labels":
+                       __global const ${ctype}* g, const long g_off, const long g_s0,
+% endif
+                       __global ${ctype}* out)
+{
+    const long r = get_global_id(0);
+    if (r >= n_rows) return;
+    __global const ${ctype}* xr = x + x_off + r * L;
+    ${ctype} m = -INFINITY;
+    for (long i = 0; i < L; ++i) m = fmax(m, xr[i]);
+    if (isinf(m)) m = 0;
+    ${ctype} s = 0;
+    for (long i = 0; i < L; ++i) s += exp(xr[i] - m);
+% if kind in ("loss_labels", "grad_labels"):
+    long c = (long)y[y_off + r * y_s0];
+    if (c < 0) c += L;
+    const int ok = c >= 0 && c < L;
+% else:
+    __global const ${ctype}* tr = t + t_off + r * L;
+% endif
+% if kind == "loss_labels":
+    out[r] = ok ? log(s) - (xr[c] - m) : (${ctype})NAN;
+% elif kind == "loss_dense":
+    const ${ctype} ls = log(s);
+    ${ctype} acc = 0;
+    for (long i = 0; i < L; ++i) acc += tr[i] * ((xr[i] - m) - ls);
+    out[r] = -acc;
+% elif kind == "grad_labels":
+    __global ${ctype}* orow = out + r * L;
+    const ${ctype} gr = ok ? g[g_off + r * g_s0] : (${ctype})0;
+    const ${ctype} scale = gr / s;
+    for (long i = 0; i < L; ++i) orow[i] = exp(xr[i] - m) * scale;
+    if (ok) orow[c] -= gr;
+% else:
+    __global ${ctype}* orow = out + r * L;
+    ${ctype} sg = 0;
+    for (long i = 0; i < L; ++i) sg += tr[i];
+    const ${ctype} scale = sg / s;
+    for (long i = 0; i < L; ++i) orow[i] = tr[i] - exp(xr[i] - m) * scale;
+% endif
+}
