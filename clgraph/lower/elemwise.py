@@ -13,6 +13,7 @@ from clgraph.lower.access import operand_mode
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.lower.vec_mem import vec_preamble, vld, vst
 
 LOCAL_SIZE = 64
 # CPU devices: a work item walks a contiguous run of up to MAX_RUN vectors, so the index
@@ -121,7 +122,7 @@ class ElemwiseStep(Step):
             nm, ct, mode = op["name"], op["ctype"], op["mode"]
             p = f"p_{nm}"
             if mode == "contig":
-                vload = f"vload{W}(0, {nm} + {p} + i0)"
+                vload = vld(self.operands[k].dtype, W, f"{nm} + {p} + i0")
                 sload = f"{nm}[{p} + i]"
             elif mode == "bcast":
                 vload = f"({ct}{W})({nm}[{p}])"
@@ -136,7 +137,7 @@ class ElemwiseStep(Step):
         for j in range(len(outs)):
             nm = f"out{j}"
             if self.out_modes[j] == "contig":
-                vec_stores.append(f"vstore{W}({vec_outs[j]}, 0, {nm} + p_{nm} + i0);")
+                vec_stores.append(vst(outs[j].dtype, W, vec_outs[j], f"{nm} + p_{nm} + i0"))
                 sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
             else:  # scattered stores, one lane at a time
                 vec_stores.append(f"const {cl_type(outs[j].dtype, W)} o{j} = {vec_outs[j]};")
@@ -149,6 +150,9 @@ class ElemwiseStep(Step):
                      params=params, operands=operands, vec_loads=vec_loads, vec_body=vec_body,
                      vec_stores=vec_stores, scalar_loads=sca_loads, scalar_body=sca_body,
                      scalar_stores=sca_stores, comment=sanitize_comment(comment))
+        vec_dtypes = [v.dtype for k, v in enumerate(self.operands) if self.modes[k] == "contig"]
+        vec_dtypes += [v.dtype for j, v in enumerate(outs) if self.out_modes[j] == "contig"]
+        src = vec_preamble(vec_dtypes, W) + src
         return [KernelDef(self.kname, src, [self.node], "elemwise.cl.mako")]
 
     def prepare(self, state: PrepareState, out_layouts=None) -> None:
