@@ -95,6 +95,10 @@ class PrepareState:
     resumed: dict = field(default_factory=dict)
     # slot -> slot whose buffer it reuses (set by lower/memory.py's planner).
     aliases: dict[int, int] = field(default_factory=dict)
+    # Per-call caches of the runtime, never copied by `fork`: the executor's binding
+    # (runtime/execute.py) and the caller's read-back plan (compile/function.py).
+    bound: Any = field(default=None, repr=False, compare=False)
+    call_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def fork(self) -> PrepareState:
         """A copy that continues after this state's sync point (the prefix is kept as is:

@@ -2,11 +2,21 @@
 
 Everything that depends only on input shapes (layouts, grids, scalar arguments, shape
 errors) was computed by `Plan.prepare`; this loop only swaps in the call's buffers.
+
+Fast path (`run` of a state without host sync points, not profiling): a state is *bound*
+once (`_Binding`): each launch gets a kernel object of its own whose fixed arguments
+(scalars, constants, static buffers, intermediates) are set when the binding becomes the
+active one; per call only the arguments that change (inputs, shared variables' buffers,
+buffers the caller keeps: updates and borrowed outputs) are set before each enqueue.
+Intermediates and outputs read back to NumPy live in buffers the binding keeps between
+calls: the queue is in order and the read-back is blocking, so the next call cannot
+overwrite what this call returns.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 import pyopencl as cl
@@ -33,7 +43,15 @@ class Executor:
                         for k in plan.kernel_defs}
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
         self.profile = None  # set by compile.function when profiling
-        self._typed: set[str] = set()
+        self._typed: dict[str, list] = {}  # kernel name -> scalar dtypes (None for buffers)
+        # Variables whose buffers the caller keeps after a call (updates, borrowed outputs):
+        # fresh per call. Set by compile.function.
+        self.fresh_vars: list = []
+        # Kernel objects by kernel name, one per launch of that name in a state: bindings
+        # share them (the active binding's arguments are the ones set).
+        self._kernel_pool: dict[str, list] = {}
+        self._active: _Binding | None = None
+        self._bound: deque = deque()  # states holding a binding (its kept buffers), oldest first
 
     def _buffers(self, slot_buffers: list, state) -> list:
         """Every slot's buffer for one call: inputs, constants, fresh ones, static ones."""
@@ -50,9 +68,84 @@ class Executor:
                 bufs[slot] = buf
         return bufs
 
+    # Bindings kept at once: each holds its state's intermediate buffers between calls.
+    MAX_BOUND = 4
+
     def run(self, slot_buffers: list, state) -> tuple[list, object]:
         """Enqueue one call of a prepared state (`Plan.prepare`); returns (all buffers by
-        slot, the state the call ended in: a continuation after host sync points)."""
+        slot, the state the call ended in: a continuation after host sync points).
+        `slot_buffers`: the buffers of the graph inputs (explicit, then shared), in order."""
+        if state.sync is None and self.profile is None:
+            return self.run_and_read(slot_buffers, state, ()), state
+        return self._run_general(slot_buffers, state)
+
+    def run_and_read(self, slot_buffers: list, state, reads) -> list:
+        """The fast path of `run` (a state without sync points, not profiling), then read
+        `reads` ((slot, NumPy array, byte offset): contiguous outputs) and wait for them.
+        The reads are enqueued right after the last launch: a gap there lets PoCL's worker
+        thread go to sleep, and waking it again costs more than the gap (measured)."""
+        binding = state.bound
+        if binding is None:
+            binding = self._bind(state, len(slot_buffers))
+        bufs = self._run_bound(binding, slot_buffers, state)
+        if reads:
+            queue = self.ctx.queue
+            last = None
+            for slot, out, offset in reads:
+                last = cl.enqueue_copy(queue, out, bufs[slot], src_offset=offset,
+                                       is_blocking=False)
+            last.wait()  # the queue is in order: every read is done
+        return bufs
+
+    def _bind(self, state, n_inputs: int) -> _Binding:
+        binding = _Binding(self, state, n_inputs)
+        state.bound = binding
+        self._bound.append(state)
+        if len(self._bound) > self.MAX_BOUND:
+            old = self._bound.popleft()
+            if old.bound is self._active:
+                self._active = None
+            old.bound = None  # its kept buffers go back to the pool
+        return binding
+
+    def _run_bound(self, b: _Binding, slot_buffers: list, state) -> list:
+        bufs = b.template.copy()
+        bufs[:b.n_inputs] = slot_buffers
+        ctx = self.ctx
+        for slot, nbytes in b.fresh_allocs:
+            bufs[slot] = allocate(ctx, nbytes)
+        for slot, phys in b.call_aliases:
+            bufs[slot] = bufs[phys]
+        if self._active is not b:
+            b.activate(bufs)
+            self._active = b
+        queue = ctx.queue
+        enqueue = cl.enqueue_nd_range_kernel
+        item = None
+        try:
+            for item in b.items:
+                kernel, gsize, lsize, varying, host = item
+                if host is not None:
+                    host.fn(ctx, [bufs[a.slot] if isinstance(a, BufRef) else a
+                                  for a in host.args])
+                    continue
+                for k, slot in varying:
+                    kernel.set_arg(k, bufs[slot])
+                enqueue(queue, kernel, gsize, lsize)
+        except cl.Error as e:
+            raise self._launch_error(state.work[b.items.index(item)], state, e) from e
+        return bufs
+
+    def _kernel_for(self, name: str, index: int):
+        """The index-th kernel object of this name (created on first need)."""
+        pool = self._kernel_pool.setdefault(name, [self.kernels[name]])
+        while len(pool) <= index:
+            pool.append(cl.Kernel(self.program, self.plan.kernel_alias.get(name, name)))
+        return pool[index]
+
+    def _run_general(self, slot_buffers: list, state) -> tuple[list, object]:
+        """`run` for states with host sync points and for profiling (events per launch)."""
+        self._active = None  # the shared kernel objects get other arguments here
         bufs = self._buffers(slot_buffers, state)
         queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
         done = 0
@@ -95,14 +188,21 @@ class Executor:
         err = RuntimeError(msg)
         return annotate_error(err, work.node, state) if work.node is not None else err
 
+    def scalar_dtypes(self, work: Launch) -> list:
+        """The kernel's scalar argument dtypes (None for buffers), fixed by its first launch."""
+        dtypes = self._typed.get(work.kernel)
+        if dtypes is None:
+            dtypes = [None if isinstance(a, BufRef) else np.asarray(a).dtype for a in work.args]
+            self._typed[work.kernel] = dtypes
+        return dtypes
+
     def _kernel(self, work: Launch):
         """The kernel, with its scalar argument types declared once: pyopencl packs
         undeclared scalars by inspection, which costs ~40 µs a call (measured)."""
         kernel = self.kernels[work.kernel]
-        if work.kernel not in self._typed:
-            kernel.set_scalar_arg_dtypes(
-                [None if isinstance(a, BufRef) else np.asarray(a).dtype for a in work.args])
-            self._typed.add(work.kernel)
+        if getattr(kernel, "_clgraph_typed", False) is False:
+            kernel.set_scalar_arg_dtypes(self.scalar_dtypes(work))
+            kernel._clgraph_typed = True
         return kernel
 
     def enqueue(self, work, bufs: list, state, queue) -> None:
@@ -129,6 +229,7 @@ class Executor:
         `checker.after(step, bufs, state)` around each step's work (DebugMode, NanGuardMode).
         """
         state = self.plan.prepare(shapes, host_scalars)
+        self._active = None  # the shared kernel objects get other arguments here
         bufs = self._buffers(slot_buffers, state)
         queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
         self.ctx.queue.finish()
@@ -142,6 +243,66 @@ class Executor:
             queue.finish()
             checker.after(step, bufs, state)
         return bufs, state
+
+
+class _Binding:
+    """A prepared state bound to an executor for the fast path (see the module doc)."""
+
+    __slots__ = ("n_inputs", "template", "fresh_allocs", "call_aliases", "items", "fixed")
+
+    def __init__(self, ex: Executor, state, n_inputs: int) -> None:
+        self.n_inputs = n_inputs
+        n = state.n_slots
+        fresh = {state.layouts[v].buffer for v in ex.fresh_vars if v in state.layouts}
+        fresh.update(range(n_inputs))  # inputs and shared variables: the caller's buffers
+        template: list = [None] * n
+        template[n_inputs:n_inputs + len(ex.const_buffers)] = ex.const_buffers
+        self.fresh_allocs = []
+        for alloc in state.allocs:
+            if alloc.slot in fresh:
+                self.fresh_allocs.append((alloc.slot, alloc.nbytes))
+            else:  # kept between calls (intermediates, outputs read back to NumPy)
+                template[alloc.slot] = allocate(ex.ctx, alloc.nbytes)
+        if state.static and not state.static_buffers:
+            state.static_buffers = {s: upload(ex.ctx, v) for s, v in state.static.items()}
+        for slot, buf in state.static_buffers.items():
+            template[slot] = buf
+        self.call_aliases = []
+        for slot, phys in state.aliases.items():
+            if phys in fresh:
+                self.call_aliases.append((slot, phys))
+                fresh.add(slot)
+            else:
+                template[slot] = template[phys]
+        self.template = template
+        self.items: list[tuple] = []
+        # Per launch: (kernel, [(arg index, packed scalar or slot), ...]) set on activation.
+        self.fixed: list[tuple] = []
+        uses: dict[str, int] = {}
+        for work in state.work:
+            if not isinstance(work, Launch):
+                self.items.append((None, None, None, None, work))
+                continue
+            index = uses.get(work.kernel, 0)
+            uses[work.kernel] = index + 1
+            kernel = ex._kernel_for(work.kernel, index)
+            dtypes = ex.scalar_dtypes(work)
+            varying, fixed = [], []
+            for k, (a, dt) in enumerate(zip(work.args, dtypes, strict=True)):
+                if isinstance(a, BufRef):
+                    (varying if a.slot in fresh else fixed).append((k, a.slot))
+                else:
+                    fixed.append((k, np.asarray(a, dtype=dt)[()]))
+            self.fixed.append((kernel, fixed))
+            gsize = tuple(int(g) for g in work.gsize)
+            lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
+            self.items.append((kernel, gsize, lsize, tuple(varying), None))
+
+    def activate(self, bufs: list) -> None:
+        """Set every launch's fixed arguments (the kernel objects are shared)."""
+        for kernel, fixed in self.fixed:
+            for k, a in fixed:
+                kernel.set_arg(k, bufs[a] if type(a) is int else a)
 
 
 def _blame_kernels(exc, plan: Plan) -> None:
