@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pyopencl as cl
 import pyopencl.array as cl_array
 
 from clgraph.compile.inputs import convert_input
@@ -370,24 +369,14 @@ class Function:
         return results
 
     def _read_back(self, ctx, bufs: list, state, as_device_array, download) -> list:
-        """The outputs: NumPy arrays read back (all reads enqueued, only the last one
-        blocking: the queue is in order) or, for Out(borrow=True), device arrays."""
-        plan = state.call_cache.get("outs") or self._read_plan(state)
+        """The outputs after a checked, profiled or resumed run: NumPy arrays read back or,
+        for Out(borrow=True), device arrays."""
         results: list = []
-        last = None
-        queue = ctx.queue
-        for borrow, slot, lay, dt, contig, size, offset in plan:
+        for borrow, slot, lay, dt, _, _, _ in self._read_plan(state):
             if borrow:
                 results.append(as_device_array(ctx, bufs[slot], lay, dt))
-            elif contig and size:
-                out = np.empty(lay.shape, dt)
-                last = cl.enqueue_copy(queue, out, bufs[slot], src_offset=offset,
-                                       is_blocking=False)
-                results.append(out)
             else:
-                results.append(download(ctx, bufs[slot], lay, dt))  # blocking
-        if last is not None:
-            last.wait()
+                results.append(download(ctx, bufs[slot], lay, dt))
         return results
 
     def _merge_kwargs(self, args, kwargs):
