@@ -90,11 +90,10 @@ class Executor:
         bufs = self._run_bound(binding, slot_buffers, state)
         if reads:
             queue = self.ctx.queue
-            last = None
-            for slot, out, offset in reads:
-                last = cl.enqueue_copy(queue, out, bufs[slot], src_offset=offset,
-                                       is_blocking=False)
-            last.wait()  # the queue is in order: every read is done
+            final = len(reads) - 1
+            for k, (slot, out, offset) in enumerate(reads):
+                # Only the last read blocks: the queue is in order, so all are done then.
+                cl.enqueue_copy(queue, out, bufs[slot], src_offset=offset, is_blocking=k == final)
         return bufs
 
     def _bind(self, state, n_inputs: int) -> _Binding:
