@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyopencl as cl
 import pyopencl.array as cl_array
 
 from clgraph.compile.inputs import convert_input
@@ -20,6 +21,15 @@ from clgraph.compile.io import Out
 from clgraph.config import config
 from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
 from clgraph.expr.variable import Constant, SharedVariable, Variable
+from clgraph.lower.layout import contiguous_strides
+from clgraph.runtime import darray
+from clgraph.runtime.darray import (
+    SMALL_INPUT_BYTES,
+    as_device_array,
+    device_array_buffer,
+    download,
+    upload_input,
+)
 
 
 class UnusedInputError(ValueError):
@@ -237,97 +247,100 @@ class Function:
         self._in_specs = [(np.dtype(v.dtype), v.ndim,
                            tuple((d, s) for d, s in enumerate(v.type.shape) if s is not None))
                           for v in self.inputs]
+        self._n_in = len(self.inputs)
+        self._containers = [s.container for s in self.shared]
+        self._scalar_slots = list(self.plan.host_scalar_slots)
         outs = self.maker_fgraph.outputs
         self.executor.fresh_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if b] + \
             list(outs[self.n_out:])
         self._zero_copy = not any(self.borrow)
-        self._last: tuple | None = None  # (prepare key, state) of the last call
+        # (input shapes, shared shapes, integer scalars, state) of the last call: a call with
+        # the same signature skips Plan.prepare's lookup.
+        self._last: tuple | None = None
 
-    def _values(self, args: tuple) -> list:
-        """The call's arguments checked and converted (convert_input), with arrays that
-        already have the exact dtype, rank and contiguity passed through untouched."""
-        values = []
-        for i, (a, (dtype, ndim, fixed)) in enumerate(zip(args, self._in_specs)):
-            if type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and \
-                    a.flags.c_contiguous and all(a.shape[d] == n for d, n in fixed):
-                values.append(a)
-            else:
-                values.append(convert_input(self.inputs[i], a, self.allow_input_downcast, i))
-        return values
+    def _convert(self, i: int, value: Any):
+        return convert_input(self.inputs[i], value, self.allow_input_downcast, i)
 
-    def _read_plan(self, state) -> list:
-        """Per output, how to hand it back: (borrow, slot, layout, dtype, read contiguously)."""
+    def _read_plan(self, state) -> tuple:
+        """How to hand back the outputs of a state, computed once per state:
+        (per output (borrow, slot, layout, dtype, contiguous, size, byte offset),
+         the plain reads (slot, shape, dtype, byte offset) when every output is one,
+         per update (shared storage, slot, shape))."""
         plan = state.call_cache.get("outs")
         if plan is None:
-            from clgraph.lower.layout import contiguous_strides
-
-            plan = []
-            for var, borrow in zip(self.maker_fgraph.outputs[:self.n_out], self.borrow):
+            outs = []
+            graph_outs = self.maker_fgraph.outputs
+            for var, borrow in zip(graph_outs[:self.n_out], self.borrow):
                 lay = state.layouts[var]
                 dt = np.dtype(var.dtype)
                 size = int(np.prod(lay.shape, dtype=np.int64))
                 contig = lay.strides == contiguous_strides(lay.shape) or size == 1
-                plan.append((borrow, lay.buffer, lay, dt, contig, size, lay.offset * dt.itemsize))
+                outs.append((borrow, lay.buffer, lay, dt, contig, size, lay.offset * dt.itemsize))
+            plain = None
+            if all(contig and size and not borrow for borrow, _, _, _, contig, size, _ in outs):
+                plain = [(slot, lay.shape, dt, off) for _, slot, lay, dt, _, _, off in outs]
+            upd = [(shared.container, state.layouts[var].buffer, state.layouts[var].shape)
+                   for (shared, _), var in zip(self.updates, graph_outs[self.n_out:])]
+            plan = (outs, plain, upd)
             state.call_cache["outs"] = plan
         return plan
 
     def __call__(self, *args: Any, **kwargs: Any):
-        from clgraph.runtime.darray import (
-            as_device_array,
-            device_array_buffer,
-            download,
-            upload_input,
-        )
-
         if kwargs:
             args = self._merge_kwargs(args, kwargs)
-        if len(args) != len(self.inputs):
+        if len(args) != self._n_in:
             names = ", ".join(str(v) for v in self.inputs)
             raise TypeError(f"function{' ' + self.name if self.name else ''} takes "
                             f"{len(self.inputs)} argument(s) ({names}), got {len(args)}")
-        values = self._values(args)
-        shapes = tuple([v.shape for v in values]) + \
-            tuple([s.container.shape for s in self.shared]) + self.plan.constant_shapes
-        profile = self.profile
-        t0 = time.perf_counter() if profile is not None else 0.0
-        slots = self.plan.host_scalar_slots
+        # Arguments: arrays of the exact dtype, rank and contiguity pass untouched.
+        values = []
+        for a, (dtype, ndim, fixed) in zip(args, self._in_specs):
+            if type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and \
+                    a.flags.c_contiguous and (not fixed or _fits(a.shape, fixed)):
+                values.append(a)
+            else:
+                values.append(self._convert(len(values), a))
+        in_shapes = tuple([v.shape for v in values])
+        containers = self._containers
+        shared_shapes = tuple([c.shape for c in containers]) if containers else ()
+        slots = self._scalar_slots
         host_scalars = tuple([int(values[k]) for k in slots]) if slots else ()
         last = self._last
-        if last is not None and last[0] == (shapes, host_scalars):
-            state = last[1]
-        else:
-            state = self.plan.prepare(shapes, host_scalars)  # shape errors: before enqueueing
-            self._last = ((shapes, host_scalars), state)
-        t_in = time.perf_counter() if profile is not None else 0.0
+        if last is not None and last[0] == in_shapes and last[1] == shared_shapes and \
+                last[2] == host_scalars:
+            state = last[3]
+        else:  # shape errors: raised here, before anything is enqueued
+            state = self.plan.prepare(in_shapes + shared_shapes + self.plan.constant_shapes,
+                                      host_scalars)
+            self._last = (in_shapes, shared_shapes, host_scalars, state)
+        if self._checker is not None or self.profile is not None or state.sync is not None:
+            return self._call_general(values, in_shapes + shared_shapes +
+                                      self.plan.constant_shapes, host_scalars, state)
+        # Fast path: inputs to buffers, launches and the outputs' reads enqueued together.
         ctx = self.ctx
         bufs = []
-        # Zero-copy inputs are safe only if the call waits for its kernels before returning
-        # and no borrowed output can alias the caller's array afterwards.
-        zero_copy = self._zero_copy
         aliased = False
         for v in values:
-            if type(v) is np.ndarray:
-                buf, alias = upload_input(ctx, v, zero_copy)
-                bufs.append(buf)
-                aliased = aliased or alias
+            if type(v) is np.ndarray and 0 < v.nbytes <= SMALL_INPUT_BYTES and \
+                    v.flags.c_contiguous:
+                bufs.append(cl.Buffer(ctx.context, _COPY_IN, hostbuf=v))
             elif isinstance(v, cl_array.Array):
                 bufs.append(device_array_buffer(ctx, v))
             else:
-                buf, alias = upload_input(ctx, v, zero_copy)
+                buf, alias = upload_input(ctx, v, self._zero_copy)
                 bufs.append(buf)
                 aliased = aliased or alias
-        for s in self.shared:
-            bufs.append(s.container.buffer)
-        if profile is not None:
-            ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
-            profile.record_transfer("to device", time.perf_counter() - t_in,
-                                    sum(getattr(v, "nbytes", 0) for v in values))
-        if self._checker is None and profile is None and state.sync is None:
-            # Fast path: output arrays made first, their reads enqueued with the launches.
-            plan = state.call_cache.get("outs") or self._read_plan(state)
+        for c in containers:
+            bufs.append(c.buffer)
+        outs, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
+        if plain is not None:
+            reads = [(slot, np.empty(shape, dt), off) for slot, shape, dt, off in plain]
+            all_bufs = self.executor.run_and_read(bufs, state, reads)
+            results = [r[1] for r in reads]
+        else:
             reads = []
             results = []
-            for borrow, slot, lay, dt, contig, size, offset in plan:
+            for borrow, slot, lay, dt, contig, size, offset in outs:
                 if contig and size and not borrow:
                     out = np.empty(lay.shape, dt)
                     reads.append((slot, out, offset))
@@ -335,48 +348,68 @@ class Function:
                 else:
                     results.append(None)
             all_bufs = self.executor.run_and_read(bufs, state, reads)
-            if len(reads) != len(results):  # borrowed, strided or empty outputs
-                for k, (borrow, slot, lay, dt, _, _, _) in enumerate(plan):
-                    if borrow:
-                        results[k] = as_device_array(ctx, all_bufs[slot], lay, dt)
-                    elif results[k] is None:
-                        results[k] = download(ctx, all_bufs[slot], lay, dt)
-        else:
-            if self._checker is None:
-                all_bufs, state = self.executor.run(bufs, state)
+            for k, (borrow, slot, lay, dt, _, _, _) in enumerate(outs):
+                if borrow:
+                    results[k] = as_device_array(ctx, all_bufs[slot], lay, dt)
+                elif results[k] is None:
+                    results[k] = download(ctx, all_bufs[slot], lay, dt)
+        for container, slot, shape in upd:
+            container.assign(all_bufs[slot], shape)
+        if aliased and not results:
+            ctx.queue.finish()  # kernels still read the caller's arrays
+        return results[0] if self.single else results
+
+    def _call_general(self, values: list, shapes: tuple, host_scalars: tuple, state):
+        """A call that is checked (DebugMode, NanGuardMode), profiled, or stops at host
+        sync points (data-dependent shapes)."""
+        profile = self.profile
+        t0 = time.perf_counter() if profile is not None else 0.0
+        ctx = self.ctx
+        bufs = []
+        # Zero-copy inputs are safe only if the call waits for its kernels before returning
+        # and no borrowed output can alias the caller's array afterwards.
+        aliased = False
+        for v in values:
+            if isinstance(v, cl_array.Array):
+                bufs.append(device_array_buffer(ctx, v))
             else:
-                all_bufs, state = self._checker.run(self, bufs, shapes, host_scalars, values)
-            if profile is not None:
-                ctx.profiling_queue.finish()
-                t_out = time.perf_counter()
-            results = self._read_back(ctx, all_bufs, state, as_device_array, download)
-            if profile is not None:
-                profile.record_transfer("to host", time.perf_counter() - t_out,
-                                        sum(r.nbytes for r in results
-                                            if isinstance(r, np.ndarray)))
-        if self.updates:
-            graph_outs = self.maker_fgraph.outputs
-            for (shared, _), var in zip(self.updates, graph_outs[self.n_out:]):
-                lay = state.layouts[var]
-                shared.container.assign(all_bufs[lay.buffer], lay.shape)
+                buf, alias = upload_input(ctx, v, self._zero_copy)
+                bufs.append(buf)
+                aliased = aliased or alias
+        bufs += [c.buffer for c in self._containers]
+        if profile is not None:
+            ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
+            profile.record_transfer("to device", time.perf_counter() - t0,
+                                    sum(getattr(v, "nbytes", 0) for v in values))
+        if self._checker is None:
+            all_bufs, state = self.executor.run(bufs, state)
+        else:
+            all_bufs, state = self._checker.run(self, bufs, shapes, host_scalars, values)
+        if profile is not None:
+            ctx.profiling_queue.finish()
+            t_out = time.perf_counter()
+        results = self._read_back(ctx, all_bufs, state)
+        if profile is not None:
+            profile.record_transfer("to host", time.perf_counter() - t_out,
+                                    sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
+        for container, slot, shape in self._read_plan(state)[2]:
+            container.assign(all_bufs[slot], shape)
         if aliased and not results:
             ctx.queue.finish()  # kernels still read the caller's arrays
         if profile is not None:
             ctx.queue.finish()
             profile.record_call(time.perf_counter() - t0)
-        if self.single:
-            return results[0]
-        return results
+        return results[0] if self.single else results
 
-    def _read_back(self, ctx, bufs: list, state, as_device_array, download) -> list:
+    def _read_back(self, ctx, bufs: list, state) -> list:
         """The outputs after a checked, profiled or resumed run: NumPy arrays read back or,
         for Out(borrow=True), device arrays."""
         results: list = []
-        for borrow, slot, lay, dt, _, _, _ in self._read_plan(state):
+        for borrow, slot, lay, dt, _, _, _ in self._read_plan(state)[0]:
             if borrow:
                 results.append(as_device_array(ctx, bufs[slot], lay, dt))
-            else:
-                results.append(download(ctx, bufs[slot], lay, dt))
+            else:  # through the module: checkers' tests count the downloads
+                results.append(darray.download(ctx, bufs[slot], lay, dt))
         return results
 
     def _merge_kwargs(self, args, kwargs):
@@ -395,6 +428,11 @@ class Function:
 
 
 _MISSING = object()
+_COPY_IN = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR
+
+
+def _fits(shape: tuple, fixed: tuple) -> bool:
+    return all(shape[d] == n for d, n in fixed)
 
 
 def _own_buffer(expr: Variable) -> Variable:
