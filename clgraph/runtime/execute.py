@@ -23,7 +23,7 @@ import pyopencl as cl
 
 from clgraph.lower.lower import Plan
 from clgraph.lower.plan import BufRef, Launch, annotate_error, node_context, node_label
-from clgraph.runtime.buffers import allocate
+from clgraph.runtime.buffers import allocate, allocator
 from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import download, upload
 
@@ -89,8 +89,10 @@ class Executor:
             b = self._bind(state, len(slot_buffers))
         bufs = slot_buffers + b.tail
         ctx = self.ctx
-        for slot, nbytes in b.fresh_allocs:
-            bufs[slot] = allocate(ctx, nbytes)
+        if b.fresh_allocs:
+            alloc = b.allocate
+            for slot, nbytes in b.fresh_allocs:
+                bufs[slot] = alloc(nbytes)
         for slot, phys in b.call_aliases:
             bufs[slot] = bufs[phys]
         if self._active is not b:
@@ -251,7 +253,8 @@ _read_buffer = getattr(cl._cl, "_enqueue_read_buffer", None) or _read_buffer_pub
 class _Binding:
     """A prepared state bound to an executor for the fast path (see the module doc)."""
 
-    __slots__ = ("n_inputs", "tail", "fresh_allocs", "call_aliases", "items", "fixed")
+    __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
+                 "fixed")
 
     def __init__(self, ex: Executor, state, n_inputs: int) -> None:
         self.n_inputs = n_inputs
@@ -260,10 +263,11 @@ class _Binding:
         fresh.update(range(n_inputs))  # inputs and shared variables: the caller's buffers
         template: list = [None] * n
         template[n_inputs:n_inputs + len(ex.const_buffers)] = ex.const_buffers
+        self.allocate = allocator(ex.ctx)
         self.fresh_allocs = []
         for alloc in state.allocs:
             if alloc.slot in fresh:
-                self.fresh_allocs.append((alloc.slot, alloc.nbytes))
+                self.fresh_allocs.append((alloc.slot, max(1, int(alloc.nbytes))))
             else:  # kept between calls (intermediates, outputs read back to NumPy)
                 template[alloc.slot] = allocate(ex.ctx, alloc.nbytes)
         if state.static and not state.static_buffers:
