@@ -70,6 +70,7 @@ class Executor:
 
     # Bindings kept at once: each holds its state's intermediate buffers between calls.
     MAX_BOUND = 4
+    MAX_KEPT_BYTES = 256 << 20
 
     def run(self, slot_buffers: list, state) -> tuple[list, object]:
         """Enqueue one call of a prepared state (`Plan.prepare`); returns (all buffers by
@@ -124,7 +125,11 @@ class Executor:
         binding = _Binding(self, state, n_inputs)
         state.bound = binding
         self._bound.append(state)
-        if len(self._bound) > self.MAX_BOUND:
+        # Kept buffers cost memory per shape signature: keep few bindings, and fewer when
+        # they are large (the newest always stays).
+        while len(self._bound) > 1 and (
+                len(self._bound) > self.MAX_BOUND or
+                sum(s.bound.kept_bytes for s in self._bound) > self.MAX_KEPT_BYTES):
             old = self._bound.popleft()
             if old.bound is self._active:
                 self._active = None
@@ -254,7 +259,7 @@ class _Binding:
     """A prepared state bound to an executor for the fast path (see the module doc)."""
 
     __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
-                 "fixed")
+                 "fixed", "kept_bytes")
 
     def __init__(self, ex: Executor, state, n_inputs: int) -> None:
         self.n_inputs = n_inputs
@@ -265,11 +270,13 @@ class _Binding:
         template[n_inputs:n_inputs + len(ex.const_buffers)] = ex.const_buffers
         self.allocate = allocator(ex.ctx)
         self.fresh_allocs = []
+        self.kept_bytes = 0
         for alloc in state.allocs:
             if alloc.slot in fresh:
                 self.fresh_allocs.append((alloc.slot, max(1, int(alloc.nbytes))))
             else:  # kept between calls (intermediates, outputs read back to NumPy)
                 template[alloc.slot] = allocate(ex.ctx, alloc.nbytes)
+                self.kept_bytes += alloc.nbytes
         if state.static and not state.static_buffers:
             state.static_buffers = {s: upload(ex.ctx, v) for s, v in state.static.items()}
         for slot, buf in state.static_buffers.items():
