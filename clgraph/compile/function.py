@@ -264,7 +264,8 @@ class Function:
     def _read_plan(self, state) -> tuple:
         """How to hand back the outputs of a state, computed once per state:
         (per output (borrow, slot, layout, dtype, contiguous, size, byte offset),
-         the plain reads (slot, shape, dtype, byte offset) when every output is one,
+         the plain reads (slot, shape, dtype, byte offset): contiguous NumPy outputs,
+         per output its index in the plain reads or -1, whether every output is a plain read,
          per update (shared storage, slot, shape))."""
         plan = state.call_cache.get("outs")
         if plan is None:
@@ -276,12 +277,14 @@ class Function:
                 size = int(np.prod(lay.shape, dtype=np.int64))
                 contig = lay.strides == contiguous_strides(lay.shape) or size == 1
                 outs.append((borrow, lay.buffer, lay, dt, contig, size, lay.offset * dt.itemsize))
-            plain = None
-            if all(contig and size and not borrow for borrow, _, _, _, contig, size, _ in outs):
-                plain = [(slot, lay.shape, dt, off) for _, slot, lay, dt, _, _, off in outs]
+            reads, index = [], []
+            for borrow, slot, lay, dt, contig, size, off in outs:
+                index.append(len(reads) if contig and size and not borrow else -1)
+                if index[-1] >= 0:
+                    reads.append((slot, lay.shape, dt, off))
             upd = [(shared.container, state.layouts[var].buffer, state.layouts[var].shape)
                    for (shared, _), var in zip(self.updates, graph_outs[self.n_out:])]
-            plan = (outs, plain, upd)
+            plan = (outs, reads, index, len(reads) == len(outs), upd)
             state.call_cache["outs"] = plan
         return plan
 
@@ -332,27 +335,13 @@ class Function:
                 aliased = aliased or alias
         for c in containers:
             bufs.append(c.buffer)
-        outs, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
-        if plain is not None:
-            reads = [(slot, np.empty(shape, dt), off) for slot, shape, dt, off in plain]
-            all_bufs = self.executor.run_and_read(bufs, state, reads)
-            results = [r[1] for r in reads]
-        else:
-            reads = []
-            results = []
-            for borrow, slot, lay, dt, contig, size, offset in outs:
-                if contig and size and not borrow:
-                    out = np.empty(lay.shape, dt)
-                    reads.append((slot, out, offset))
-                    results.append(out)
-                else:
-                    results.append(None)
-            all_bufs = self.executor.run_and_read(bufs, state, reads)
-            for k, (borrow, slot, lay, dt, _, _, _) in enumerate(outs):
-                if borrow:
-                    results[k] = as_device_array(ctx, all_bufs[slot], lay, dt)
-                elif results[k] is None:
-                    results[k] = download(ctx, all_bufs[slot], lay, dt)
+        outs, reads, index, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
+        all_bufs, results = self.executor.run_and_read(bufs, state, reads)
+        if not plain:  # borrowed, strided or empty outputs
+            results = [results[j] if j >= 0 else
+                       as_device_array(ctx, all_bufs[slot], lay, dt) if borrow else
+                       download(ctx, all_bufs[slot], lay, dt)
+                       for j, (borrow, slot, lay, dt, _, _, _) in zip(index, outs)]
         for container, slot, shape in upd:
             container.assign(all_bufs[slot], shape)
         if aliased and not results:
@@ -392,7 +381,7 @@ class Function:
         if profile is not None:
             profile.record_transfer("to host", time.perf_counter() - t_out,
                                     sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
-        for container, slot, shape in self._read_plan(state)[2]:
+        for container, slot, shape in self._read_plan(state)[4]:
             container.assign(all_bufs[slot], shape)
         if aliased and not results:
             ctx.queue.finish()  # kernels still read the caller's arrays

@@ -77,14 +77,17 @@ class Executor:
         slot, the state the call ended in: a continuation after host sync points).
         `slot_buffers`: the buffers of the graph inputs (explicit, then shared), in order."""
         if state.sync is None and self.profile is None:
-            return self.run_and_read(slot_buffers, state, ()), state
+            return self.run_and_read(slot_buffers, state, ())[0], state
         return self._run_general(slot_buffers, state)
 
-    def run_and_read(self, slot_buffers: list, state, reads) -> list:
+    def run_and_read(self, slot_buffers: list, state, reads) -> tuple[list, list]:
         """The fast path of `run` (a state without sync points, not profiling), then read
-        `reads` ((slot, NumPy array, byte offset): contiguous outputs) and wait for them.
-        The reads are enqueued right after the last launch: a gap there lets PoCL's worker
-        thread go to sleep, and waking it again costs more than the gap (measured)."""
+        `reads` ((slot, shape, dtype, byte offset): contiguous outputs) into new NumPy arrays
+        and wait for them; returns (all buffers by slot, the arrays).
+
+        Host work before the first launch costs more than its own time (PoCL's worker thread
+        goes to sleep and must be woken), work while the kernels run costs less: the output
+        arrays are made after the launches, and the reads enqueued right after them."""
         b = state.bound
         if b is None:
             b = self._bind(state, len(slot_buffers))
@@ -114,12 +117,13 @@ class Executor:
                 enqueue(queue, kernel, gsize, lsize)
         except cl.Error as e:
             raise self._launch_error(state.work[b.items.index(item)], state, e) from e
-        if reads:
-            final = len(reads) - 1
-            for k, (slot, out, offset) in enumerate(reads):
+        arrays = [np.empty(shape, dt) for _, shape, dt, _ in reads]
+        if arrays:
+            final = arrays[-1]
+            for out, (slot, _, _, offset) in zip(arrays, reads):
                 # Only the last read blocks: the queue is in order, so all are done then.
-                _read_buffer(queue, bufs[slot], out, offset, None, k == final)
-        return bufs
+                _read_buffer(queue, bufs[slot], out, offset, None, out is final)
+        return bufs, arrays
 
     def _bind(self, state, n_inputs: int) -> _Binding:
         binding = _Binding(self, state, n_inputs)
