@@ -344,8 +344,8 @@ class Function:
                        for j, (borrow, slot, lay, dt, _, _, _) in zip(index, outs)]
         for container, slot, shape in upd:
             container.assign(all_bufs[slot], shape)
-        if aliased and not results:
-            ctx.queue.finish()  # kernels still read the caller's arrays
+        if aliased and not reads:  # no blocking read waited for the kernels
+            ctx.queue.finish()  # they may still read the caller's arrays
         return results[0] if self.single else results
 
     def _call_general(self, values: list, shapes: tuple, host_scalars: tuple, state):

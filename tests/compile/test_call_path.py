@@ -191,3 +191,19 @@ def test_kept_buffers_are_capped_by_bytes():
         np.testing.assert_allclose(f(a), np.exp(np.sin(a).mean() + a).sum(), rtol=1e-4)
         assert len(f.executor._bound) == 1
         assert f.executor._bound[0].bound is not None
+
+
+def test_large_inputs_wrapped_in_place_are_done_with_when_the_call_returns():
+    n = 1 << 18  # 1 MiB of float32: above the copy-in size, wrapped where memory is shared
+    w = cg.shared(np.zeros(n, dtype="float32"), name="w")
+    x = T.fvector("x")
+    only_updates = cg.function([x], [], updates={w: T.sqrt(x) * 2 + w})
+    empty_out = cg.function([x], [x[:0] * 2], updates={w: w + T.exp(x * 0)})
+    a = np.full(n, 4, dtype="float32")
+    only_updates(a)
+    a[...] = 100  # the caller may change its array as soon as the call returns
+    np.testing.assert_allclose(w.get_value(), 4)
+    b = np.full(n, 9, dtype="float32")
+    assert empty_out(b)[0].shape == (0,)
+    b[...] = np.nan
+    np.testing.assert_allclose(w.get_value(), 5)
