@@ -207,3 +207,18 @@ def test_large_inputs_wrapped_in_place_are_done_with_when_the_call_returns():
     assert empty_out(b)[0].shape == (0,)
     b[...] = np.nan
     np.testing.assert_allclose(w.get_value(), 5)
+
+
+def test_general_path_between_fast_calls_resets_the_kernel_arguments():
+    from clgraph.runtime.darray import upload_input
+
+    x = T.fvector("x")
+    f = cg.function([x], x * 3 + 1)
+    a = _arange(20)
+    np.testing.assert_allclose(f(a[:7]), a[:7] * 3 + 1)
+    state = f.plan.prepare(((20,),) + f.plan.constant_shapes, ())
+    ctx = get_context()
+    for _ in range(2):  # the shared kernel objects get this state's arguments here
+        f.executor._run_general([upload_input(ctx, a, False)[0]], state)
+        np.testing.assert_allclose(f(a[:7]), a[:7] * 3 + 1)
+        np.testing.assert_allclose(f(a), a * 3 + 1)
