@@ -383,8 +383,8 @@ class Function:
                                     sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
         for container, slot, shape in self._read_plan(state)[4]:
             container.assign(all_bufs[slot], shape)
-        if aliased and not results:
-            ctx.queue.finish()  # kernels still read the caller's arrays
+        if aliased:
+            ctx.queue.finish()  # kernels may still read the caller's arrays
         if profile is not None:
             ctx.queue.finish()
             profile.record_call(time.perf_counter() - t0)

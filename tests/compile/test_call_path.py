@@ -222,3 +222,18 @@ def test_general_path_between_fast_calls_resets_the_kernel_arguments():
         f.executor._run_general([upload_input(ctx, a, False)[0]], state)
         np.testing.assert_allclose(f(a[:7]), a[:7] * 3 + 1)
         np.testing.assert_allclose(f(a), a * 3 + 1)
+
+
+def test_caller_may_change_its_arrays_after_set_value_and_borrowed_calls():
+    n = 1 << 18  # above the copy-in size: uploaded by a queued write
+    big = np.full(n, 3, dtype="float32")
+    w = cg.shared(np.zeros(n, dtype="float32"), name="w")
+    w.set_value(big)
+    big[...] = -1
+    np.testing.assert_allclose(w.get_value(), 3)
+    x = T.fvector("x")
+    f = cg.function([x], Out(x * 2, borrow=True))  # borrowed: no read-back waits
+    a = np.full(n, 5, dtype="float32")
+    out = f(a)
+    a[...] = np.nan
+    np.testing.assert_allclose(out.get(), 10)
