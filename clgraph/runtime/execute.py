@@ -44,6 +44,7 @@ class Executor:
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
         self.profile = None  # set by compile.function when profiling
         self._typed: dict[str, list] = {}  # kernel name -> scalar dtypes (None for buffers)
+        self._declared: set[str] = set()  # kernels whose set_args knows those dtypes
         # Variables whose buffers the caller keeps after a call (updates, borrowed outputs):
         # fresh per call. Set by compile.function.
         self.fresh_vars: list = []
@@ -204,9 +205,9 @@ class Executor:
         """The kernel, with its scalar argument types declared once: pyopencl packs
         undeclared scalars by inspection, which costs ~40 µs a call (measured)."""
         kernel = self.kernels[work.kernel]
-        if getattr(kernel, "_clgraph_typed", False) is False:
+        if work.kernel not in self._declared:
             kernel.set_scalar_arg_dtypes(self.scalar_dtypes(work))
-            kernel._clgraph_typed = True
+            self._declared.add(work.kernel)
         return kernel
 
     def enqueue(self, work, bufs: list, state, queue) -> None:
