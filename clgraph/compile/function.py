@@ -253,6 +253,7 @@ class Function:
         outs = self.maker_fgraph.outputs
         self.executor.fresh_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if b] + \
             list(outs[self.n_out:])
+        self.executor.host_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if not b]
         self._zero_copy = not any(self.borrow)
         # (input shapes, shared shapes, integer scalars, state) of the last call: a call with
         # the same signature skips Plan.prepare's lookup.

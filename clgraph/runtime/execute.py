@@ -21,6 +21,7 @@ from collections import deque
 import numpy as np
 import pyopencl as cl
 
+from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.lower import Plan
 from clgraph.lower.plan import BufRef, Launch, annotate_error, node_context, node_label
 from clgraph.runtime.buffers import allocate, allocator
@@ -48,6 +49,8 @@ class Executor:
         # Variables whose buffers the caller keeps after a call (updates, borrowed outputs):
         # fresh per call. Set by compile.function.
         self.fresh_vars: list = []
+        # Outputs read back into NumPy arrays (not borrowed). Set by compile.function.
+        self.host_vars: list = []
         # Kernel objects by kernel name, one per launch of that name in a state: bindings
         # share them (the active binding's arguments are the ones set).
         self._kernel_pool: dict[str, list] = {}
@@ -94,6 +97,12 @@ class Executor:
             b = self._bind(state, len(slot_buffers))
         bufs = slot_buffers + b.tail
         ctx = self.ctx
+        made = None
+        if b.host_outs:  # large outputs: kernels write the NumPy arrays returned (see _Binding)
+            made = {}
+            for slot, shape, dt in b.host_outs:
+                made[slot] = out = np.empty(shape, dt)
+                bufs[slot] = cl.Buffer(ctx.context, _HOST_OUT, hostbuf=out)
         if b.fresh_allocs:
             alloc = b.allocate
             for slot, nbytes in b.fresh_allocs:
@@ -118,6 +127,8 @@ class Executor:
                 enqueue(queue, kernel, gsize, lsize)
         except cl.Error as e:
             raise self._launch_error(state.work[b.items.index(item)], state, e) from e
+        if made is not None:
+            return bufs, self._map_outputs(queue, bufs, reads, made)
         arrays = [np.empty(shape, dt) for _, shape, dt, _ in reads]
         if arrays:
             final = arrays[-1]
@@ -125,6 +136,27 @@ class Executor:
                 # Only the last read blocks: the queue is in order, so all are done then.
                 _read_buffer(queue, bufs[slot], out, offset, None, out is final)
         return bufs, arrays
+
+    @staticmethod
+    def _map_outputs(queue, bufs: list, reads, made: dict) -> list:
+        """`reads` where some outputs were written in place (`made`: slot -> array): those
+        are mapped (which makes the host's copy current, without copying where the memory
+        is shared), the others read; waits for all."""
+        arrays, maps = [], []
+        for slot, shape, dt, offset in reads:
+            out = made.get(slot)
+            if out is not None:
+                mapped, _ = cl.enqueue_map_buffer(queue, bufs[slot], cl.map_flags.READ, 0,
+                                                  out.shape, out.dtype, is_blocking=False)
+                maps.append(mapped)
+            else:
+                out = np.empty(shape, dt)
+                _read_buffer(queue, bufs[slot], out, offset, None, False)
+            arrays.append(out)
+        queue.finish()
+        for mapped in maps:
+            mapped.base.release(queue)
+        return arrays
 
     def _bind(self, state, n_inputs: int) -> _Binding:
         binding = _Binding(self, state, n_inputs)
@@ -260,23 +292,58 @@ def _read_buffer_public(queue, buf, out, offset: int, wait_for, is_blocking: boo
 _read_buffer = getattr(cl._cl, "_enqueue_read_buffer", None) or _read_buffer_public
 
 
+# Outputs this large are written by the kernels into the NumPy array the call returns, on
+# devices that share the host's memory: the read-back copy (and its page faults on a fresh
+# array) cost ~5 ms per 40 MB on PoCL (measured); smaller ones are read as usual.
+HOST_OUT_BYTES = 1 << 20
+_HOST_OUT = cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR
+
+
+def _host_outputs(ex: Executor, state, fresh: set) -> list:
+    """(slot, shape, dtype) of the outputs the kernels may write in place: large, not
+    borrowed nor an update, the whole of a buffer of their own that no other output names."""
+    if not ex.ctx.host_unified_memory or not ex.host_vars:
+        return []
+    sizes = {a.slot: a.nbytes for a in state.allocs}
+    named = [state.layouts[v].buffer for v in ex.host_vars + ex.fresh_vars if v in state.layouts]
+    found = []
+    for var in dict.fromkeys(ex.host_vars):
+        lay = state.layouts.get(var)
+        if lay is None:
+            continue
+        dt = np.dtype(var.dtype)
+        nbytes = lay.size * dt.itemsize
+        slot = lay.buffer
+        if slot in fresh or named.count(slot) != 1 or sizes.get(slot) != nbytes or \
+                nbytes < HOST_OUT_BYTES or lay.offset != 0 or \
+                lay.strides != contiguous_strides(lay.shape):
+            continue
+        found.append((slot, tuple(lay.shape), dt))
+    return found
+
+
 class _Binding:
     """A prepared state bound to an executor for the fast path (see the module doc)."""
 
     __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
-                 "fixed", "kept_bytes")
+                 "fixed", "kept_bytes", "host_outs")
 
     def __init__(self, ex: Executor, state, n_inputs: int) -> None:
         self.n_inputs = n_inputs
         n = state.n_slots
         fresh = {state.layouts[v].buffer for v in ex.fresh_vars if v in state.layouts}
         fresh.update(range(n_inputs))  # inputs and shared variables: the caller's buffers
+        self.host_outs = _host_outputs(ex, state, fresh)
+        in_place = {slot for slot, _, _ in self.host_outs}
+        fresh |= in_place
         template: list = [None] * n
         template[n_inputs:n_inputs + len(ex.const_buffers)] = ex.const_buffers
         self.allocate = allocator(ex.ctx)
         self.fresh_allocs = []
         self.kept_bytes = 0
         for alloc in state.allocs:
+            if alloc.slot in in_place:
+                continue  # wraps the call's output array
             if alloc.slot in fresh:
                 self.fresh_allocs.append((alloc.slot, max(1, int(alloc.nbytes))))
             else:  # kept between calls (intermediates, outputs read back to NumPy)

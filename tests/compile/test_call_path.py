@@ -237,3 +237,42 @@ def test_caller_may_change_its_arrays_after_set_value_and_borrowed_calls():
     out = f(a)
     a[...] = np.nan
     np.testing.assert_allclose(out.get(), 10)
+
+
+def test_large_outputs_written_in_place_are_independent_and_correct():
+    from clgraph.runtime.execute import HOST_OUT_BYTES
+
+    n = HOST_OUT_BYTES // 4 * 2  # float32 outputs above the in-place size
+    x = T.fvector("x")
+    m = T.fmatrix("m")
+    f = cg.function([x], [T.exp(x), x * 2, (x + 1)[:10]])
+    g = cg.function([m], [T.tanh(m), T.tanh(m), T.sqrt(m).T])
+    w = cg.shared(np.zeros(n, dtype="float32"), name="w")
+    h = cg.function([x], [x + w, w * 1], updates={w: x + w})
+    rng = np.random.default_rng(3)
+    firsts = None
+    for _ in range(3):
+        a = rng.random(n, dtype=np.float32)
+        outs = f(a)
+        np.testing.assert_allclose(outs[0], np.exp(a), rtol=1e-6)
+        np.testing.assert_allclose(outs[1], a * 2)
+        np.testing.assert_allclose(outs[2], a[:10] + 1)
+        if firsts is None:
+            firsts = [o.copy() for o in outs], outs
+    for kept, got in zip(*firsts, strict=True):  # later calls wrote other arrays
+        np.testing.assert_array_equal(kept, got)
+    b = rng.random((n // 512, 512), dtype=np.float32)
+    t1, t2, s = g(b)
+    np.testing.assert_allclose(t1, np.tanh(b), rtol=1e-6)
+    np.testing.assert_allclose(t2, np.tanh(b), rtol=1e-6)
+    np.testing.assert_allclose(s, np.sqrt(b).T, rtol=1e-6)
+    assert t1 is not t2
+    ref = np.zeros(n, dtype="float32")
+    for _ in range(2):
+        a = rng.random(n, dtype=np.float32)
+        s1, s2 = h(a)
+        np.testing.assert_allclose(s1, a + ref)
+        np.testing.assert_allclose(s2, ref)
+        ref = a + ref
+        s1[...] = -5  # the caller's array: the shared variable must not see it
+        np.testing.assert_allclose(w.get_value(), ref)
