@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyopencl as cl
 import pyopencl.array as cl_array
 
 from clgraph.compile.inputs import convert_input
@@ -20,6 +21,15 @@ from clgraph.compile.io import Out
 from clgraph.config import config
 from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
 from clgraph.expr.variable import Constant, SharedVariable, Variable
+from clgraph.lower.layout import contiguous_strides
+from clgraph.runtime import darray
+from clgraph.runtime.darray import (
+    SMALL_INPUT_BYTES,
+    as_device_array,
+    device_array_buffer,
+    download,
+    upload_input,
+)
 
 
 class UnusedInputError(ValueError):
@@ -203,6 +213,7 @@ class Function:
 
             self.profile = Profile(self)
             self.executor.profile = self.profile
+        self._call_setup()
         self.timings["total"] = time.perf_counter() - t_start
         if config.print_kernels:
             print(self.kernels_text())
@@ -230,47 +241,135 @@ class Function:
     def program_source(self) -> str:
         return self.plan.source
 
-    def __call__(self, *args: Any, **kwargs: Any):
-        from clgraph.runtime.darray import (
-            as_device_array,
-            device_array_buffer,
-            download,
-            upload_input,
-        )
+    def _call_setup(self) -> None:
+        """What every call needs, computed once: per input (dtype, ndim, fixed axes) for the
+        fast argument check, and which variables' buffers the caller keeps."""
+        self._in_specs = [(np.dtype(v.dtype), v.ndim,
+                           tuple((d, s) for d, s in enumerate(v.type.shape) if s is not None))
+                          for v in self.inputs]
+        self._n_in = len(self.inputs)
+        self._containers = [s.container for s in self.shared]
+        self._scalar_slots = list(self.plan.host_scalar_slots)
+        outs = self.maker_fgraph.outputs
+        self.executor.fresh_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if b] + \
+            list(outs[self.n_out:])
+        self.executor.host_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if not b]
+        self._zero_copy = not any(self.borrow)
+        # (input shapes, shared shapes, integer scalars, state) of the last call: a call with
+        # the same signature skips Plan.prepare's lookup.
+        self._last: tuple | None = None
 
+    def _convert(self, i: int, value: Any):
+        return convert_input(self.inputs[i], value, self.allow_input_downcast, i)
+
+    def _read_plan(self, state) -> tuple:
+        """How to hand back the outputs of a state, computed once per state:
+        (per output (borrow, slot, layout, dtype, contiguous, size, byte offset),
+         the plain reads (slot, shape, dtype, byte offset): contiguous NumPy outputs,
+         per output its index in the plain reads or -1, whether every output is a plain read,
+         per update (shared storage, slot, shape))."""
+        plan = state.call_cache.get("outs")
+        if plan is None:
+            outs = []
+            graph_outs = self.maker_fgraph.outputs
+            for var, borrow in zip(graph_outs[:self.n_out], self.borrow):
+                lay = state.layouts[var]
+                dt = np.dtype(var.dtype)
+                size = int(np.prod(lay.shape, dtype=np.int64))
+                contig = lay.strides == contiguous_strides(lay.shape) or size == 1
+                outs.append((borrow, lay.buffer, lay, dt, contig, size, lay.offset * dt.itemsize))
+            reads, index = [], []
+            for borrow, slot, lay, dt, contig, size, off in outs:
+                index.append(len(reads) if contig and size and not borrow else -1)
+                if index[-1] >= 0:
+                    reads.append((slot, lay.shape, dt, off))
+            upd = [(shared.container, state.layouts[var].buffer, state.layouts[var].shape)
+                   for (shared, _), var in zip(self.updates, graph_outs[self.n_out:])]
+            plan = (outs, reads, index, len(reads) == len(outs), upd)
+            state.call_cache["outs"] = plan
+        return plan
+
+    def __call__(self, *args: Any, **kwargs: Any):
         if kwargs:
             args = self._merge_kwargs(args, kwargs)
-        if len(args) != len(self.inputs):
+        if len(args) != self._n_in:
             names = ", ".join(str(v) for v in self.inputs)
             raise TypeError(f"function{' ' + self.name if self.name else ''} takes "
                             f"{len(self.inputs)} argument(s) ({names}), got {len(args)}")
-        values = [convert_input(v, a, self.allow_input_downcast, i)
-                  for i, (v, a) in enumerate(zip(self.inputs, args))]
-        shapes = tuple(tuple(v.shape) for v in values) + \
-            tuple(s.container.shape for s in self.shared) + \
-            self.plan.constant_shapes
+        # Arguments: arrays of the exact dtype, rank and contiguity pass untouched.
+        values = []
+        for a, (dtype, ndim, fixed) in zip(args, self._in_specs):
+            if type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and \
+                    a.flags.c_contiguous and (not fixed or _fits(a.shape, fixed)):
+                values.append(a)
+            else:
+                values.append(self._convert(len(values), a))
+        in_shapes = tuple([v.shape for v in values])
+        containers = self._containers
+        shared_shapes = tuple([c.shape for c in containers]) if containers else ()
+        slots = self._scalar_slots
+        host_scalars = tuple([int(values[k]) for k in slots]) if slots else ()
+        last = self._last
+        if last is not None and last[0] == in_shapes and last[1] == shared_shapes and \
+                last[2] == host_scalars:
+            state = last[3]
+        else:  # shape errors: raised here, before anything is enqueued
+            state = self.plan.prepare(in_shapes + shared_shapes + self.plan.constant_shapes,
+                                      host_scalars)
+            self._last = (in_shapes, shared_shapes, host_scalars, state)
+        if self._checker is not None or self.profile is not None or state.sync is not None:
+            return self._call_general(values, in_shapes + shared_shapes +
+                                      self.plan.constant_shapes, host_scalars, state)
+        # Fast path: inputs to buffers, launches and the outputs' reads enqueued together.
+        ctx = self.ctx
+        bufs = []
+        aliased = False
+        for v in values:
+            if type(v) is np.ndarray and 0 < v.nbytes <= SMALL_INPUT_BYTES and \
+                    v.flags.c_contiguous:
+                bufs.append(cl.Buffer(ctx.context, _COPY_IN, hostbuf=v))
+            elif isinstance(v, cl_array.Array):
+                bufs.append(device_array_buffer(ctx, v))
+            else:
+                buf, alias = upload_input(ctx, v, self._zero_copy)
+                bufs.append(buf)
+                aliased = aliased or alias
+        for c in containers:
+            bufs.append(c.buffer)
+        outs, reads, index, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
+        all_bufs, results = self.executor.run_and_read(bufs, state, reads)
+        if not plain:  # borrowed, strided or empty outputs
+            results = [results[j] if j >= 0 else
+                       as_device_array(ctx, all_bufs[slot], lay, dt) if borrow else
+                       download(ctx, all_bufs[slot], lay, dt)
+                       for j, (borrow, slot, lay, dt, _, _, _) in zip(index, outs)]
+        for container, slot, shape in upd:
+            container.assign(all_bufs[slot], shape)
+        if aliased and not reads:  # no blocking read waited for the kernels
+            ctx.queue.finish()  # they may still read the caller's arrays
+        return results[0] if self.single else results
+
+    def _call_general(self, values: list, shapes: tuple, host_scalars: tuple, state):
+        """A call that is checked (DebugMode, NanGuardMode), profiled, or stops at host
+        sync points (data-dependent shapes)."""
         profile = self.profile
         t0 = time.perf_counter() if profile is not None else 0.0
-        host_scalars = tuple(int(values[k]) for k in self.plan.host_scalar_slots)
-        state = self.plan.prepare(shapes, host_scalars)  # shape errors: before enqueueing
-        t_in = time.perf_counter() if profile is not None else 0.0
         ctx = self.ctx
         bufs = []
         # Zero-copy inputs are safe only if the call waits for its kernels before returning
         # and no borrowed output can alias the caller's array afterwards.
-        zero_copy = not any(self.borrow)
         aliased = False
         for v in values:
             if isinstance(v, cl_array.Array):
                 bufs.append(device_array_buffer(ctx, v))
             else:
-                buf, alias = upload_input(ctx, v, zero_copy)
+                buf, alias = upload_input(ctx, v, self._zero_copy)
                 bufs.append(buf)
                 aliased = aliased or alias
-        bufs += [s.container.buffer for s in self.shared]
+        bufs += [c.buffer for c in self._containers]
         if profile is not None:
             ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
-            profile.record_transfer("to device", time.perf_counter() - t_in,
+            profile.record_transfer("to device", time.perf_counter() - t0,
                                     sum(getattr(v, "nbytes", 0) for v in values))
         if self._checker is None:
             all_bufs, state = self.executor.run(bufs, state)
@@ -279,28 +378,28 @@ class Function:
         if profile is not None:
             ctx.profiling_queue.finish()
             t_out = time.perf_counter()
-        graph_outs = self.maker_fgraph.outputs
-        results = []
-        for var, borrow in zip(graph_outs[:self.n_out], self.borrow):
-            lay = state.layouts[var]
-            buf = all_bufs[lay.buffer]
-            if borrow:
-                results.append(as_device_array(ctx, buf, lay, var.dtype))
-            else:
-                results.append(download(ctx, buf, lay, var.dtype))
+        results = self._read_back(ctx, all_bufs, state)
         if profile is not None:
             profile.record_transfer("to host", time.perf_counter() - t_out,
                                     sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
-        for (shared, _), var in zip(self.updates, graph_outs[self.n_out:]):
-            lay = state.layouts[var]
-            shared.container.assign(all_bufs[lay.buffer], lay.shape)
-        if aliased and not results:
-            ctx.queue.finish()  # kernels still read the caller's arrays
-        if self.profile is not None:
+        for container, slot, shape in self._read_plan(state)[4]:
+            container.assign(all_bufs[slot], shape)
+        if aliased:
+            ctx.queue.finish()  # kernels may still read the caller's arrays
+        if profile is not None:
             ctx.queue.finish()
-            self.profile.record_call(time.perf_counter() - t0)
-        if self.single:
-            return results[0]
+            profile.record_call(time.perf_counter() - t0)
+        return results[0] if self.single else results
+
+    def _read_back(self, ctx, bufs: list, state) -> list:
+        """The outputs after a checked, profiled or resumed run: NumPy arrays read back or,
+        for Out(borrow=True), device arrays."""
+        results: list = []
+        for borrow, slot, lay, dt, _, _, _ in self._read_plan(state)[0]:
+            if borrow:
+                results.append(as_device_array(ctx, bufs[slot], lay, dt))
+            else:  # through the module: checkers' tests count the downloads
+                results.append(darray.download(ctx, bufs[slot], lay, dt))
         return results
 
     def _merge_kwargs(self, args, kwargs):
@@ -319,6 +418,11 @@ class Function:
 
 
 _MISSING = object()
+_COPY_IN = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR
+
+
+def _fits(shape: tuple, fixed: tuple) -> bool:
+    return all(shape[d] == n for d, n in fixed)
 
 
 def _own_buffer(expr: Variable) -> Variable:

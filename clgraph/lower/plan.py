@@ -98,6 +98,10 @@ class PrepareState:
     # (output slot, input slot) pairs a kernel may share (it reads each element before writing
     # it, in the same work item): the planner may then run it in place.
     inplace_ok: set[tuple[int, int]] = field(default_factory=set)
+    # Per-call caches of the runtime, never copied by `fork`: the executor's binding
+    # (runtime/execute.py) and the caller's read-back plan (compile/function.py).
+    bound: Any = field(default=None, repr=False, compare=False)
+    call_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def fork(self) -> PrepareState:
         """A copy that continues after this state's sync point (the prefix is kept as is:

@@ -14,7 +14,7 @@ import pyopencl.tools as cl_tools
 
 from clgraph.runtime.device import DeviceContext
 
-__all__ = ["allocate", "free_held", "pool_stats"]
+__all__ = ["allocate", "allocator", "free_held", "pool_stats"]
 
 _pools: weakref.WeakKeyDictionary[DeviceContext, Any] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -39,6 +39,11 @@ def allocate(ctx: DeviceContext, nbytes: int) -> Any:
     if nbytes < 0:
         raise ValueError(f"cannot allocate a negative number of bytes ({nbytes})")
     return _pool(ctx).allocate(max(1, int(nbytes)))
+
+
+def allocator(ctx: DeviceContext) -> Any:
+    """The pool's own allocate(nbytes), for hot loops that already know nbytes >= 1."""
+    return _pool(ctx).allocate
 
 
 def pool_stats(ctx: DeviceContext) -> dict[str, int]:

@@ -10,12 +10,15 @@ from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.runtime.buffers import allocate
 
 
-def upload(ctx, value: np.ndarray):
-    """A pooled device buffer holding a C-contiguous copy of `value`."""
+def upload(ctx, value: np.ndarray, blocking: bool = False):
+    """A pooled device buffer holding a C-contiguous copy of `value`.
+
+    Not blocking: `value` is read later, by the queue; it must not change until then
+    (`blocking=True` when it belongs to the caller and nothing else waits)."""
     value = np.ascontiguousarray(value)
     buf = allocate(ctx, value.nbytes)
     if value.nbytes:
-        cl.enqueue_copy(ctx.queue, buf, value, is_blocking=False)
+        cl.enqueue_copy(ctx.queue, buf, value, is_blocking=blocking)
     return buf
 
 
@@ -86,11 +89,12 @@ SMALL_INPUT_BYTES = 1 << 16
 
 
 def upload_input(ctx, value: np.ndarray, zero_copy: bool) -> tuple[object, bool]:
-    """A device buffer for one call's input; (buffer, whether it aliases `value`).
+    """A device buffer for one call's input; (buffer, whether the queue still reads `value`:
+    the caller must then keep it alive and unchanged until the call's kernels are done).
 
     On devices whose memory is the host's (PoCL), a large input is wrapped in place
-    (USE_HOST_PTR) when `zero_copy` allows: the caller must then keep `value` alive and
-    unchanged until the call's kernels are done.
+    (USE_HOST_PTR) when `zero_copy` allows; elsewhere it is copied by a write that is not
+    waited for.
     """
     value = np.ascontiguousarray(value)
     mf = cl.mem_flags
@@ -100,4 +104,4 @@ def upload_input(ctx, value: np.ndarray, zero_copy: bool) -> tuple[object, bool]
         return cl.Buffer(ctx.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=value), False
     if zero_copy and ctx.host_unified_memory:
         return cl.Buffer(ctx.context, mf.READ_ONLY | mf.USE_HOST_PTR, hostbuf=value), True
-    return upload(ctx, value), False
+    return upload(ctx, value), True

@@ -2,18 +2,29 @@
 
 Everything that depends only on input shapes (layouts, grids, scalar arguments, shape
 errors) was computed by `Plan.prepare`; this loop only swaps in the call's buffers.
+
+Fast path (`run` of a state without host sync points, not profiling): a state is *bound*
+once (`_Binding`): each launch gets a kernel object of its own whose fixed arguments
+(scalars, constants, static buffers, intermediates) are set when the binding becomes the
+active one; per call only the arguments that change (inputs, shared variables' buffers,
+buffers the caller keeps: updates and borrowed outputs) are set before each enqueue.
+Intermediates and outputs read back to NumPy live in buffers the binding keeps between
+calls: the queue is in order and the read-back is blocking, so the next call cannot
+overwrite what this call returns.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 import pyopencl as cl
 
+from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.lower import Plan
 from clgraph.lower.plan import BufRef, Launch, annotate_error, node_context, node_label
-from clgraph.runtime.buffers import allocate
+from clgraph.runtime.buffers import allocate, allocator
 from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import download, upload
 
@@ -33,7 +44,18 @@ class Executor:
                         for k in plan.kernel_defs}
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
         self.profile = None  # set by compile.function when profiling
-        self._typed: set[str] = set()
+        self._typed: dict[str, list] = {}  # kernel name -> scalar dtypes (None for buffers)
+        self._declared: set[str] = set()  # kernels whose set_args knows those dtypes
+        # Variables whose buffers the caller keeps after a call (updates, borrowed outputs):
+        # fresh per call. Set by compile.function.
+        self.fresh_vars: list = []
+        # Outputs read back into NumPy arrays (not borrowed). Set by compile.function.
+        self.host_vars: list = []
+        # Kernel objects by kernel name, one per launch of that name in a state: bindings
+        # share them (the active binding's arguments are the ones set).
+        self._kernel_pool: dict[str, list] = {}
+        self._active: _Binding | None = None
+        self._bound: deque = deque()  # states holding a binding (its kept buffers), oldest first
 
     def _buffers(self, slot_buffers: list, state) -> list:
         """Every slot's buffer for one call: inputs, constants, fresh ones, static ones."""
@@ -50,9 +72,117 @@ class Executor:
                 bufs[slot] = buf
         return bufs
 
+    # Bindings kept at once: each holds its state's intermediate buffers between calls.
+    MAX_BOUND = 4
+    MAX_KEPT_BYTES = 256 << 20
+
     def run(self, slot_buffers: list, state) -> tuple[list, object]:
         """Enqueue one call of a prepared state (`Plan.prepare`); returns (all buffers by
-        slot, the state the call ended in: a continuation after host sync points)."""
+        slot, the state the call ended in: a continuation after host sync points).
+        `slot_buffers`: the buffers of the graph inputs (explicit, then shared), in order."""
+        if state.sync is None and self.profile is None:
+            return self.run_and_read(slot_buffers, state, ())[0], state
+        return self._run_general(slot_buffers, state)
+
+    def run_and_read(self, slot_buffers: list, state, reads) -> tuple[list, list]:
+        """The fast path of `run` (a state without sync points, not profiling), then read
+        `reads` ((slot, shape, dtype, byte offset): contiguous outputs) into new NumPy arrays
+        and wait for them; returns (all buffers by slot, the arrays).
+
+        Host work before the first launch costs more than its own time (PoCL's worker thread
+        goes to sleep and must be woken), work while the kernels run costs less: the output
+        arrays are made after the launches, and the reads enqueued right after them."""
+        b = state.bound
+        if b is None:
+            b = self._bind(state, len(slot_buffers))
+        bufs = slot_buffers + b.tail
+        ctx = self.ctx
+        made = None
+        if b.host_outs:  # large outputs: kernels write the NumPy arrays returned (see _Binding)
+            made = {}
+            for slot, shape, dt in b.host_outs:
+                made[slot] = out = np.empty(shape, dt)
+                bufs[slot] = cl.Buffer(ctx.context, _HOST_OUT, hostbuf=out)
+        if b.fresh_allocs:
+            alloc = b.allocate
+            for slot, nbytes in b.fresh_allocs:
+                bufs[slot] = alloc(nbytes)
+        for slot, phys in b.call_aliases:
+            bufs[slot] = bufs[phys]
+        if self._active is not b:
+            b.activate(bufs)
+            self._active = b
+        queue = ctx.queue
+        enqueue = cl.enqueue_nd_range_kernel
+        item = None
+        try:
+            for item in b.items:
+                kernel, gsize, lsize, varying, host = item
+                if host is not None:
+                    host.fn(ctx, [bufs[a.slot] if isinstance(a, BufRef) else a
+                                  for a in host.args])
+                    continue
+                for k, slot in varying:
+                    kernel.set_arg(k, bufs[slot])
+                enqueue(queue, kernel, gsize, lsize)
+        except cl.Error as e:
+            raise self._launch_error(state.work[b.items.index(item)], state, e) from e
+        if made is not None:
+            return bufs, self._map_outputs(queue, bufs, reads, made)
+        arrays = [np.empty(shape, dt) for _, shape, dt, _ in reads]
+        if arrays:
+            final = arrays[-1]
+            for out, (slot, _, _, offset) in zip(arrays, reads):
+                # Only the last read blocks: the queue is in order, so all are done then.
+                _read_buffer(queue, bufs[slot], out, offset, None, out is final)
+        return bufs, arrays
+
+    @staticmethod
+    def _map_outputs(queue, bufs: list, reads, made: dict) -> list:
+        """`reads` where some outputs were written in place (`made`: slot -> array): those
+        are mapped (which makes the host's copy current, without copying where the memory
+        is shared), the others read; waits for all."""
+        arrays, maps = [], []
+        for slot, shape, dt, offset in reads:
+            out = made.get(slot)
+            if out is not None:
+                mapped, _ = cl.enqueue_map_buffer(queue, bufs[slot], cl.map_flags.READ, 0,
+                                                  out.shape, out.dtype, is_blocking=False)
+                maps.append(mapped)
+            else:
+                out = np.empty(shape, dt)
+                _read_buffer(queue, bufs[slot], out, offset, None, False)
+            arrays.append(out)
+        queue.finish()
+        for mapped in maps:
+            mapped.base.release(queue)
+        return arrays
+
+    def _bind(self, state, n_inputs: int) -> _Binding:
+        binding = _Binding(self, state, n_inputs)
+        state.bound = binding
+        self._bound.append(state)
+        # Kept buffers cost memory per shape signature: keep few bindings, and fewer when
+        # they are large (the newest always stays).
+        while len(self._bound) > 1 and (
+                len(self._bound) > self.MAX_BOUND or
+                sum(s.bound.kept_bytes for s in self._bound) > self.MAX_KEPT_BYTES):
+            old = self._bound.popleft()
+            if old.bound is self._active:
+                self._active = None
+            old.bound = None  # its kept buffers go back to the pool
+        return binding
+
+    def _kernel_for(self, name: str, index: int):
+        """The index-th kernel object of this name (created on first need)."""
+        pool = self._kernel_pool.setdefault(name, [self.kernels[name]])
+        while len(pool) <= index:
+            pool.append(cl.Kernel(self.program, self.plan.kernel_alias.get(name, name)))
+        return pool[index]
+
+    def _run_general(self, slot_buffers: list, state) -> tuple[list, object]:
+        """`run` for states with host sync points and for profiling (events per launch)."""
+        self._active = None  # the shared kernel objects get other arguments here
         bufs = self._buffers(slot_buffers, state)
         queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
         done = 0
@@ -95,14 +225,21 @@ class Executor:
         err = RuntimeError(msg)
         return annotate_error(err, work.node, state) if work.node is not None else err
 
+    def scalar_dtypes(self, work: Launch) -> list:
+        """The kernel's scalar argument dtypes (None for buffers), fixed by its first launch."""
+        dtypes = self._typed.get(work.kernel)
+        if dtypes is None:
+            dtypes = [None if isinstance(a, BufRef) else np.asarray(a).dtype for a in work.args]
+            self._typed[work.kernel] = dtypes
+        return dtypes
+
     def _kernel(self, work: Launch):
         """The kernel, with its scalar argument types declared once: pyopencl packs
         undeclared scalars by inspection, which costs ~40 µs a call (measured)."""
         kernel = self.kernels[work.kernel]
-        if work.kernel not in self._typed:
-            kernel.set_scalar_arg_dtypes(
-                [None if isinstance(a, BufRef) else np.asarray(a).dtype for a in work.args])
-            self._typed.add(work.kernel)
+        if work.kernel not in self._declared:
+            kernel.set_scalar_arg_dtypes(self.scalar_dtypes(work))
+            self._declared.add(work.kernel)
         return kernel
 
     def enqueue(self, work, bufs: list, state, queue) -> None:
@@ -129,6 +266,7 @@ class Executor:
         `checker.after(step, bufs, state)` around each step's work (DebugMode, NanGuardMode).
         """
         state = self.plan.prepare(shapes, host_scalars)
+        self._active = None  # the shared kernel objects get other arguments here
         bufs = self._buffers(slot_buffers, state)
         queue = self.ctx.queue if self.profile is None else self.ctx.profiling_queue
         self.ctx.queue.finish()
@@ -142,6 +280,115 @@ class Executor:
             queue.finish()
             checker.after(step, bufs, state)
         return bufs, state
+
+
+def _read_buffer_public(queue, buf, out, offset: int, wait_for, is_blocking: bool):
+    return cl.enqueue_copy(queue, out, buf, src_offset=offset, wait_for=wait_for,
+                           is_blocking=is_blocking)
+
+
+# pyopencl's enqueue_copy dispatches on its arguments' types in Python (~1.7 µs a call,
+# measured); the read it ends in is called directly where this pyopencl has it.
+_read_buffer = getattr(cl._cl, "_enqueue_read_buffer", None) or _read_buffer_public
+
+
+# Outputs this large are written by the kernels into the NumPy array the call returns, on
+# devices that share the host's memory: the read-back copy (and its page faults on a fresh
+# array) cost ~5 ms per 40 MB on PoCL (measured); smaller ones are read as usual.
+HOST_OUT_BYTES = 1 << 20
+_HOST_OUT = cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR
+
+
+def _host_outputs(ex: Executor, state, fresh: set) -> list:
+    """(slot, shape, dtype) of the outputs the kernels may write in place: large, not
+    borrowed nor an update, the whole of a buffer of their own that no other output names."""
+    if not ex.ctx.host_unified_memory or not ex.host_vars:
+        return []
+    sizes = {a.slot: a.nbytes for a in state.allocs}
+    named = [state.layouts[v].buffer for v in ex.host_vars + ex.fresh_vars if v in state.layouts]
+    found = []
+    for var in dict.fromkeys(ex.host_vars):
+        lay = state.layouts.get(var)
+        if lay is None:
+            continue
+        dt = np.dtype(var.dtype)
+        nbytes = lay.size * dt.itemsize
+        slot = lay.buffer
+        if slot in fresh or named.count(slot) != 1 or sizes.get(slot) != nbytes or \
+                nbytes < HOST_OUT_BYTES or lay.offset != 0 or \
+                lay.strides != contiguous_strides(lay.shape):
+            continue
+        found.append((slot, tuple(lay.shape), dt))
+    return found
+
+
+class _Binding:
+    """A prepared state bound to an executor for the fast path (see the module doc)."""
+
+    __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
+                 "fixed", "kept_bytes", "host_outs")
+
+    def __init__(self, ex: Executor, state, n_inputs: int) -> None:
+        self.n_inputs = n_inputs
+        n = state.n_slots
+        fresh = {state.layouts[v].buffer for v in ex.fresh_vars if v in state.layouts}
+        fresh.update(range(n_inputs))  # inputs and shared variables: the caller's buffers
+        self.host_outs = _host_outputs(ex, state, fresh)
+        in_place = {slot for slot, _, _ in self.host_outs}
+        fresh |= in_place
+        template: list = [None] * n
+        template[n_inputs:n_inputs + len(ex.const_buffers)] = ex.const_buffers
+        self.allocate = allocator(ex.ctx)
+        self.fresh_allocs = []
+        self.kept_bytes = 0
+        for alloc in state.allocs:
+            if alloc.slot in in_place:
+                continue  # wraps the call's output array
+            if alloc.slot in fresh:
+                self.fresh_allocs.append((alloc.slot, max(1, int(alloc.nbytes))))
+            else:  # kept between calls (intermediates, outputs read back to NumPy)
+                template[alloc.slot] = allocate(ex.ctx, alloc.nbytes)
+                self.kept_bytes += alloc.nbytes
+        if state.static and not state.static_buffers:
+            state.static_buffers = {s: upload(ex.ctx, v) for s, v in state.static.items()}
+        for slot, buf in state.static_buffers.items():
+            template[slot] = buf
+        self.call_aliases = []
+        for slot, phys in state.aliases.items():
+            if phys in fresh:
+                self.call_aliases.append((slot, phys))
+                fresh.add(slot)
+            else:
+                template[slot] = template[phys]
+        self.tail = template[n_inputs:]  # every slot after the inputs and shared variables
+        self.items: list[tuple] = []
+        # Per launch: (kernel, [(arg index, packed scalar or slot), ...]) set on activation.
+        self.fixed: list[tuple] = []
+        uses: dict[str, int] = {}
+        for work in state.work:
+            if not isinstance(work, Launch):
+                self.items.append((None, None, None, None, work))
+                continue
+            index = uses.get(work.kernel, 0)
+            uses[work.kernel] = index + 1
+            kernel = ex._kernel_for(work.kernel, index)
+            dtypes = ex.scalar_dtypes(work)
+            varying, fixed = [], []
+            for k, (a, dt) in enumerate(zip(work.args, dtypes, strict=True)):
+                if isinstance(a, BufRef):
+                    (varying if a.slot in fresh else fixed).append((k, a.slot))
+                else:
+                    fixed.append((k, np.asarray(a, dtype=dt)[()]))
+            self.fixed.append((kernel, fixed))
+            gsize = tuple(int(g) for g in work.gsize)
+            lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
+            self.items.append((kernel, gsize, lsize, tuple(varying), None))
+
+    def activate(self, bufs: list) -> None:
+        """Set every launch's fixed arguments (the kernel objects are shared)."""
+        for kernel, fixed in self.fixed:
+            for k, a in fixed:
+                kernel.set_arg(k, bufs[a] if type(a) is int else a)
 
 
 def _blame_kernels(exc, plan: Plan) -> None:

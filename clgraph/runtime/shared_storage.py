@@ -46,7 +46,7 @@ class SharedStorage:
     def set_value(self, value: Any, borrow: bool = False) -> None:
         arr = self._check(value)
         self.ctx.check_dtype(arr.dtype.name, f"shared variable {self.var}")
-        self.buffer = upload(self.ctx, arr)
+        self.buffer = upload(self.ctx, arr, blocking=True)  # arr may be the caller's
         self.shape = tuple(arr.shape)
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False):

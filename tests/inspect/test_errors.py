@@ -84,11 +84,13 @@ def test_kernel_launch_failure_names_node_and_line():
     launch = state.work[0]
     good = launch.lsize
     launch.lsize = (1 << 20,) + tuple(launch.lsize[1:])  # more than any device allows
+    state.bound = None  # the executor re-reads the launches (runtime/execute.py's binding)
     try:
         with pytest.raises(RuntimeError) as info:
             f(a)
     finally:
         launch.lsize = good
+        state.bound = None
     msg = str(info.value)
     assert "launching kernel" in msg and f'File "{__file__}", line {line}' in msg
     assert "input 0: x float32, shape (64,)" in msg
