@@ -274,7 +274,10 @@ class PoolStep(Step):
         ws, st, pad = (tuple(int(v) for v in t) for t in (g.ws, g.stride, g.pad))
         src = render("pool.cl.mako", kname=self.kname, ctype=cl_type(self.dtype),
                      mode=g.mode, grad=self.grad, ws=ws, st=st, pad=pad,
-                     disjoint=st[0] >= ws[0] and st[1] >= ws[1], rows=self.rows,
+                     disjoint=st[0] >= ws[0] and st[1] >= ws[1],
+                     # every window inside the image; windows tiling each row's start
+                     full=g.ignore_border and pad == (0, 0),
+                     tiled=g.ignore_border and pad[1] == 0 and st[1] == ws[1], rows=self.rows,
                      comment=comment_for(self.node))
         return out + [KernelDef(self.kname, src, [self.node], "pool.cl.mako")]
 

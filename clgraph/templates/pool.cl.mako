@@ -1,4 +1,4 @@
-<%page args="kname, ctype, mode, grad, ws, st, pad, disjoint, rows, comment"/>
+<%page args="kname, ctype, mode, grad, ws, st, pad, disjoint, full, tiled, rows, comment"/>
 /* ${comment}
  * ${mode} pooling over the last two axes (planes x H x W, contiguous); window r covers
  * padded rows [r*S, min(r*S + WS, H + 2P)), clipped to the image except for the divisor of
@@ -12,6 +12,8 @@
     SH, SW = st
     PH, PW = pad
 %>
+/* fmax without the call: a NaN input is skipped, as by fmax */
+#define MAX_NAN_IGNORED(acc, v) ((v) > (acc) ? (v) : (acc))
 <%def name="window(r, n, w, s, p, lo, hi, len)">
         int ${lo} = ${r} * ${s};
         int ${hi} = min(${lo} + ${w}, ${n} + 2 * ${p});
@@ -29,7 +31,7 @@
 % if mode == "max":
         ${ctype} acc = -INFINITY;
         for (int i = r0; i < r1; ++i)
-            for (int j = c0; j < c1; ++j) acc = fmax(acc, xp[i * W + j]);
+            for (int j = c0; j < c1; ++j) acc = MAX_NAN_IGNORED(acc, xp[i * W + j]);
         if (r1 <= r0 || c1 <= c0) acc = 0;
 % else:
         ${ctype} acc = 0;
@@ -104,11 +106,39 @@ __kernel void ${kname}(const long planes, const int H, const int W, const int OH
     if (r >= OH || pl >= planes) return;
     __global const ${ctype}* xp = x + x_off + pl * H * W;
     __global ${ctype}* op = out + pl * OH * OW + r * OW;
+%     if full:
+    /* every window lies inside the image (ignore_border, no padding): constant bounds */
+    __global const ${ctype}* rp = xp + r * ${SH} * W;
+    for (int c = 0; c < OW; ++c) {
+        __global const ${ctype}* wp = rp + c * ${SW};
+%       if mode == "max":
+        ${ctype} acc = wp[0];
+%       else:
+        ${ctype} acc = 0;
+%       endif
+%       for i in range(WH):
+%         for j in range(WW):
+%           if mode == "max":
+%             if i or j:
+        acc = MAX_NAN_IGNORED(acc, wp[${i} * W + ${j}]);
+%             endif
+%           else:
+        acc += wp[${i} * W + ${j}];
+%           endif
+%         endfor
+%       endfor
+%       if mode.startswith("average"):
+        acc /= (${ctype})${WH * WW};
+%       endif
+        op[c] = acc;
+    }
+%     else:
     ${window("r", "H", WH, SH, PH, "r0", "r1", "lr")}
     for (int c = 0; c < OW; ++c) {
         ${pool_one()}
         op[c] = acc;
     }
+%     endif
 %   else:
     /* Work-item (r*OW + c, plane): one output. */
     const int q = get_global_id(0);
@@ -147,7 +177,51 @@ __kernel void ${kname}(const long planes, const int H, const int W, const int OH
     __global const ${ctype}* gp = gz + gz_off + pl * OH * OW;
     __global ${ctype}* gxp = gx + pl * H * W + i * W;
     ${grad_row_setup()}
-%   if rows:
+%   if rows and disjoint:
+    /* stride >= window: each window writes its own pixels; the rest get 0 */
+%     if not tiled:
+    for (int j = 0; j < W; ++j) gxp[j] = 0;
+%     endif
+    if (!r_ok) {
+%     if tiled:
+        for (int j = 0; j < W; ++j) gxp[j] = 0;
+%     endif
+        return;
+    }
+    __global const ${ctype}* zr = zp + r * OW;
+    __global const ${ctype}* gr = gp + r * OW;
+    for (int c = 0; c < OW; ++c) {
+%     if mode.startswith("average"):
+        ${window("c", "W", WW, SW, PW, "c0", "c1", "lc")}
+%     endif
+%     if mode == "max":
+        const ${ctype} zv = zr[c], gv = gr[c];
+%     elif mode == "sum":
+        const ${ctype} gv = gr[c];
+%     else:
+        const ${ctype} gv = gr[c] / (${ctype})max(lr * lc, 1);
+%     endif
+        const int j0 = c * ${SW} - ${PW};
+%     for jj in range(WW):
+%       if tiled:
+        {
+            const int j = j0 + ${jj};
+%       else:
+        if (j0 + ${jj} >= 0 && j0 + ${jj} < W) {
+            const int j = j0 + ${jj};
+%       endif
+%       if mode == "max":
+            gxp[j] = xp[j] == zv ? gv : (${ctype})0;
+%       else:
+            gxp[j] = gv;
+%       endif
+        }
+%     endfor
+    }
+%     if tiled:
+    for (int j = OW * ${SW}; j < W; ++j) gxp[j] = 0;  /* columns past the last window */
+%     endif
+%   elif rows:
     for (int j = 0; j < W; ++j) {
         ${grad_one()}
         gxp[j] = acc;
