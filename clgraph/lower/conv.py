@@ -29,6 +29,9 @@ from clgraph.lower.render import render
 # from the device; tests set it to run both forms on any device.
 ROW_KERNELS: bool | None = None
 _INT_MAX = 2**31 - 1
+# Outputs per image below which a conv product runs as one BLAS call over all images
+# (columns laid out (K, N, P)) rather than one per image (see HostConvGemm).
+ONE_PRODUCT_MAX_P = 256
 
 
 def row_kernels(ctx) -> bool:
@@ -46,6 +49,11 @@ class HostConvGemm:
                                    product per image, summed: for small F*K)
     kind 'dwt':  out (F, K)      = gz' (F, N*P) @ cols.T (N*P, K)   (cols (K, N, P); gz is
                                    moved to (F, N, P) on the host first: one BLAS call)
+    kind 'fwdt': out             = W2 (F, K) @ cols (K, N*P), moved from (F, N, P) to (N, F, P)
+    kind 'dxt':  out (K, N*P)    = W2.T (K, F) @ gz' (F, N*P)       (gz moved as for 'dwt')
+    The 't' kinds are one BLAS call over all images: per-image products with few columns run
+    poorly, threaded ones very poorly (measured: 50x500x64 per image, 128 images, 2 threads:
+    24-60 ms against 3.4-25 ms for the single product).
     Operands are (layout, shape) pairs of contiguous buffers; `out` is written whole.
     """
 
@@ -69,13 +77,19 @@ class HostConvGemm:
             a = _map(queue, buf_a, cl.map_flags.READ, self.a, self.a_shape, dt, maps)
             b = _map(queue, buf_b, cl.map_flags.READ, self.b, self.b_shape, dt, maps)
             kind = self.kind
-            if kind == "fwd":
+            if kind in ("fwd", "dx"):  # W2 and a batch of (F or K, P) matrices
                 (f_, k_), p_ = a.shape, b.shape[2]
-            elif kind == "dx":
-                (f_, k_), p_ = a.shape, b.shape[2]
+            elif kind in ("fwdt", "dxt"):
+                (f_, k_), p_ = a.shape, b.shape[1] * b.shape[2]
             else:
                 (n_, f_, p_), k_ = a.shape, out.shape[1]
                 p_ *= n_ if kind == "dwt" else 1
+            if kind in ("dwt", "dxt"):
+                gz = a if kind == "dwt" else b
+                n_, f_, p_ = gz.shape
+                gzt = _scratch(gz.size, dt)[:gz.size].reshape(f_, n_, p_)
+                np.copyto(gzt, gz.transpose(1, 0, 2))
+                gzt = gzt.reshape(f_, n_ * p_)
             # BLAS threads capped as for Dot22 (lower/gemm.py), by the flops of one BLAS call
             with host_blas_limit(2.0 * f_ * k_ * p_):
                 if kind == "fwd":
@@ -84,11 +98,15 @@ class HostConvGemm:
                     np.matmul(a.T, b, out=out)
                 elif kind == "dw":
                     np.sum(np.matmul(a, b.transpose(0, 2, 1)), axis=0, out=out)
-                else:
-                    n_, f_, p_ = a.shape
-                    gzt = _scratch(a.size, dt)[:a.size].reshape(f_, n_, p_)
-                    np.copyto(gzt, a.transpose(1, 0, 2))
-                    np.matmul(gzt.reshape(f_, -1), b.reshape(b.shape[0], -1).T, out=out)
+                elif kind == "dwt":
+                    np.matmul(gzt, b.reshape(b.shape[0], -1).T, out=out)
+                elif kind == "dxt":
+                    np.matmul(a.T, gzt, out=out.reshape(out.shape[0], -1))
+                else:  # fwdt
+                    k_, n_, p_ = b.shape
+                    tmp = _scratch(f_ * n_ * p_, dt)[:f_ * n_ * p_].reshape(f_, n_ * p_)
+                    np.matmul(a, b.reshape(k_, -1), out=tmp)
+                    np.copyto(out, tmp.reshape(f_, n_, p_).transpose(1, 0, 2))
         finally:
             host_done(ctx, [m.release(queue) for m in reversed(maps)])
 
@@ -204,8 +222,10 @@ class Conv2dStep(_ConvStepBase):
         k, p = c * kh * kw, oh * ow
         if k == 0:
             raise ValueError(f"{node_label(node)}: the input has no channels")
-        cols = self._im2col(state, lx, args, n, c, kh, kw, oh, ow)
-        self._gemm(state, "fwd", lw, (f, k), cols, (n, k, p), out, (n, f, p))
+        one = p < ONE_PRODUCT_MAX_P
+        cols = self._im2col(state, lx, args, n, c, kh, kw, oh, ow, image_major=not one)
+        self._gemm(state, "fwdt" if one else "fwd", lw, (f, k), cols,
+                   (k, n, p) if one else (n, k, p), out, (n, f, p))
 
 
 class Conv2dGradInputsStep(_ConvStepBase):
@@ -219,15 +239,18 @@ class Conv2dGradInputsStep(_ConvStepBase):
         if gx.size == 0:
             return
         k, p = c * kh * kw, oh * ow
-        cols = state.new_buffer((n, k, p), self.dtype)
+        one = p < ONE_PRODUCT_MAX_P
+        cols = state.new_buffer((k, n, p) if one else (n, k, p), self.dtype)
         if cols.size and f:
-            self._gemm(state, "dx", lw, (f, k), lg, (n, f, p), cols, (n, k, p))
+            self._gemm(state, "dxt" if one else "dx", lw, (f, k), lg, (n, f, p), cols,
+                       cols.shape)
         elif cols.size:
             raise ValueError(f"{node_label(node)}: no filters")
         gsize = (h, c, n) if self.rows else (h * w, c, n)
+        strides = [np.int64(p), np.int64(n * p)] if one else [np.int64(k * p), np.int64(p)]
         state.work.append(Launch(self.kname, gsize, None,
-                                 args + [np.int64(k * p), np.int64(p), BufRef(cols.buffer),
-                                         np.int64(0), BufRef(gx.buffer)], node))
+                                 args + strides + [BufRef(cols.buffer), np.int64(0),
+                                                   BufRef(gx.buffer)], node))
 
 
 class Conv2dGradWeightsStep(_ConvStepBase):

@@ -99,8 +99,12 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.parametrize("per_image", [False, True])
 @pytest.mark.parametrize("kw", CONV_CASES)
-def test_conv2d_and_its_gradients_match_loop_reference(rng, kw, kernel_form):
+def test_conv2d_and_its_gradients_match_loop_reference(rng, monkeypatch, kw, kernel_form,
+                                                       per_image):
+    if per_image:  # the host products one per image (as for large images), else one in all
+        monkeypatch.setattr(conv_lowering, "ONE_PRODUCT_MAX_P", 0)
     x, w, d = T.dtensor4("x"), T.dtensor4("w"), T.dtensor4("d")
     xv = rng.standard_normal((2, 3, 7, 6))
     wv = rng.standard_normal((4, 3, 3, 2))
