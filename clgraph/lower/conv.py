@@ -202,7 +202,7 @@ class _ConvStepBase(Step):
         cols = state.new_buffer((n, k, p) if image_major else (k, n, p), self.dtype)
         strides = [np.int64(k * p), np.int64(p)] if image_major else [np.int64(p),
                                                                          np.int64(n * p)]
-        gsize = (k, n) if self.rows else (p, k, n)
+        gsize = (c, n) if self.rows else (p, k, n)
         state.work.append(Launch(self.kname, gsize, None,
                                  args + strides + [BufRef(lx.buffer), np.int64(lx.offset),
                                                    BufRef(cols.buffer)], self.node))
@@ -246,7 +246,7 @@ class Conv2dGradInputsStep(_ConvStepBase):
                        cols.shape)
         elif cols.size:
             raise ValueError(f"{node_label(node)}: no filters")
-        gsize = (h, c, n) if self.rows else (h * w, c, n)
+        gsize = (c, n) if self.rows else (h * w, c, n)
         strides = [np.int64(p), np.int64(n * p)] if one else [np.int64(k * p), np.int64(p)]
         state.work.append(Launch(self.kname, gsize, None,
                                  args + strides + [BufRef(cols.buffer), np.int64(0),

@@ -1,7 +1,8 @@
 <%page args="kname, ctype, kind, flip, sh, sw, dh, dw, rows, comment"/>
 /* ${comment} */
 /* Strides and dilations are compile-time constants (SH=${sh}, SW=${sw}, DH=${dh}, DW=${dw}):
- * with SW == 1 the inner loops are plain contiguous copies / adds. */
+ * with SW == 1 the inner loops are plain contiguous copies / adds. CPU form: a work-item per
+ * (channel, image) plane, indices decomposed once; elsewhere one output per work-item. */
 <%def name="tap()">
     /* input offset (a, b) of filter tap (ta, tb)${", flipped" if flip else ""} */
 % if flip:
@@ -26,27 +27,28 @@ __kernel void ${kname}(const int C, const int H, const int W, const int KH, cons
                        __global ${ctype}* restrict cols)
 {
 %   if rows:
-    /* Work-item (k, n) writes one whole (OH, OW) plane: indices decomposed once, then
-     * contiguous runs. */
-    const int k = get_global_id(0), n = get_global_id(1);
-    if (k >= K || n >= N) return;
-    const int c = k / (KH * KW), t = k - c * (KH * KW);
-    const int ta = t / KW, tb = t - ta * KW;
-    ${tap()}
+    /* Work-item (c, n) writes the KH*KW planes of input channel c of image n. */
+    const int c = get_global_id(0), n = get_global_id(1);
+    if (c >= C || n >= N) return;
     __global const ${ctype}* xp = x + x_off + ((long)n * C + c) * H * W;
-    __global ${ctype}* cp = cols + n * SN + k * SK;
-    ${ox_range()}
-    for (int oy = 0; oy < OH; ++oy) {
-        const int iy = oy * ${sh} + a * ${dh} - PH;
-        __global ${ctype}* out = cp + oy * OW;
-        if (iy < 0 || iy >= H) {
-            for (int ox = 0; ox < OW; ++ox) out[ox] = 0;
-            continue;
+    for (int ta = 0; ta < KH; ++ta) {
+        for (int tb = 0; tb < KW; ++tb) {
+            ${tap()}
+            __global ${ctype}* cp = cols + n * SN + (c * KH * KW + ta * KW + tb) * SK;
+            ${ox_range()}
+            for (int oy = 0; oy < OH; ++oy) {
+                const int iy = oy * ${sh} + a * ${dh} - PH;
+                __global ${ctype}* out = cp + oy * OW;
+                if (iy < 0 || iy >= H) {
+                    for (int ox = 0; ox < OW; ++ox) out[ox] = 0;
+                    continue;
+                }
+                const int base = iy * W + xo;
+                for (int ox = 0; ox < lo; ++ox) out[ox] = 0;
+                for (int ox = lo; ox < hi; ++ox) out[ox] = xp[base + ox * ${sw}];
+                for (int ox = hi; ox < OW; ++ox) out[ox] = 0;
+            }
         }
-        const int base = iy * W + xo;
-        for (int ox = 0; ox < lo; ++ox) out[ox] = 0;
-        for (int ox = lo; ox < hi; ++ox) out[ox] = xp[base + ox * ${sw}];
-        for (int ox = hi; ox < OW; ++ox) out[ox] = 0;
     }
 %   else:
     /* Work-item (p, k, n): one output. */
@@ -72,22 +74,25 @@ __kernel void ${kname}(const int C, const int H, const int W, const int KH, cons
                        __global ${ctype}* restrict x)
 {
 %   if rows:
-    /* Work-item (y, c, n) sums one input row: for each tap, a shifted run of a cols row. */
-    const int y = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    if (y >= H || c >= C || n >= N) return;
-    __global ${ctype}* row = x + ((long)n * C + c) * H * W + y * W;
-    for (int i = 0; i < W; ++i) row[i] = 0;
+    /* Work-item (c, n) sums one input plane, tap by tap: each tap adds a shifted copy of
+     * its (OH, OW) cols plane. */
+    const int c = get_global_id(0), n = get_global_id(1);
+    if (c >= C || n >= N) return;
+    __global ${ctype}* plane = x + ((long)n * C + c) * H * W;
+    for (int i = 0; i < H * W; ++i) plane[i] = 0;
     __global const ${ctype}* cp = cols + cols_off + n * SN + (long)c * KH * KW * SK;
     for (int ta = 0; ta < KH; ++ta) {
         for (int tb = 0; tb < KW; ++tb) {
             ${tap()}
-            const int ty = y + PH - a * ${dh};
-            if (ty < 0 || ty % ${sh}) continue;
-            const int oy = ty / ${sh};
-            if (oy >= OH) continue;
             ${ox_range()}
-            __global const ${ctype}* src = cp + (ta * KW + tb) * SK + oy * OW;
-            for (int ox = lo; ox < hi; ++ox) row[ox * ${sw} + xo] += src[ox];
+            __global const ${ctype}* src = cp + (ta * KW + tb) * SK;
+            for (int oy = 0; oy < OH; ++oy) {
+                const int y = oy * ${sh} + a * ${dh} - PH;
+                if (y < 0 || y >= H) continue;
+                __global ${ctype}* row = plane + y * W + xo;
+                __global const ${ctype}* s = src + oy * OW;
+                for (int ox = lo; ox < hi; ++ox) row[ox * ${sw}] += s[ox];
+            }
         }
     }
 %   else:
