@@ -1,11 +1,18 @@
 """Lowering of conv2d (im2col / col2im kernels + a host GEMM) and pool_2d (pool.cl.mako).
 
-Conv2d: im2col writes (N, C*KH*KW, OH*OW) columns; the product with the filters, viewed
-as (F, C*KH*KW), runs as NumPy's BLAS on buffers mapped into host memory (free on CPU
-devices, where buffers are host memory: the same provider as Dot22's `host` GEMM) and
-lands directly in the (N, F, OH, OW) output. The input gradient is the transposed product
-followed by col2im (a gather: each input pixel sums the taps that read it, no atomics); the
-filter gradient is im2col followed by one GEMM over all samples.
+Conv2d: im2col writes columns, (N, K, P) (K = C*KH*KW, P = OH*OW) or (K, N, P); the product
+with the filters, viewed as (F, K), runs as NumPy's BLAS on buffers mapped into host memory
+(free on CPU devices, where buffers are host memory: the same provider as Dot22's `host`
+GEMM): one product per image landing directly in the (N, F, OH, OW) output, or one over all
+images (`one_product`: where BLAS runs threaded) moved into place after. The input gradient
+is the transposed product followed by col2im (a gather: each input pixel sums the taps that
+read it, no atomics); the filter gradient is im2col followed by one product over all images
+(gz moved to (F, N, P) first) or, for small F*K, per-image products summed.
+
+Kernels come in two forms (`row_kernels`): on CPU devices a work-item does a whole plane
+or row (indices decomposed once, contiguous runs the compiler vectorises); elsewhere one
+output per work-item. Geometry that the op fixes (strides, dilation, pool windows) is
+compiled in as constants.
 """
 
 from __future__ import annotations
