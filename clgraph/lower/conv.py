@@ -17,6 +17,8 @@ compiled in as constants.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import threading
 from dataclasses import dataclass
 
@@ -52,7 +54,14 @@ def one_product(p: int, flops: float) -> bool:
     if p >= ONE_PRODUCT_MAX_P:
         return False
     threads = gemm.HOST_BLAS_THREADS
-    return threads is None or threads > 1 or flops >= gemm.HOST_BLAS_LIMIT_FLOPS
+    if threads is None or threads > 1 or flops >= gemm.HOST_BLAS_LIMIT_FLOPS:
+        return True
+    return not _can_limit_blas()  # without threadpoolctl BLAS keeps its own thread count
+
+
+@functools.cache
+def _can_limit_blas() -> bool:
+    return importlib.util.find_spec("threadpoolctl") is not None
 
 
 def row_kernels(ctx) -> bool:
