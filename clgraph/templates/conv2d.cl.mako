@@ -10,13 +10,13 @@
 % else:
     const int a = ta, b = tb;
 % endif
-</%def>
+</%def>\
 <%def name="ox_range()">
         /* the outputs ox whose input column ox*SW + xo lies in [0, W) */
         const int xo = b * ${dw} - PW;
         const int lo = min(OW, xo >= 0 ? 0 : (${sw} - 1 - xo) / ${sw});
         const int hi = max(lo, min(OW, W - 1 - xo < 0 ? 0 : (W - 1 - xo) / ${sw} + 1));
-</%def>
+</%def>\
 % if kind == "im2col":
 /* cols[n*SN + k*SK + oy*OW + ox] = x[n, c, oy*SH + a*DH - PH, ox*SW + b*DW - PW] (0 outside),
  * k = c*KH*KW + ta*KW + tb: SN, SK choose the layout ((N, K, P) or (K, N, P), P = OH*OW). */

@@ -25,7 +25,7 @@
 % else:
         const int ${len} = ${hi} - ${lo};
 % endif
-</%def>
+</%def>\
 <%def name="pool_one()">
         ${window("c", "W", WW, SW, PW, "c0", "c1", "lc")}
 % if mode == "max":
@@ -41,7 +41,7 @@
         acc /= (${ctype})max(lr * lc, 1);
 %   endif
 % endif
-</%def>
+</%def>\
 <%def name="term(r, c)">\
 % if mode == "max":
 (xv == zp[${r} * OW + ${c}] ? gp[${r} * OW + ${c}] : (${ctype})0)\
@@ -50,7 +50,7 @@ gp[${r} * OW + ${c}]\
 % else:
 gp[${r} * OW + ${c}] / (${ctype})max(lr * lc, 1)\
 % endif
-</%def>
+</%def>\
 <%def name="grad_one()">
 % if mode == "max":
         const ${ctype} xv = xp[j];
@@ -80,7 +80,7 @@ gp[${r} * OW + ${c}] / (${ctype})max(lr * lc, 1)\
             }
         }
 % endif
-</%def>
+</%def>\
 <%def name="grad_row_setup()">
 % if disjoint:
     const int r = (i + ${PH}) / ${SH};
@@ -93,7 +93,7 @@ gp[${r} * OW + ${c}] / (${ctype})max(lr * lc, 1)\
     const int rlo = max(0, (i + ${PH} - ${WH} + ${SH}) / ${SH});
     const int rhi = min(OH - 1, (i + ${PH}) / ${SH});
 % endif
-</%def>
+</%def>\
 % if not grad:
 __kernel void ${kname}(const long planes, const int H, const int W, const int OH,
                        const int OW, __global const ${ctype}* restrict x, const long x_off,
@@ -112,16 +112,14 @@ __kernel void ${kname}(const long planes, const int H, const int W, const int OH
     for (int c = 0; c < OW; ++c) {
         __global const ${ctype}* wp = rp + c * ${SW};
 %       if mode == "max":
-        ${ctype} acc = wp[0];
+        ${ctype} acc = -INFINITY;
 %       else:
         ${ctype} acc = 0;
 %       endif
 %       for i in range(WH):
 %         for j in range(WW):
 %           if mode == "max":
-%             if i or j:
         acc = MAX_NAN_IGNORED(acc, wp[${i} * W + ${j}]);
-%             endif
 %           else:
         acc += wp[${i} * W + ${j}];
 %           endif
