@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import clgraph as cg
+import clgraph.lower.conv as conv_lowering
 import clgraph.tensor as T
 from clgraph.gradient import verify_grad
 from clgraph.tensor.nnet import bn
@@ -81,6 +82,13 @@ def numeric_grad(fn, x, direction, eps=1e-6):
     return g
 
 
+@pytest.fixture(params=["rows", "items"])
+def kernel_form(request, monkeypatch):
+    """Both kernel forms run on any device: rows (CPU) and one output per work-item (GPU)."""
+    monkeypatch.setattr(conv_lowering, "ROW_KERNELS", request.param == "rows")
+    return request.param
+
+
 # ---------------------------------------------------------------- conv2d
 CONV_CASES = [
     dict(border_mode="valid"),
@@ -91,8 +99,12 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.parametrize("per_image", [False, True])
 @pytest.mark.parametrize("kw", CONV_CASES)
-def test_conv2d_and_its_gradients_match_loop_reference(rng, kw):
+def test_conv2d_and_its_gradients_match_loop_reference(rng, monkeypatch, kw, kernel_form,
+                                                       per_image):
+    # the host products one per image, or one over all images (as when BLAS is threaded)
+    monkeypatch.setattr(conv_lowering, "one_product", lambda p, flops: not per_image)
     x, w, d = T.dtensor4("x"), T.dtensor4("w"), T.dtensor4("d")
     xv = rng.standard_normal((2, 3, 7, 6))
     wv = rng.standard_normal((4, 3, 3, 2))
@@ -108,6 +120,29 @@ def test_conv2d_and_its_gradients_match_loop_reference(rng, kw):
     np.testing.assert_allclose(gxv, numeric_grad(lambda a: conv_loop(a, wv, *args), xv, dv),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(gwv, numeric_grad(lambda a: conv_loop(xv, a, *args), wv, dv),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("xshape, wshape, kind", [
+    ((2, 1, 6, 6), (2, 1, 3, 3), "dw"),    # small F*K: per-image products, summed
+    ((3, 4, 4, 5), (8, 4, 2, 2), "dwt"),   # large F*K: one product over all images
+])
+def test_conv2d_filter_gradient_both_products(rng, monkeypatch, xshape, wshape, kind):
+    kinds = []
+    call = conv_lowering.HostConvGemm.__call__
+
+    def spy(self, ctx, bufs):
+        kinds.append(self.kind)
+        return call(self, ctx, bufs)
+    monkeypatch.setattr(conv_lowering.HostConvGemm, "__call__", spy)
+    x, w, d = T.dtensor4("x"), T.dtensor4("w"), T.dtensor4("d")
+    xv, wv = rng.standard_normal(xshape), rng.standard_normal(wshape)
+    args = ("half", (1, 1), (1, 1), False)
+    dv = rng.standard_normal(conv_loop(xv, wv, *args).shape)
+    gw = cg.grad(T.sum(T.nnet.conv2d(x, w, border_mode="half", filter_flip=False) * d), w)
+    got = cg.function([x, w, d], gw)(xv, wv, dv)
+    assert kind in kinds
+    np.testing.assert_allclose(got, numeric_grad(lambda a: conv_loop(xv, a, *args), wv, dv),
                                rtol=1e-6, atol=1e-6)
 
 
@@ -143,11 +178,13 @@ POOL_CASES = [
     dict(ws=(3, 2), stride=(2, 1), pad=(1, 1)),
     dict(ws=(3, 3), stride=(2, 2), ignore_border=False),
     dict(ws=(2, 3), stride=(3, 3), ignore_border=False),
+    dict(ws=(2, 2), stride=(3, 2), pad=(1, 1)),   # disjoint windows, padded
+    dict(ws=(2, 4)),                              # tiled rows; a row and 2 columns left over
 ]
 
 
 @pytest.mark.parametrize("mode", ["max", "sum", "average_inc_pad", "average_exc_pad"])
-def test_pool_2d_and_gradients_match_loop_reference(rng, mode):
+def test_pool_2d_and_gradients_match_loop_reference(rng, mode, kernel_form):
     x = T.dtensor4("x")
     outs, grads, dirs = [], [], []
     for k, kw in enumerate(POOL_CASES):
