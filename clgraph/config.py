@@ -184,6 +184,9 @@ def _flags(environ: Mapping[str, str]) -> list[Flag]:
              "os.pathsep-separated directories of kernel templates, searched before the package."),
         Flag("gemm", "auto", _enum("auto", "host", "template"),
              "Matrix products: 'template' OpenCL kernel, 'host' NumPy BLAS, 'auto' choose."),
+        Flag("host_blas_threads", 0, _int_range(0, None),
+             "BLAS threads of host matrix products under 1 GFLOP (0: the BLAS library's own "
+             "count); 1 helps when other work loads the cores PoCL also runs on."),
         Flag("cast_policy", "theano", _enum("theano"),
              "Dtype rules of mixed-type arithmetic; Theano's rules are the only ones implemented."),
         Flag("exception_verbosity", "low", _enum("low", "high"),

@@ -53,7 +53,7 @@ def one_product(p: int, flops: float) -> bool:
     24-60 ms, one call 3.4 ms. So one call only where the product will be threaded."""
     if p >= ONE_PRODUCT_MAX_P:
         return False
-    threads = gemm.HOST_BLAS_THREADS
+    threads = gemm.host_blas_threads()
     if threads is None or threads > 1 or flops >= gemm.HOST_BLAS_LIMIT_FLOPS:
         return True
     return not _can_limit_blas()  # without threadpoolctl BLAS keeps its own thread count

@@ -15,9 +15,9 @@ Two providers, chosen per device by ``config.gemm``:
   strided views of them, writing straight into the mapped C. On a device whose buffers are
   host memory (a CPU driver such as PoCL) the maps are free. ``auto`` picks it there and
   the template everywhere else; ``host`` forces it on any device (mapping may then copy).
-  The host product runs with at most ``HOST_BLAS_THREADS`` BLAS threads (threadpoolctl,
-  when installed): BLAS worker threads left spinning beside the CPU driver's own threads
-  fight them for the cores (measured below, on `HostGemm`).
+  ``config.host_blas_threads`` caps the host product's BLAS threads (threadpoolctl, when
+  installed): BLAS worker threads left spinning beside the CPU driver's own threads fight
+  them for the cores on a busy machine (measured below, on `host_blas_limit`).
 
 A GemmEpilogue's program runs, in the template, on the accumulators just before the store
 (each extra operand is read at the same elements through its own strides, 0 where it is
@@ -311,22 +311,28 @@ class GemmStep(Step):
         state.work.append(Launch(self.kname, gsize, (l0, l1), args, self.node))
 
 
-# BLAS threads for host products smaller than HOST_BLAS_LIMIT_FLOPS; None leaves the BLAS
-# library's setting alone. Measured on 2 cores with PoCL (benchmarks/training.py): with
-# BLAS's default (2 threads), whose workers keep spinning after each product beside PoCL's
-# threads, training steps were bimodal: a 784-512-512-10 MLP step took 9.5 ms on a quiet
-# machine but 22-130 ms whenever anything else ran, a LeNet step 120-490 ms; with 1 thread
-# 14-15 ms and 100-180 ms. A large product (1024^3, 2 GFLOP) keeps every thread: it runs
-# twice as fast with 2, and has no kernels beside it to fight.
-HOST_BLAS_THREADS: int | None = 1
+# BLAS threads for host products smaller than HOST_BLAS_LIMIT_FLOPS: config.host_blas_threads
+# (0 leaves the BLAS library's own count). Measured on 2 cores with PoCL
+# (benchmarks/training.py), after the kernels were made fast: on a quiet machine BLAS's own 2
+# threads win (MLP step 5.8 ms vs 10.5 ms with 1; LeNet step 33 vs 38 ms); under load from
+# other processes its workers, which spin after each product beside PoCL's threads, made steps
+# bimodal (MLP 22-130 ms, LeNet 120-490 ms, against 14-15 and 100-180 ms with 1 thread).
+# So the default is BLAS's own count, and 1 is the setting for a shared, busy machine.
 HOST_BLAS_LIMIT_FLOPS = 1e9
 _blas_controller: list = []  # [ThreadpoolController or None], made at the first product
 
 
+def host_blas_threads() -> int | None:
+    """The BLAS thread cap for small host products, or None (BLAS's own count)."""
+    return config.host_blas_threads or None
+
+
 def host_blas_limit(flops: float = 0.0):
-    """A context that caps the BLAS pool at HOST_BLAS_THREADS for a product of `flops`
-    (below HOST_BLAS_LIMIT_FLOPS), or does nothing (no threadpoolctl, or a large product)."""
-    if HOST_BLAS_THREADS is None or flops >= HOST_BLAS_LIMIT_FLOPS:
+    """A context that caps the BLAS pool at host_blas_threads() for a product of `flops`
+    (below HOST_BLAS_LIMIT_FLOPS), or does nothing (no cap set, no threadpoolctl, or a large
+    product)."""
+    threads = host_blas_threads()
+    if threads is None or flops >= HOST_BLAS_LIMIT_FLOPS:
         return contextlib.nullcontext()
     if not _blas_controller:
         try:  # made lazily: it lists the BLAS libraries loaded at that moment
@@ -339,7 +345,7 @@ def host_blas_limit(flops: float = 0.0):
     if controller is None:
         return contextlib.nullcontext()
     try:
-        return controller.limit(limits=HOST_BLAS_THREADS, user_api="blas")
+        return controller.limit(limits=threads, user_api="blas")
     except Exception:
         return contextlib.nullcontext()
 
