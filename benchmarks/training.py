@@ -26,7 +26,9 @@ batch must agree: the loss, every updated parameter, and the gradient implied by
 from __future__ import annotations
 
 import contextlib
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,22 +291,6 @@ def torch_step(model: str, init: dict[str, np.ndarray], x: np.ndarray, y: np.nda
     return step, params
 
 
-def time_torch(model, init, x, y, timer) -> tuple[float, int, dict[int, float]]:
-    """(best seconds, its thread count, {threads: seconds}) over 1 and 2 threads."""
-    torch = _torch()
-    saved = torch.get_num_threads()
-    times = {}
-    try:
-        for n in (1, 2):
-            torch.set_num_threads(n)
-            step, _ = torch_step(model, init, x, y)
-            times[n] = timer(step)
-    finally:
-        torch.set_num_threads(saved)
-    best = min(times, key=times.get)
-    return times[best], best, times
-
-
 def pytensor_mlp(init, x, y):
     """PyTensor's MLP step (shared parameters, updates), when importable; else None."""
     try:
@@ -388,8 +374,55 @@ def blas_threads(n: int):
 # --- the cases ------------------------------------------------------------------------------
 
 
-def run_case(model: str, timer: Callable[[Callable[[], Any]], float]) -> StepResult:
-    """Check then time one step of `model` ('mlp' or 'lenet') in every implementation."""
+PASSES = 2          # each implementation is timed once per pass, passes in turn
+WARMUP_S = 0.3      # first seconds of each turn: untimed (the previous one's threads settle)
+TIMED_S = 0.6       # then the median step over at least this long (and >= MIN_CALLS steps)
+MIN_CALLS = 10
+
+
+def interleaved(entries: dict[str, tuple[Callable[[], Any], Callable[[], Any]]],
+                passes: int = PASSES) -> dict[str, float]:
+    """Seconds per step of each (step, context factory): in each pass every implementation
+    gets a turn (an untimed warm-up, then the median of its timed steps); the best pass
+    counts. Turns are long because thread pools left spinning by the previous implementation
+    (OpenMP's, XLA's, BLAS's) slow the next one's first steps; two passes keep a slow spell
+    of the machine from landing on one implementation only."""
+    best: dict[str, float] = {}
+    for _ in range(passes):
+        for name, (step, ctx) in entries.items():
+            with ctx():
+                t_end = time.perf_counter() + WARMUP_S
+                while time.perf_counter() < t_end:
+                    step()
+                times: list[float] = []
+                t_end = time.perf_counter() + TIMED_S
+                while len(times) < MIN_CALLS or time.perf_counter() < t_end:
+                    t0 = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - t0)
+            med = statistics.median(times)
+            best[name] = min(best.get(name, med), med)
+    return best
+
+
+def _torch_threads(n: int):
+    torch = _torch()
+
+    @contextlib.contextmanager
+    def ctx():
+        saved = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
+    return ctx
+
+
+def run_case(model: str, timer: Callable[[Callable[[], Any]], float] | None = None
+             ) -> StepResult:
+    """Check one step of `model` ('mlp' or 'lenet') in every implementation against NumPy's,
+    then time them all in interleaved rounds. (`timer` is unused: kept for callers.)"""
     import traceback
 
     res = StepResult()
@@ -398,8 +431,10 @@ def run_case(model: str, timer: Callable[[Callable[[], Any]], float]) -> StepRes
     np_step = numpy_mlp_step if model == "mlp" else numpy_lenet_step
     want = {k: v.copy() for k, v in init.items()}
     want_loss = float(np_step(want, x, y))
+    plain = contextlib.nullcontext
+    entries: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {}
 
-    # clgraph: check one step, then time (the parameters keep training while timed).
+    # clgraph: check one step (the parameters then keep training while timed).
     try:
         fn, shared = clgraph_step(model, init)
         loss = float(fn(x, y))
@@ -411,20 +446,12 @@ def run_case(model: str, timer: Callable[[Callable[[], Any]], float]) -> StepRes
         res.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
         res.traceback = traceback.format_exc()
     else:
-        res.clgraph = timer(lambda: fn(x, y))
+        entries["clgraph"] = (lambda: fn(x, y), plain)
 
-    # NumPy at 1 and 2 BLAS threads: the faster.
+    # NumPy at 1 and 2 BLAS threads, PyTorch at 1 and 2 threads: the faster of each.
     p = {k: v.copy() for k, v in init.items()}
-    np_times = {}
     for n in (1, 2):
-        with blas_threads(n):
-            np_times[n] = timer(lambda: np_step(p, x, y))
-    best = min(np_times, key=np_times.get)
-    res.numpy = np_times[best]
-    res.notes.append(f"NumPy best at {best} BLAS thread{'s' if best > 1 else ''} "
-                     f"({', '.join(f'{n}: {t * 1e3:.3g} ms' for n, t in np_times.items())})")
-
-    # PyTorch at 1 and 2 threads: the faster.
+        entries[f"numpy{n}"] = (lambda: np_step(p, x, y), lambda n=n: blas_threads(n))
     if _torch() is None:
         res.peers["PyTorch"] = None
     else:
@@ -433,24 +460,41 @@ def run_case(model: str, timer: Callable[[Callable[[], Any]], float]) -> StepRes
             loss = step()
             check_step("PyTorch", loss, want_loss,
                        {k: v.detach().numpy() for k, v in tp.items()}, want, init)
-            t, threads, times = time_torch(model, init, x, y, timer)
-            res.peers["PyTorch"] = t
-            res.notes.append(f"PyTorch best at {threads} thread{'s' if threads > 1 else ''} "
-                             f"({', '.join(f'{n}: {s * 1e3:.3g} ms' for n, s in times.items())})")
+            for n in (1, 2):
+                entries[f"torch{n}"] = (torch_step(model, init, x, y)[0], _torch_threads(n))
         except Exception as exc:
             res.peers["PyTorch"] = "error"
             res.notes.append(f"PyTorch: {type(exc).__name__}: {str(exc)[:80]}")
-
     for name, make in (("PyTensor", pytensor_mlp), ("JAX", jax_mlp)):
         if model != "mlp":
             res.peers[name] = "-"
             continue
         try:
             run = make(init, x, y)
-            res.peers[name] = None if run is None else timer(run)
+            if run is None:
+                res.peers[name] = None
+            else:
+                entries[name] = (run, plain)
         except Exception as exc:
             res.peers[name] = "error"
             res.notes.append(f"{name}: {type(exc).__name__}: {str(exc)[:80]}")
+
+    t = interleaved(entries)
+    res.clgraph = t.get("clgraph")
+    for label, key in (("NumPy", "numpy"), ("PyTorch", "torch")):
+        if f"{key}1" not in t:
+            continue
+        best = min((1, 2), key=lambda n: t[f"{key}{n}"])
+        if key == "numpy":
+            res.numpy = t[f"{key}{best}"]
+        else:
+            res.peers["PyTorch"] = t[f"{key}{best}"]
+        unit = "BLAS thread" if key == "numpy" else "thread"
+        res.notes.append(f"{label} best at {best} {unit}{'s' if best > 1 else ''} "
+                         f"({', '.join(f'{n}: {t[key + str(n)] * 1e3:.3g} ms' for n in (1, 2))})")
+    for name in ("PyTensor", "JAX"):
+        if name in t:
+            res.peers[name] = t[name]
 
     # Targets (issue 6 item 5).
     if res.clgraph:
