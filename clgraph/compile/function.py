@@ -322,20 +322,7 @@ class Function:
                                       self.plan.constant_shapes, host_scalars, state)
         # Fast path: inputs to buffers, launches and the outputs' reads enqueued together.
         ctx = self.ctx
-        bufs = []
-        aliased = False
-        for v in values:
-            if type(v) is np.ndarray and 0 < v.nbytes <= SMALL_INPUT_BYTES and \
-                    v.flags.c_contiguous:
-                bufs.append(cl.Buffer(ctx.context, _COPY_IN, hostbuf=v))
-            elif isinstance(v, cl_array.Array):
-                bufs.append(device_array_buffer(ctx, v))
-            else:
-                buf, alias = upload_input(ctx, v, self._zero_copy)
-                bufs.append(buf)
-                aliased = aliased or alias
-        for c in containers:
-            bufs.append(c.buffer)
+        bufs, aliased = self._input_buffers(values, inline_small=True)
         outs, reads, index, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
         all_bufs, results = self.executor.run_and_read(bufs, state, reads)
         if not plain:  # borrowed, strided or empty outputs
@@ -349,24 +336,35 @@ class Function:
             ctx.queue.finish()  # they may still read the caller's arrays
         return results[0] if self.single else results
 
-    def _call_general(self, values: list, shapes: tuple, host_scalars: tuple, state):
-        """A call that is checked (DebugMode, NanGuardMode), profiled, or stops at host
-        sync points (data-dependent shapes)."""
-        profile = self.profile
-        t0 = time.perf_counter() if profile is not None else 0.0
+    def _input_buffers(self, values: list, inline_small: bool) -> tuple[list, bool]:
+        """(buffers of the inputs then of the shared variables, whether an input buffer is
+        the caller's own memory). Zero-copy inputs are safe only if the call waits for its
+        kernels before returning and no borrowed output can alias the caller's array
+        afterwards. `inline_small`: small contiguous arrays are copied in at buffer creation
+        (no queue command)."""
         ctx = self.ctx
         bufs = []
-        # Zero-copy inputs are safe only if the call waits for its kernels before returning
-        # and no borrowed output can alias the caller's array afterwards.
         aliased = False
         for v in values:
-            if isinstance(v, cl_array.Array):
+            if inline_small and type(v) is np.ndarray and 0 < v.nbytes <= SMALL_INPUT_BYTES \
+                    and v.flags.c_contiguous:
+                bufs.append(cl.Buffer(ctx.context, _COPY_IN, hostbuf=v))
+            elif isinstance(v, cl_array.Array):
                 bufs.append(device_array_buffer(ctx, v))
             else:
                 buf, alias = upload_input(ctx, v, self._zero_copy)
                 bufs.append(buf)
                 aliased = aliased or alias
         bufs += [c.buffer for c in self._containers]
+        return bufs, aliased
+
+    def _call_general(self, values: list, shapes: tuple, host_scalars: tuple, state):
+        """A call that is checked (DebugMode, NanGuardMode), profiled, or stops at host
+        sync points (data-dependent shapes)."""
+        profile = self.profile
+        t0 = time.perf_counter() if profile is not None else 0.0
+        ctx = self.ctx
+        bufs, aliased = self._input_buffers(values, inline_small=False)
         if profile is not None:
             ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
             profile.record_transfer("to device", time.perf_counter() - t0,

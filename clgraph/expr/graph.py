@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from clgraph.expr.apply import Apply
 from clgraph.expr.variable import Constant, SharedVariable, Variable
@@ -134,3 +134,31 @@ class FunctionGraph:
 
     def __repr__(self) -> str:
         return f"FunctionGraph({len(self.toposort())} nodes, {len(self.outputs)} outputs)"
+
+
+def replace_nodes(fgraph: FunctionGraph, replace: Callable[[Apply, dict], Variable | None]
+                  ) -> FunctionGraph:
+    """One walk over `fgraph` in run order: `replace(node, memo)` returns a variable to stand
+    for the node's (single) output, or None; other nodes are rebuilt on replaced inputs.
+    `memo` maps old variables to new ones (look inputs up in it). The graph itself when
+    nothing was replaced."""
+    memo: dict[Variable, Variable] = {}
+    for node in fgraph.toposort():
+        new = replace(node, memo)
+        if new is not None:
+            memo[node.outputs[0]] = new
+            continue
+        inputs = [memo.get(i, i) for i in node.inputs]
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            rebuild(node, inputs, memo)
+    if not memo:
+        return fgraph
+    return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])
+
+
+def stands_for(new: Variable, node: Apply, fused: list) -> Variable:
+    """`new` takes over `node`'s tags and output name, recording the nodes it fuses."""
+    new.owner.tag.update(node.tag)
+    new.owner.tag["fused"] = fused
+    new.name = node.outputs[0].name
+    return new

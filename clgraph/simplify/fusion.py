@@ -8,7 +8,7 @@ broadcast element).
 from __future__ import annotations
 
 from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.graph import FunctionGraph, rebuild
+from clgraph.expr.graph import FunctionGraph, rebuild, replace_nodes, stands_for
 from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.variable import Variable
 
@@ -121,30 +121,24 @@ def fuse_into_reductions(fgraph: FunctionGraph) -> FunctionGraph:
     when the reduction is the elementwise result's only user and nothing is broadcast."""
     from clgraph.expr.reduce import FusedReduce, Reduce
 
-    memo: dict[Variable, Variable] = {}
-    for node in fgraph.toposort():
-        inputs = [memo.get(i, i) for i in node.inputs]
-        if type(node.op) is Reduce:
-            (val,) = node.inputs
-            p = val.owner
-            if (p is not None and isinstance(p.op, Elemwise) and len(p.outputs) == 1
-                    and val not in fgraph.outputs
-                    and all(c[0] is node for c in fgraph.clients(val))
-                    and all(i.type.shape == val.type.shape or i.ndim == val.ndim
-                            for i in p.inputs)):
-                sop = p.op.scalar_op
-                comp = sop if isinstance(sop, Composite) else \
-                    Composite.of(sop, tuple(i.dtype for i in p.inputs))
-                op = FusedReduce(node.op.kind, node.op.axes, node.op.dtype, comp)
-                new = op.make_node(*[memo.get(i, i) for i in p.inputs])
-                if new.outputs[0].type == node.outputs[0].type:
-                    new.tag.update(node.tag)
-                    new.tag["fused"] = list(p.tag.get("fused", [p])) + [node]
-                    new.outputs[0].name = node.outputs[0].name
-                    memo[node.outputs[0]] = new.outputs[0]
-                    continue
-        if any(a is not b for a, b in zip(inputs, node.inputs)):
-            rebuild(node, inputs, memo)
-    if not memo:
-        return fgraph
-    return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])
+    def fused(node, memo):
+        if type(node.op) is not Reduce:
+            return None
+        (val,) = node.inputs
+        p = val.owner
+        if not (p is not None and isinstance(p.op, Elemwise) and len(p.outputs) == 1
+                and val not in fgraph.outputs
+                and all(c[0] is node for c in fgraph.clients(val))
+                and all(i.type.shape == val.type.shape or i.ndim == val.ndim
+                        for i in p.inputs)):
+            return None
+        sop = p.op.scalar_op
+        comp = sop if isinstance(sop, Composite) else \
+            Composite.of(sop, tuple(i.dtype for i in p.inputs))
+        op = FusedReduce(node.op.kind, node.op.axes, node.op.dtype, comp)
+        new = op.make_node(*[memo.get(i, i) for i in p.inputs]).outputs[0]
+        if new.type != node.outputs[0].type:
+            return None
+        return stands_for(new, node, list(p.tag.get("fused", [p])) + [node])
+
+    return replace_nodes(fgraph, fused)

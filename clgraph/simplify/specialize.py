@@ -23,7 +23,7 @@ import heapq
 
 from clgraph.expr.blas import Dot22, GemmEpilogue
 from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.graph import FunctionGraph, rebuild
+from clgraph.expr.graph import FunctionGraph, rebuild, replace_nodes, stands_for
 from clgraph.expr.reduce import Reduce
 from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.shape_ops import DimShuffle
@@ -84,27 +84,21 @@ def _dot_of(x: Variable, y: Variable) -> Variable | None:
 
 
 def sum_mul_to_dot(fgraph: FunctionGraph) -> FunctionGraph:
-    memo: dict[Variable, Variable] = {}
-    for node in fgraph.toposort():
-        inputs = [memo.get(i, i) for i in node.inputs]
-        if type(node.op) is Reduce and node.op.kind == "add":
-            (val,) = node.inputs
-            pair = _mul_operands(val.owner)
-            if (pair is not None and len(node.op.axes) == val.ndim
-                    and node.outputs[0].dtype == val.dtype
-                    and all(c[0] is node for c in fgraph.clients(val))):
-                new = _dot_of(*(memo.get(v, v) for v in pair))
-                if new is not None and new.type == node.outputs[0].type:
-                    new.name = node.outputs[0].name
-                    new.owner.tag.update(node.tag)
-                    new.owner.tag["fused"] = [val.owner, node]
-                    memo[node.outputs[0]] = new
-                    continue
-        if any(a is not b for a, b in zip(inputs, node.inputs)):
-            rebuild(node, inputs, memo)
-    if not memo:
-        return fgraph
-    return FunctionGraph(fgraph.inputs, [memo.get(o, o) for o in fgraph.outputs])
+    def as_dot(node, memo):
+        if not (type(node.op) is Reduce and node.op.kind == "add"):
+            return None
+        (val,) = node.inputs
+        pair = _mul_operands(val.owner)
+        if not (pair is not None and len(node.op.axes) == val.ndim
+                and node.outputs[0].dtype == val.dtype
+                and all(c[0] is node for c in fgraph.clients(val))):
+            return None
+        new = _dot_of(*(memo.get(v, v) for v in pair))
+        if new is None or new.type != node.outputs[0].type:
+            return None
+        return stands_for(new, node, [val.owner, node])
+
+    return replace_nodes(fgraph, as_dot)
 
 
 # --- GEMM epilogues -------------------------------------------------------------------------
