@@ -13,7 +13,7 @@ from clgraph.lower.access import operand_mode
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
-from clgraph.lower.vec_mem import vec_preamble, vld, vst
+from clgraph.lower.vec_mem import vec_preamble, vld, vst, vst_stream
 
 LOCAL_SIZE = 64
 # CPU devices: a work item walks a contiguous run of up to MAX_RUN vectors, so the index
@@ -98,7 +98,7 @@ class ElemwiseStep(Step):
         n_in = len(self.operands)
         outs = self.node.outputs
         operands = []
-        params = ["const long n_inner", "const long per_item"]
+        params = ["const long n_inner", "const long per_item", "const int stream"]
         params += [f"const long n{d}" for d in range(self.n_outer)]
         for k, var in enumerate(self.operands):
             operands.append({"name": f"in{k}", "ctype": cl_type(var.dtype), "qual":
@@ -137,7 +137,11 @@ class ElemwiseStep(Step):
         for j in range(len(outs)):
             nm = f"out{j}"
             if self.out_modes[j] == "contig":
-                vec_stores.append(vst(outs[j].dtype, W, vec_outs[j], f"{nm} + p_{nm} + i0"))
+                ptr = f"{nm} + p_{nm} + i0"
+                align = W * np.dtype(outs[j].dtype).itemsize - 1  # x86 streaming stores fault
+                vec_stores.append(f"if (stream && !((ulong)({ptr}) & {align})) "  # unaligned
+                                  + vst_stream(outs[j].dtype, W, vec_outs[j], ptr))
+                vec_stores.append(f"else {vst(outs[j].dtype, W, vec_outs[j], ptr)}")
                 sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
             else:  # scattered stores, one lane at a time
                 vec_stores.append(f"const {cl_type(outs[j].dtype, W)} o{j} = {vec_outs[j]};")
@@ -175,7 +179,10 @@ class ElemwiseStep(Step):
         outer = (1,) * (self.n_outer - (len(cshape) - 1)) + cshape[:-1]
         g1 = int(np.prod(outer, dtype=np.int64)) if outer else 1
         per_item, g0, local = elemwise_grid(self.ctx, n_inner, self.width, g1)
-        args: list = [np.int64(n_inner), np.int64(per_item)] + [np.int64(n) for n in outer]
+        out_bytes = size * sum(np.dtype(v.dtype).itemsize for v in node.outputs)
+        stream = self.width > 1 and self.ctx.is_cpu and 0 < self.ctx.cache_bytes <= out_bytes
+        args: list = [np.int64(n_inner), np.int64(per_item), np.int32(stream)]
+        args += [np.int64(n) for n in outer]
         for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
             st = (0,) * (self.n_outer + 1 - len(st)) + st
             modes = self.modes + self.out_modes

@@ -110,6 +110,11 @@ class DeviceInfo:
         """Device memory is host memory (CPUs, integrated GPUs): copies are cheap."""
         return bool(_safe(lambda: self.device.host_unified_memory, self.is_cpu))
 
+    @functools.cached_property
+    def cache_bytes(self) -> int:
+        """The device's global memory cache (a CPU's last-level cache), 0 if not reported."""
+        return int(_safe(lambda: self.device.global_mem_cache_size, 0) or 0)
+
     @property
     def compute_units(self) -> int:
         return int(self.device.max_compute_units)

@@ -362,3 +362,23 @@ def test_long_runs_per_work_item(shape):
     if len(shape) >= 2:
         g = cg.function([tx], tx.T * 3 - 1)
         np.testing.assert_allclose(g(x), x.T * 3 - 1, rtol=1e-6)
+
+
+def test_outputs_larger_than_the_cache_use_streaming_stores():
+    """Outputs past the device cache are written with non-temporal stores where the address
+    is vector-aligned (x86 faults otherwise): NumPy-owned outputs and odd offsets included."""
+    from clgraph.runtime.device import get_context
+
+    ctx = get_context()
+    n = max(ctx.cache_bytes // 4, 1 << 20) + 13
+    rng = _rng("stream", n)
+    a, b = rng.standard_normal((2, n)).astype(np.float32)
+    x, y = T.fvector(), T.fvector()
+    f = cg.function([x, y], x + 0.5 * y)
+    assert "VSTNT_float8" in f.kernels()[0] or ctx.preferred_vector_width("float32") == 1
+    np.testing.assert_allclose(f(a, b), a + 0.5 * b, rtol=1e-6)
+    np.testing.assert_allclose(f(a[1:n - 2], b[3:]), a[1:n - 2] + 0.5 * b[3:], rtol=1e-6)
+    state = f.plan.prepare(((n,), (n,)) + f.plan.constant_shapes, ())
+    stream = [w.args[2] for w in state.work if hasattr(w, "args")][0]
+    assert int(stream) == (ctx.is_cpu and ctx.cache_bytes > 0
+                           and ctx.preferred_vector_width("float32") > 1)
