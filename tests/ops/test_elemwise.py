@@ -382,3 +382,29 @@ def test_outputs_larger_than_the_cache_use_streaming_stores():
     stream = [w.args[2] for w in state.work if hasattr(w, "args")][0]
     assert int(stream) == (ctx.is_cpu and ctx.cache_bytes > 0
                            and ctx.preferred_vector_width("float32") > 1)
+
+
+def test_gpu_grid_form_on_this_device(monkeypatch):
+    """The form GPUs get (one vector per work item, local size 64) computes the same, run
+    here by making the grid chooser see a non-CPU device."""
+    from types import SimpleNamespace
+
+    import clgraph.lower.elemwise as E
+
+    chooser = E.elemwise_grid
+
+    def as_gpu(ctx, n_inner, width, rows):
+        return chooser(SimpleNamespace(is_cpu=False, compute_units=ctx.compute_units),
+                       n_inner, width, rows)
+
+    monkeypatch.setattr(E, "elemwise_grid", as_gpu)
+    rng = _rng("gpu-form")
+    a = rng.standard_normal((37, 1029)).astype(np.float32)
+    row = rng.standard_normal(1029).astype(np.float32)
+    x, r = T.fmatrix(), T.fvector()
+    f = cg.function([x, r], [T.exp(-x * x) * r, x.T + 1])
+    got, got_t = f(a, row)
+    np.testing.assert_allclose(got, np.exp(-a * a) * row, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got_t, a.T + 1, rtol=1e-6)
+    launches = [w for w in next(iter(f.plan._prepared.values())).work if hasattr(w, "args")]
+    assert all(int(w.args[1]) == 1 for w in launches if w.args)  # per_item: one vector
