@@ -55,8 +55,12 @@ def register_lowering(op_type: type):
     return deco
 
 
-def _step_for(node, ctx, prefix: str, owned: set) -> Step:
+def _step_for(node, ctx, prefix: str, owned: set, host_vars: set) -> Step:
     if isinstance(node.op, Elemwise):
+        if all(id(v) in host_vars or isinstance(v, Constant) for v in node.inputs):
+            # arithmetic on lengths (a mean's 1/n): computed on the host per shape signature,
+            # like the lengths themselves, instead of a one-element kernel
+            return HostValueStep(node, ctx, prefix)
         return ElemwiseStep(node, ctx, prefix, owned)
     for cls in type(node.op).__mro__:
         if cls in LOWERINGS:
@@ -78,13 +82,16 @@ class Plan:
         # Slots 0..n-1 hold the graph inputs (explicit, then shared), then the constants.
         self.slot_vars: list[Variable] = list(fgraph.inputs) + consts
         owned = {id(v) for v in self.slot_vars}
+        host_vars: set[int] = set()  # values HostValueStep computes per shape signature
         self.steps: list[Step] = []
         for i, node in enumerate(fgraph.toposort()):
             try:
-                step = _step_for(node, ctx, f"k{i}", owned)
+                step = _step_for(node, ctx, f"k{i}", owned, host_vars)
             except Exception as exc:
                 annotate_error(exc, node)
                 raise
+            if isinstance(step, HostValueStep):
+                host_vars.update(id(o) for o in node.outputs)
             if not isinstance(step, ViewStep) and not getattr(step, "is_view", False):
                 owned.update(id(o) for o in node.outputs)
             self.steps.append(step)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from clgraph.expr.variable import Constant
 from clgraph.lower.elemwise import copy_step
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.plan import KernelDef, PrepareState, Step, node_label
 
 
 class HostValueStep(Step):
-    """Shape, Shape_i, MakeVector: values known from shapes and constants alone."""
+    """Shape, Shape_i, MakeVector, and elementwise arithmetic on their results: values known
+    from shapes and constants alone."""
 
     is_view = False
 
@@ -20,6 +22,8 @@ class HostValueStep(Step):
         for v in node.inputs:
             if v in state.host_values:
                 values.append(state.host_values[v])
+            elif isinstance(v, Constant):
+                values.append(v.data)
             elif getattr(node.op, "host_value", None) is not None:
                 values.append(None)
             else:

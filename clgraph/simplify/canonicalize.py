@@ -9,6 +9,7 @@ from clgraph.expr.reduce import Reduce
 from clgraph.expr.scalar import ops as S
 from clgraph.expr.shape_infer import Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
+from clgraph.expr.subtensor import Subtensor
 from clgraph.expr.variable import Constant
 from clgraph.simplify.registry import rule
 
@@ -159,6 +160,38 @@ def remove_noop_cast(node):
     if _is(node, S.Cast) and node.inputs[0].dtype == node.outputs[0].dtype:
         return [node.inputs[0]]
     return None
+
+
+@rule("canonicalize", tracks=Subtensor)
+def shape_subscript(node):
+    """x.shape[k] -> Shape_i(k)(x): one length, known on the host, that arithmetic on it can
+    also use there (no kernel for a mean's 1/n)."""
+    (shp,) = node.inputs[:1]
+    entries = node.op.idx_list
+    if (shp.owner is None or type(shp.owner.op) is not Shape or len(node.inputs) != 1
+            or len(entries) != 1 or entries[0][0] != "int" or type(entries[0][1]) is not int):
+        return None
+    x = shp.owner.inputs[0]
+    k = entries[0][1]
+    if not -x.ndim <= k < x.ndim:
+        return None
+    out = Shape_i(k % x.ndim)(x)
+    return [out] if out.type == node.outputs[0].type else None
+
+
+@rule("stabilize", tracks=Shape_i)  # also there: the cross-entropy rules make such lengths
+@rule("canonicalize", tracks=Shape_i)
+def shape_of_product(node):
+    """A matrix product's rows are its first operand's, its columns the second's: a mean
+    over the rows of `dot(h, W) + b` then does not keep the product from its GEMM epilogue."""
+    from clgraph.expr.blas import Dot22
+
+    (x,) = node.inputs
+    o = x.owner
+    if o is None or type(o.op) is not Dot22:
+        return None
+    a, b = o.inputs
+    return [Shape_i(0)(a) if node.op.i == 0 else Shape_i(1)(b)]
 
 
 @rule("canonicalize", tracks=(Shape_i, Shape))

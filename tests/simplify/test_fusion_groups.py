@@ -79,3 +79,39 @@ def test_a_pass_that_changes_an_output_type_is_caught():
     with pytest.raises(passes.PassValidationError, match="pass broken changed output 0"):
         passes.validate_pass("broken", fg, bad)
     passes.validate_pass("fine", fg, FunctionGraph([x], [T.exp(x) + 0]))
+
+
+def test_lengths_of_a_product_come_from_its_operands():
+    """mean(xent(dot(h, W) + b)) divides by dot's row count: read from h, so the product is
+    free to take the bias as its GEMM epilogue."""
+    from clgraph.expr.blas import Dot22, GemmEpilogue
+    from clgraph.expr.shape_infer import Shape_i
+
+    h, W, b, y = T.fmatrix("h"), T.fmatrix("W"), T.fvector("b"), T.ivector("y")
+    loss = T.mean(T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(h, W) + b), y))
+    f = cg.function([h, W, b, y], loss)
+    assert not [n for n in f.fgraph.toposort() if isinstance(n.op, Shape_i)
+                and n.inputs[0].owner is not None
+                and isinstance(n.inputs[0].owner.op, (Dot22, GemmEpilogue))]
+    assert _nodes(f, GemmEpilogue)
+    rng = np.random.default_rng(3)
+    hv, Wv = rng.standard_normal((6, 4)).astype("f4"), rng.standard_normal((4, 5)).astype("f4")
+    bv, yv = rng.standard_normal(5).astype("f4"), np.array([0, 4, 2, 1, 3, 0], "int32")
+    z = hv @ Wv + bv
+    z = z - z.max(1, keepdims=True)
+    want = np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(6), yv])
+    np.testing.assert_allclose(f(hv, Wv, bv, yv), want, rtol=1e-5)
+
+
+def test_arithmetic_on_lengths_runs_on_the_host():
+    x = T.fmatrix("x")
+    f = cg.function([x], [x.shape[0] * 2 + 1, T.cast(x.shape[1], "float32") / 3, x.sum() /
+                          T.cast(x.shape[0], "float32")])
+    # only the sum and its division by the length are kernels
+    assert len(f.kernels()) == 2, [k.splitlines()[0] for k in f.kernels()]
+    a = np.arange(35, dtype="float32").reshape(5, 7)
+    n2, third, mean_row = f(a)
+    assert int(n2) == 11 and np.isclose(third, 7 / 3) and np.isclose(mean_row, a.sum() / 5)
+    b = np.ones((2, 3), "float32")  # another shape signature: recomputed
+    n2, third, mean_row = f(b)
+    assert int(n2) == 5 and np.isclose(third, 1.0) and np.isclose(mean_row, 3.0)
