@@ -75,31 +75,25 @@ def compare(expected: np.ndarray, got: np.ndarray, dtype: str, rtol: float | Non
             f"difference {np.nanmax(diff) if np.isfinite(diff).any() else 'inf/nan'}")
 
 
+def _value_of(v: Variable, env: dict, where: str) -> Any:
+    """v's value: computed (env), a constant's data or a shared variable's current value."""
+    if v in env:
+        return env[v]
+    if isinstance(v, Constant):
+        return v.data
+    if isinstance(v, SharedVariable):
+        return v.get_value(borrow=True)
+    raise KeyError(f"no value for {v}, {where}")
+
+
 def evaluate(fgraph: FunctionGraph, values: dict[Variable, np.ndarray]) -> list[np.ndarray]:
     """The graph's outputs computed with every node's NumPy `perform`."""
     env: dict[Variable, Any] = dict(values)
     for node in fgraph.toposort():
-        ins = []
-        for v in node.inputs:
-            if v in env:
-                ins.append(env[v])
-            elif isinstance(v, Constant):
-                ins.append(v.data)
-            elif isinstance(v, SharedVariable):
-                ins.append(v.get_value(borrow=True))
-            else:
-                raise KeyError(f"no value for {v}, input of {node_label(node)}")
+        ins = [_value_of(v, env, f"input of {node_label(node)}") for v in node.inputs]
         for out, val in zip(node.outputs, node.op.perform(node, ins), strict=False):
             env[out] = val
-    out = []
-    for v in fgraph.outputs:
-        if v in env:
-            out.append(env[v])
-        elif isinstance(v, Constant):
-            out.append(v.data)
-        else:
-            out.append(v.get_value(borrow=True))
-    return out
+    return [_value_of(v, env, "an output of the graph") for v in fgraph.outputs]
 
 
 class RewriteChecker:

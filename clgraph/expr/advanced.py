@@ -25,6 +25,7 @@ from clgraph.expr import dtypes as D
 from clgraph.expr.apply import Apply
 from clgraph.expr.elemwise import combine_lengths
 from clgraph.expr.op import Op
+from clgraph.expr.subtensor import value_for_region
 from clgraph.expr.type import TensorType, shape_str
 from clgraph.expr.variable import Constant, TensorVariable
 
@@ -232,26 +233,13 @@ class AdvancedIncSubtensor(Op):
     set_instead_of_inc: bool = False
 
     def make_node(self, x, y, *extra) -> Apply:
-        from clgraph.tensor.basic import as_tensor_variable, cast
+        from clgraph.tensor.basic import as_tensor_variable
 
         x = as_tensor_variable(x)
         y = as_tensor_variable(y)
         extra = [as_tensor_variable(e) for e in extra]
         _check_extra(self, x, extra)
-        region = _static_map(self, x, extra).shape
-        if y.ndim > len(region):
-            raise ValueError(f"{self}: value {y} has {y.ndim} dimensions, more than the "
-                             f"{len(region)} of the indexed region {shape_str(region)}")
-        if y.dtype != x.dtype:
-            if not np.can_cast(y.dtype, x.dtype, casting="same_kind"):
-                raise TypeError(f"{self}: value of dtype {y.dtype} cannot be written into {x} "
-                                f"of dtype {x.dtype}")
-            y = cast(y, x.dtype)
-        padded = (1,) * (len(region) - y.ndim) + y.type.shape
-        for r, s in zip(region, padded, strict=True):
-            if r is not None and s is not None and s != 1 and r != s:
-                raise ValueError(f"{self}: value shape {shape_str(y.type.shape)} does not fit "
-                                 f"the indexed region {shape_str(region)}")
+        y = value_for_region(self, x, y, _static_map(self, x, extra).shape)
         return Apply(self, [x, y, *extra], [TensorVariable(x.type)])
 
     def perform(self, node, inputs):

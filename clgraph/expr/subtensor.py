@@ -181,26 +181,12 @@ class IncSubtensor(Op):
     set_instead_of_inc: bool = False
 
     def make_node(self, x, y, *extra) -> Apply:
-        from clgraph.expr.elemwise import broadcast_static_shapes
-        from clgraph.tensor.basic import as_tensor_variable, cast
+        from clgraph.tensor.basic import as_tensor_variable
 
         x = as_tensor_variable(x)
         y = as_tensor_variable(y)
         region = Subtensor(self.idx_list).make_node(x, *extra).outputs[0]
-        if y.ndim > region.ndim:
-            raise ValueError(f"{self}: value {y} has {y.ndim} dimensions, more than the "
-                             f"{region.ndim} of the indexed region {region.type}")
-        if y.dtype != x.dtype:
-            if not np.can_cast(y.dtype, x.dtype, casting="same_kind"):
-                raise TypeError(f"{self}: value of dtype {y.dtype} cannot be written into {x} "
-                                f"of dtype {x.dtype}")
-            y = cast(y, x.dtype)
-        padded = (1,) * (region.ndim - y.ndim) + y.type.shape
-        broadcast_static_shapes([region.type.shape, padded], ["region", str(y)], str(self))
-        for r, s in zip(region.type.shape, padded):
-            if r is not None and s is not None and s != 1 and r != s:
-                raise ValueError(f"{self}: value shape {y.type.shape} does not fit the region "
-                                 f"{region.type.shape}")
+        y = value_for_region(self, x, y, region.type.shape)
         extra = [as_tensor_variable(e) for e in extra]
         return Apply(self, [x, y, *extra], [TensorVariable(x.type)])
 
@@ -217,3 +203,26 @@ class IncSubtensor(Op):
     def __str__(self) -> str:
         kind = "Set" if self.set_instead_of_inc else "Inc"
         return f"{kind}{Subtensor(self.idx_list)}"
+
+
+def value_for_region(op, x, y, region: tuple):
+    """`y` to be written (set or added) into a region of static shape `region` of `x`: at
+    most as many dimensions, castable to x's dtype ('same_kind', then cast), each length 1
+    or the region's. Errors name `op`."""
+    from clgraph.expr.type import shape_str
+    from clgraph.tensor.basic import cast
+
+    if y.ndim > len(region):
+        raise ValueError(f"{op}: value {y} has {y.ndim} dimensions, more than the "
+                         f"{len(region)} of the indexed region {shape_str(region)}")
+    if y.dtype != x.dtype:
+        if not np.can_cast(y.dtype, x.dtype, casting="same_kind"):
+            raise TypeError(f"{op}: value of dtype {y.dtype} cannot be written into {x} "
+                            f"of dtype {x.dtype}")
+        y = cast(y, x.dtype)
+    padded = (1,) * (len(region) - y.ndim) + y.type.shape
+    for r, n in zip(region, padded, strict=True):
+        if r is not None and n is not None and n != 1 and r != n:
+            raise ValueError(f"{op}: value shape {shape_str(y.type.shape)} does not fit the "
+                             f"indexed region {shape_str(region)}")
+    return y
