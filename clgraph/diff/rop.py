@@ -7,6 +7,7 @@ from typing import Any
 from clgraph.diff.dispatch import RuleTable
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
+from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
 from clgraph.expr.blas import Dot22
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import toposort
@@ -57,7 +58,7 @@ def _elemwise(node, tangents):
     return [_T().cast(fill(z, total), z.dtype) if D.is_float(z.dtype) else None]
 
 
-@_rule(DimShuffle, Reshape, Subtensor)
+@_rule(DimShuffle, Reshape, Subtensor, AdvancedSubtensor)
 def _linear_first(node, tangents):
     v = tangents[0]
     if v is None:
@@ -73,7 +74,7 @@ def _join(node, tangents):
     return [node.op(*vs)]
 
 
-@_rule(IncSubtensor)
+@_rule(IncSubtensor, AdvancedIncSubtensor)
 def _inc(node, tangents):
     x, y, *extra = node.inputs
     vx, vy = tangents[0], tangents[1]

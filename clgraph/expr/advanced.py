@@ -213,10 +213,6 @@ class AdvancedSubtensor(Op):
         gx = AdvancedIncSubtensor(self.idx_list)(zeros_like(x), gz, *extra)
         return [gx] + [None] * len(extra)
 
-    def R_op(self, node, tangents):  # noqa: N802
-        v = tangents[0]
-        return [None if v is None else self(v, *node.inputs[1:])]
-
     def __str__(self) -> str:
         return "AdvancedSubtensor{" + _idx_str(self.idx_list) + "}"
 
@@ -272,17 +268,6 @@ class AdvancedIncSubtensor(Op):
             gy = T.sum(gy, axis=tuple(range(lead)))
         gy = sum_to(gy, y) if D.is_float(y.dtype) else None
         return [gx if D.is_float(x.dtype) else None, gy] + [None] * len(extra)
-
-    def R_op(self, node, tangents):  # noqa: N802
-        from clgraph.tensor.alloc import zeros_like
-
-        x, y, *extra = node.inputs
-        vx, vy = tangents[0], tangents[1]
-        if vx is None and vy is None:
-            return [None]
-        vx = vx if vx is not None else zeros_like(x)
-        vy = vy if vy is not None else zeros_like(y)
-        return [self(vx, vy, *extra)]
 
     def __str__(self) -> str:
         kind = "AdvancedSet" if self.set_instead_of_inc else "AdvancedInc"

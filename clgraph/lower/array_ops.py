@@ -112,6 +112,13 @@ class _ContiguousInput(Step):
     def own_kernels(self) -> list[KernelDef]:
         raise NotImplementedError
 
+    def entry_points(self, src: str, template: str, parts: tuple[str, ...]) -> list[KernelDef]:
+        """One program source holding kernels `{kname}_{part}`: the first part carries the
+        source, the others a comment pointing at it (fn.kernels() shows the code once)."""
+        see = f"/* {self.kname}_%s: in the source of {self.kname}_{parts[0]} */"
+        return [KernelDef(f"{self.kname}_{p}", src if p == parts[0] else see % p, [self.node],
+                          template) for p in parts]
+
     def kernels(self) -> list[KernelDef]:
         return self.claim(self.copy.kernels() + self.own_kernels())
 
@@ -127,9 +134,7 @@ class CumStep(_ContiguousInput):
                      ctype=cl_type(node.outputs[0].dtype),
                      op="+" if node.op.mode == "add" else "*",
                      comment=sanitize_comment(f"{node.op} -> {node.outputs[0]}"))
-        see = f"/* {self.kname}_%s: in the source of {self.kname}_chunks */"
-        return [KernelDef(f"{self.kname}_{p}", src if p == "chunks" else see % p, [node],
-                          "scan.cl.mako") for p in ("chunks", "totals", "fold")]
+        return self.entry_points(src, "scan.cl.mako", ("chunks", "totals", "fold"))
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
@@ -169,9 +174,7 @@ class SortStep(_ContiguousInput):
         src = render("sort.cl.mako", kname=self.kname, ctype=cl_type(x.dtype),
                      is_float=is_float(x.dtype), indices=node.op.indices,
                      comment=sanitize_comment(f"{node.op} -> {node.outputs[0]}"))
-        see = f"/* {self.kname}_%s: in the source of {self.kname}_init */"
-        return [KernelDef(f"{self.kname}_{p}", src if p == "init" else see % p, [node],
-                          "sort.cl.mako") for p in ("init", "step", "emit")]
+        return self.entry_points(src, "sort.cl.mako", ("init", "step", "emit"))
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node

@@ -190,3 +190,29 @@ def test_verify_grad_passes_and_names_the_bad_input():
 
     with pytest.raises(GradientError, match="input 1"):
         verify_grad(wrong, [rng.standard_normal(3), rng.standard_normal(3) + 2])
+
+
+def test_rop_through_advanced_indexing():
+    """Advanced indexing and advanced inc/set_subtensor are linear in x (and y): their R_op
+    applies the same indexing to the tangents (a missing tangent counts as zeros)."""
+    from clgraph.gradient import Rop
+
+    x, w = T.fvector("x"), T.fvector("w")
+    v, u = T.fvector("v"), T.fvector("u")
+    idx = np.array([1, 3, 3])
+    picked = x[idx] * 2
+    incd = T.inc_subtensor(x[idx], w)
+    f = cg.function([x, w, v, u], [Rop(picked, x, v), Rop(incd, [x, w], [v, u]),
+                                   Rop(incd, w, u)],
+                    on_unused_input="ignore")  # linear: the tangents need not x's, w's values
+    xv, wv, vv, uv = (np.arange(5, dtype="float32") + k for k in (0, 10, 20, 30))
+    uv = uv[:3]
+    wv = wv[:3]
+    got_pick, got_both, got_w = f(xv, wv, vv, uv)
+    np.testing.assert_allclose(got_pick, vv[idx] * 2)
+    both = vv.copy()
+    np.add.at(both, idx, uv)
+    np.testing.assert_allclose(got_both, both)
+    only_w = np.zeros(5, "float32")
+    np.add.at(only_w, idx, uv)
+    np.testing.assert_allclose(got_w, only_w)
