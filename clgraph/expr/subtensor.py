@@ -154,20 +154,24 @@ def make_subtensor(x: Variable, index) -> Variable:
         k = index.index(Ellipsis)
         n_axes = sum(1 for i in index if i is not None and i is not Ellipsis)
         index = index[:k] + (slice(None),) * (x.ndim - n_axes) + index[k + 1:]
+    entries, extra = index_entries(index, lambda i, extra: ("int", index_part(i, extra)))
+    return Subtensor(tuple(entries))(x, *extra)
+
+
+def index_entries(index, entry) -> tuple[list, list]:
+    """(idx_list entries, extra inputs) of an index tuple: None -> newaxis, slices with their
+    bounds as `index_part`s, anything else through `entry(i, extra)`."""
     extra: list = []
-
-    def part(v):
-        return index_part(v, extra)
-
-    entries = []
+    entries: list = []
     for i in index:
         if i is None:
             entries.append(("newaxis",))
         elif isinstance(i, slice):
-            entries.append(("slice", part(i.start), part(i.stop), part(i.step)))
+            entries.append(("slice", index_part(i.start, extra), index_part(i.stop, extra),
+                            index_part(i.step, extra)))
         else:
-            entries.append(("int", part(i)))
-    return Subtensor(tuple(entries))(x, *extra)
+            entries.append(entry(i, extra))
+    return entries, extra
 
 
 @dataclass(frozen=True)

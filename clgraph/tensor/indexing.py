@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
-from clgraph.expr.subtensor import IncSubtensor, Subtensor, index_part, make_subtensor
+from clgraph.expr.subtensor import IncSubtensor, Subtensor, index_entries, make_subtensor
 from clgraph.expr.variable import Constant, Variable
 
 
@@ -93,35 +93,26 @@ def getitem(x: Variable, index: Any) -> Variable:
 
 def advanced_entries(x: Variable, index: list) -> tuple[list, list]:
     """The AdvancedSubtensor idx_list and extra inputs of an expanded index."""
+    return index_entries(index, _array_entry)
+
+
+def _array_entry(i: Any, extra: list) -> tuple:
+    """An integer array (or tensor) index: an extra input, int64 for host arrays."""
     from clgraph.tensor.basic import as_tensor_variable
 
-    extra: list = []
-
-    def part(v):
-        return index_part(v, extra)
-
-    entries: list = []
-    for i in index:
-        if i is None:
-            entries.append(("newaxis",))
-        elif isinstance(i, slice):
-            entries.append(("slice", part(i.start), part(i.stop), part(i.step)))
-        else:
-            if isinstance(i, (list, np.ndarray, int, np.integer)):
-                arr = np.asarray(i)
-                if arr.dtype.kind not in "iu":
-                    if arr.size == 0:
-                        arr = arr.astype("int64")
-                    else:
-                        raise IndexError(f"arrays used as indices must be of integer (or "
-                                         f"boolean) type, got {arr.dtype}")
-                if arr.dtype.kind == "i" and arr.dtype != np.int64:
-                    arr = arr.astype("int64")
-                i = as_tensor_variable(arr)
-            v = as_tensor_variable(i)
-            extra.append(v)
-            entries.append(("adv", len(extra) - 1))
-    return entries, extra
+    if isinstance(i, (list, np.ndarray, int, np.integer)):
+        arr = np.asarray(i)
+        if arr.dtype.kind not in "iu":
+            if arr.size == 0:
+                arr = arr.astype("int64")
+            else:
+                raise IndexError(f"arrays used as indices must be of integer (or boolean) "
+                                 f"type, got {arr.dtype}")
+        if arr.dtype.kind == "i" and arr.dtype != np.int64:
+            arr = arr.astype("int64")
+        i = arr
+    extra.append(as_tensor_variable(i))
+    return ("adv", len(extra) - 1)
 
 
 def _inc_or_set(x_sub: Any, y: Any, set_instead_of_inc: bool, name: str) -> Variable:
