@@ -213,10 +213,18 @@ class _ConvStepBase(Step):
                 raise ValueError(f"{node_label(self.node)}: {what} has length {a} on axis {d} "
                                  f"at run time but the graph fixed it to {b}")
 
-    def _check_grad(self, lg: Layout, expected: tuple) -> None:
-        if lg.shape != expected:
+    def _begin_grad(self, state: PrepareState, lx: Layout, lw: Layout, lg: Layout,
+                    out_shape: tuple):
+        """A gradient step's start: geometry, the output gradient's shape checked, the
+        result's buffer. Returns (geometry, kernel args, result layout)."""
+        geo, args = self._geometry(lx.shape, lw.shape)
+        n, f, oh, ow = geo[0], geo[4], geo[7], geo[8]
+        if lg.shape != (n, f, oh, ow):
             raise ValueError(f"{node_label(self.node)}: the output gradient has shape "
-                             f"{lg.shape}, expected {expected}")
+                             f"{lg.shape}, expected {(n, f, oh, ow)}")
+        out = state.new_buffer(out_shape, self.dtype)
+        state.layouts[self.node.outputs[0]] = out
+        return geo, args, out
 
     def _gemm(self, state, kind: str, a: Layout, a_shape, b: Layout, b_shape, c: Layout,
               c_shape) -> None:
@@ -262,10 +270,7 @@ class Conv2dGradInputsStep(_ConvStepBase):
     def prepare(self, state: PrepareState) -> None:
         node = self.node
         lg, lw, lx = self._layouts(state)
-        (n, c, h, w, f, kh, kw, oh, ow), args = self._geometry(lx.shape, lw.shape)
-        self._check_grad(lg, (n, f, oh, ow))
-        gx = state.new_buffer(lx.shape, self.dtype)
-        state.layouts[node.outputs[0]] = gx
+        (n, c, h, w, f, kh, kw, oh, ow), args, gx = self._begin_grad(state, lx, lw, lg, lx.shape)
         if gx.size == 0:
             return
         k, p = c * kh * kw, oh * ow
@@ -287,10 +292,7 @@ class Conv2dGradWeightsStep(_ConvStepBase):
     def prepare(self, state: PrepareState) -> None:
         node = self.node
         lx, lg, lw = self._layouts(state)
-        (n, c, h, w, f, kh, kw, oh, ow), args = self._geometry(lx.shape, lw.shape)
-        self._check_grad(lg, (n, f, oh, ow))
-        gw = state.new_buffer(lw.shape, self.dtype)
-        state.layouts[node.outputs[0]] = gw
+        (n, c, h, w, f, kh, kw, oh, ow), args, gw = self._begin_grad(state, lx, lw, lg, lw.shape)
         if gw.size == 0:
             return
         k, p = c * kh * kw, oh * ow
