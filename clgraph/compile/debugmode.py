@@ -75,6 +75,18 @@ def compare(expected: np.ndarray, got: np.ndarray, dtype: str, rtol: float | Non
             f"difference {np.nanmax(diff) if np.isfinite(diff).any() else 'inf/nan'}")
 
 
+def first_mismatch(mode, outputs) -> tuple | None:
+    """(index, variable, expected, got, why) of the first (variable, expected, got) whose
+    values differ beyond the mode's tolerances; outputs with no value (None) are skipped."""
+    for k, (var, ref, got) in enumerate(outputs):
+        if got is None:
+            continue
+        why = compare(ref, got, var.dtype, mode.rtol, mode.atol)
+        if why is not None:
+            return k, var, ref, got, why
+    return None
+
+
 def _value_of(v: Variable, env: dict, where: str) -> Any:
     """v's value: computed (env), a constant's data or a shared variable's current value."""
     if v in env:
@@ -127,14 +139,13 @@ class RewriteChecker:
                 got = evaluate(after, env)
             except NotImplementedError:
                 continue
-            for k, (ref, val, var) in enumerate(zip(reference, got, original.outputs,
-                                                    strict=True)):
-                why = compare(ref, val, var.dtype, self.mode.rtol, self.mode.atol)
-                if why is not None:
-                    raise BadOptimization(
-                        f"DebugMode: the rewrite pass {name!r} changed the value of output {k} "
-                        f"({var}): {why}.\n  before the rewrites: {_fmt(ref)}\n  after "
-                        f"{name!r}: {_fmt(val)}")
+            bad = first_mismatch(self.mode, zip(original.outputs, reference, got, strict=True))
+            if bad is not None:
+                k, var, ref, val, why = bad
+                raise BadOptimization(
+                    f"DebugMode: the rewrite pass {name!r} changed the value of output {k} "
+                    f"({var}): {why}.\n  before the rewrites: {_fmt(ref)}\n  after "
+                    f"{name!r}: {_fmt(val)}")
             reference = got
 
     def test_values(self, inputs: list[Variable]) -> list[np.ndarray] | None:
@@ -182,13 +193,12 @@ class DebugChecker:
             expected = node.op.perform(node, ins)
         except NotImplementedError:
             return
-        for k, (var, ref) in enumerate(zip(node.outputs, expected, strict=False)):
-            got = _value(self.fn.ctx, var, bufs, state)
-            if got is None:
-                continue
-            why = compare(ref, got, var.dtype, self.mode.rtol, self.mode.atol)
-            if why is not None:
-                raise BadThunkOutput(
-                    f"DebugMode: {node_label(node)}: output {k} ({var}) computed by its kernel "
-                    f"differs from its NumPy perform: {why}.\n  kernel:  {_fmt(got)}\n  "
-                    f"perform: {_fmt(ref)}\n{node_context(node, state)}")
+        outs = ((var, ref, _value(self.fn.ctx, var, bufs, state))
+                for var, ref in zip(node.outputs, expected, strict=False))
+        bad = first_mismatch(self.mode, outs)
+        if bad is not None:
+            k, var, ref, got, why = bad
+            raise BadThunkOutput(
+                f"DebugMode: {node_label(node)}: output {k} ({var}) computed by its kernel "
+                f"differs from its NumPy perform: {why}.\n  kernel:  {_fmt(got)}\n  "
+                f"perform: {_fmt(ref)}\n{node_context(node, state)}")
