@@ -112,6 +112,17 @@ def _check4(op, name, v):
 class _ConvBase(Op):
     geom: ConvGeom = ConvGeom()
 
+    def _grad_node(self, named: list[tuple[str, object]], like: int) -> Apply:
+        """A gradient op's node: 4-d inputs (named in errors), cast to the dtype of input
+        `like`, whose type the result has."""
+        T = _T()
+        vs = [T.as_tensor_variable(v) for _, v in named]
+        for (nm, _), v in zip(named, vs):
+            _check4(self, nm, v)
+        ref = vs[like]
+        vs = [v if k == like else T.cast(v, ref.dtype) for k, v in enumerate(vs)]
+        return Apply(self, vs, [TensorVariable(TensorType(ref.dtype, ref.type.shape))])
+
     def __str__(self) -> str:
         g = self.geom
         return (f"{type(self).__name__}{{{g.border}, s={g.subsample}, d={g.filter_dilation}, "
@@ -156,12 +167,7 @@ class Conv2dGradInputs(_ConvBase):
     geom: ConvGeom = ConvGeom()
 
     def make_node(self, gz, w, x) -> Apply:
-        T = _T()
-        gz, w, x = (T.as_tensor_variable(v) for v in (gz, w, x))
-        for nm, v in (("gradient", gz), ("filters", w), ("input", x)):
-            _check4(self, nm, v)
-        gz, w = T.cast(gz, x.dtype), T.cast(w, x.dtype)
-        return Apply(self, [gz, w, x], [TensorVariable(TensorType(x.dtype, x.type.shape))])
+        return self._grad_node([("gradient", gz), ("filters", w), ("input", x)], like=2)
 
     def perform(self, node, inputs):
         gz, w, x = inputs
@@ -183,12 +189,7 @@ class Conv2dGradWeights(_ConvBase):
     geom: ConvGeom = ConvGeom()
 
     def make_node(self, x, gz, w) -> Apply:
-        T = _T()
-        x, gz, w = (T.as_tensor_variable(v) for v in (x, gz, w))
-        for nm, v in (("input", x), ("gradient", gz), ("filters", w)):
-            _check4(self, nm, v)
-        x, gz = T.cast(x, w.dtype), T.cast(gz, w.dtype)
-        return Apply(self, [x, gz, w], [TensorVariable(TensorType(w.dtype, w.type.shape))])
+        return self._grad_node([("input", x), ("gradient", gz), ("filters", w)], like=2)
 
     def perform(self, node, inputs):
         x, gz, w = inputs
