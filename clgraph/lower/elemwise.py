@@ -202,7 +202,8 @@ class ElemwiseStep(Step):
         for out, ovar in zip(out_layouts, self.node.outputs):
             size = np.dtype(ovar.dtype).itemsize
             for lay, var, mode in zip(in_layouts, self.operands, self.modes):
-                if (mode == "contig" and lay.shape == out.shape and lay.strides == out.strides
+                if (mode == "contig" and lay.buffer != out.buffer and lay.shape == out.shape
+                        and lay.strides == out.strides
                         and lay.offset == out.offset == 0
                         and np.dtype(var.dtype).itemsize == size):
                     state.inplace_ok.add((out.buffer, lay.buffer))

@@ -179,21 +179,6 @@ def shape_subscript(node):
     return [out] if out.type == node.outputs[0].type else None
 
 
-@rule("stabilize", tracks=Shape_i)  # also there: the cross-entropy rules make such lengths
-@rule("canonicalize", tracks=Shape_i)
-def shape_of_product(node):
-    """A matrix product's rows are its first operand's, its columns the second's: a mean
-    over the rows of `dot(h, W) + b` then does not keep the product from its GEMM epilogue."""
-    from clgraph.expr.blas import Dot22
-
-    (x,) = node.inputs
-    o = x.owner
-    if o is None or type(o.op) is not Dot22:
-        return None
-    a, b = o.inputs
-    return [Shape_i(0)(a) if node.op.i == 0 else Shape_i(1)(b)]
-
-
 @rule("canonicalize", tracks=(Shape_i, Shape))
 def shape_of_elemwise(node):
     """The shape of an elementwise result is its non-broadcast input's shape, so computing

@@ -376,6 +376,7 @@ def shape_from_inputs(node):
 def _input_dim(var, i: int):
     """(input, axis) whose length op's infer_shape gives for axis i of var, else None."""
     from clgraph.expr import nnet
+    from clgraph.expr.blas import Dot22
     from clgraph.expr.reduce import Reduce
 
     owner = var.owner
@@ -384,9 +385,10 @@ def _input_dim(var, i: int):
             if inp.ndim == var.ndim and (inp.type.shape[i] != 1 or var.type.shape[i] == 1):
                 return inp, i
         return None
-    # Only the ops these rules replace and plain reductions, whose infer_shape passes input
-    # lengths through (not FusedReduce, whose inputs broadcast).
-    if owner is None or not (type(owner.op) is Reduce or isinstance(
+    # Only the ops these rules replace, plain reductions and matrix products, whose
+    # infer_shape passes input lengths through (not FusedReduce, whose inputs broadcast): a
+    # mean over the rows of dot(h, W) + b then does not keep the product from its epilogue.
+    if owner is None or not (type(owner.op) in (Reduce, Dot22) or isinstance(
             owner.op, (nnet.Softmax, nnet.RowPick, nnet.RowPickGrad, nnet.SoftmaxXent,
                        nnet.SoftmaxXentGrad))):
         return None
