@@ -28,7 +28,7 @@ import pyopencl as cl
 from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad
 from clgraph.expr.dtypes import cl_type
 from clgraph.lower import gemm
-from clgraph.lower.gemm import host_blas_limit, host_done, host_queue
+from clgraph.lower.gemm import host_blas_limit, host_done, host_queue, map_bytes
 from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
@@ -102,10 +102,11 @@ class HostConvGemm:
         queue = host_queue(ctx)
         maps = []
         try:
-            out = _map(queue, buf_out, cl.map_flags.WRITE_INVALIDATE_REGION, self.out,
-                       self.out_shape, dt, maps)
+            # one round trip: A and B mapped without waiting, then the blocking map of out
             a = _map(queue, buf_a, cl.map_flags.READ, self.a, self.a_shape, dt, maps)
             b = _map(queue, buf_b, cl.map_flags.READ, self.b, self.b_shape, dt, maps)
+            out = _map(queue, buf_out, cl.map_flags.WRITE_INVALIDATE_REGION, self.out,
+                       self.out_shape, dt, maps, blocking=True)
             kind = self.kind
             if kind in ("fwd", "dx"):  # W2 and a batch of (F or K, P) matrices
                 (f_, k_), p_ = a.shape, b.shape[2]
@@ -154,11 +155,11 @@ def _scratch(size: int, dt: np.dtype) -> np.ndarray:
     return arr
 
 
-def _map(queue, buf, flags, lay: Layout, shape: tuple, dt: np.dtype, maps: list) -> np.ndarray:
+def _map(queue, buf, flags, lay: Layout, shape: tuple, dt: np.dtype, maps: list,
+         blocking: bool = False) -> np.ndarray:
+    """`shape` elements of `dt` at the layout's offset, mapped (map_bytes's rules)."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    raw, _ = cl.enqueue_map_buffer(queue, buf, flags, lay.offset * dt.itemsize, (nbytes,),
-                                   np.uint8, is_blocking=True)
-    maps.append(raw.base)
+    raw = map_bytes(queue, buf, flags, lay.offset * dt.itemsize, nbytes, maps, blocking)
     return raw.view(dt).reshape(shape)
 
 

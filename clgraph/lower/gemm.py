@@ -376,7 +376,7 @@ class HostGemm:
             if not empty:
                 views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
             c_bytes = self.c.size * c_dt.itemsize
-            c_raw = _map(queue, buf_c, cl.map_flags.WRITE_INVALIDATE_REGION,
+            c_raw = map_bytes(queue, buf_c, cl.map_flags.WRITE_INVALIDATE_REGION,
                          self.c.offset * c_dt.itemsize, c_bytes, maps, blocking=True)
             out = c_raw.view(c_dt).reshape(self.c.shape)
             if empty:
@@ -406,7 +406,7 @@ def host_done(ctx, events: list) -> None:
         cl.wait_for_events(events)
 
 
-def _map(queue, buf, flags, offset: int, nbytes: int, maps: list,
+def map_bytes(queue, buf, flags, offset: int, nbytes: int, maps: list,
          blocking: bool = False) -> np.ndarray:
     """A map of `nbytes` at `offset`; without `blocking`, valid once a later blocking map
     (or a finish) on the same in-order queue has returned."""
@@ -436,7 +436,7 @@ def _map_views(queue, operands, maps: list) -> list[np.ndarray]:
         entry = ranges.setdefault(key, [buf, lo * dt.itemsize, hi * dt.itemsize])
         entry[1] = min(entry[1], lo * dt.itemsize)
         entry[2] = max(entry[2], hi * dt.itemsize)
-    raws = {key: (start, _map(queue, buf, cl.map_flags.READ, start, end - start, maps))
+    raws = {key: (start, map_bytes(queue, buf, cl.map_flags.READ, start, end - start, maps))
             for key, (buf, start, end) in ranges.items()}
     views = []
     for buf, lay, dt in operands:

@@ -107,22 +107,27 @@ def test_dead_intermediates_share_buffers():
 def test_elementwise_runs_in_place_where_its_input_dies():
     x = T.fmatrix("x")
     w = cg.shared(np.eye(16, dtype="f4") * 0.5, name="w")
-    prod = T.dot(x, w)                       # an intermediate that dies at tanh(...)
-    keep = T.dot(x, x)                       # an intermediate read by two later kernels
-    out = T.dot(T.tanh(prod) + 1, w) + T.sum(T.exp(keep)) + T.sum(keep)
+    prod = T.dot(x, w)  # read by a row max, then dies at the elementwise kernel below
+    keep = T.dot(x, x)  # an intermediate read by two later kernels
+    act = T.exp(prod - prod.max(axis=1, keepdims=True))  # not a GEMM epilogue: max reads prod
+    out = T.dot(act, w) + T.sum(T.exp(keep)) + T.sum(keep)
     f = cg.function([x], out, updates=[(w, w * 0.5)])
     a = np.random.default_rng(0).standard_normal((16, 16)).astype("f4")
     w0 = w.get_value()
     e = a @ a
-    ref = (np.tanh(a @ w0) + 1) @ w0 + np.exp(e).sum() + e.sum()
+    def act_ref(w):
+        p = a @ w
+        return np.exp(p - p.max(1, keepdims=True))
+
+    ref = act_ref(w0) @ w0 + np.exp(e).sum() + e.sum()
     np.testing.assert_allclose(f(a), ref, rtol=1e-4)
     np.testing.assert_allclose(w.get_value(), w0 * 0.5)  # the shared input was not written
     state = next(iter(f.plan._prepared.values()))
     phys = state.aliases.get
-    in_place = [(o, i) for o, i in state.inplace_ok if phys(o, o) == phys(i, i)]
-    assert in_place, "tanh(prod) + 1 should take prod's buffer"
-    np.testing.assert_allclose(f(a), (np.tanh(a @ (w0 * 0.5)) + 1) @ (w0 * 0.5)
-                               + np.exp(e).sum() + e.sum(), rtol=1e-4)
+    in_place = [(o, i) for o, i in state.inplace_ok if o != i and phys(o, o) == phys(i, i)]
+    assert in_place, "exp(prod - max) should take prod's buffer"
+    np.testing.assert_allclose(f(a), act_ref(w0 * 0.5) @ (w0 * 0.5) + np.exp(e).sum()
+                               + e.sum(), rtol=1e-4)
 
 
 def test_identical_kernels_are_built_once():
