@@ -510,7 +510,7 @@ def case_overhead(r: Runner) -> list[Row]:
 
 def _training_case(model: str, label: str) -> Callable[[Runner], list[Row]]:
     def case(r: Runner) -> list[Row]:
-        res = training.run_case(model, r.time)
+        res = training.run_case(model)
         row = Row(label, clgraph=res.clgraph, numpy=res.numpy, peers=res.peers,
                   notes=res.notes, error=res.error, traceback=res.traceback)
         return [row]

@@ -419,10 +419,9 @@ def _torch_threads(n: int):
     return ctx
 
 
-def run_case(model: str, timer: Callable[[Callable[[], Any]], float] | None = None
-             ) -> StepResult:
+def run_case(model: str) -> StepResult:
     """Check one step of `model` ('mlp' or 'lenet') in every implementation against NumPy's,
-    then time them all in interleaved rounds. (`timer` is unused: kept for callers.)"""
+    then time them all in turns (`interleaved`)."""
     import traceback
 
     res = StepResult()
