@@ -33,6 +33,7 @@ from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render
+from clgraph.runtime.host_memory import host_bytes
 
 # Row kernels (a work-item writes a whole row or plane: indices decomposed once, then
 # contiguous runs) suit CPU devices; elsewhere each work-item computes one output. None picks
@@ -97,8 +98,15 @@ class HostConvGemm:
     dtype: str
 
     def __call__(self, ctx, bufs) -> None:
-        buf_a, buf_b, buf_out = bufs
         dt = np.dtype(self.dtype)
+        raws = [host_bytes(buf) for buf in bufs]
+        if all(raw is not None for raw in raws):  # HostBuffers: used in place
+            a, b, out = (_at(raw, lay, shape, dt) for raw, lay, shape in
+                         zip(raws, (self.a, self.b, self.out),
+                             (self.a_shape, self.b_shape, self.out_shape)))
+            self._product(a, b, out)
+            return
+        buf_a, buf_b, buf_out = bufs
         queue = host_queue(ctx)
         maps = []
         try:
@@ -107,39 +115,43 @@ class HostConvGemm:
             b = _map(queue, buf_b, cl.map_flags.READ, self.b, self.b_shape, dt, maps)
             out = _map(queue, buf_out, cl.map_flags.WRITE_INVALIDATE_REGION, self.out,
                        self.out_shape, dt, maps, blocking=True)
-            kind = self.kind
-            if kind in ("fwd", "dx"):  # W2 and a batch of (F or K, P) matrices
-                (f_, k_), p_ = a.shape, b.shape[2]
-            elif kind in ("fwdt", "dxt"):
-                (f_, k_), p_ = a.shape, b.shape[1] * b.shape[2]
-            else:
-                (n_, f_, p_), k_ = a.shape, out.shape[1]
-                p_ *= n_ if kind == "dwt" else 1
-            if kind in ("dwt", "dxt"):
-                gz = a if kind == "dwt" else b
-                n_, f_, p_ = gz.shape
-                gzt = _scratch(gz.size, dt)[:gz.size].reshape(f_, n_, p_)
-                np.copyto(gzt, gz.transpose(1, 0, 2))
-                gzt = gzt.reshape(f_, n_ * p_)
-            # BLAS threads capped as for Dot22 (lower/gemm.py), by the flops of one BLAS call
-            with host_blas_limit(2.0 * f_ * k_ * p_):
-                if kind == "fwd":
-                    np.matmul(a, b, out=out)
-                elif kind == "dx":
-                    np.matmul(a.T, b, out=out)
-                elif kind == "dw":
-                    np.sum(np.matmul(a, b.transpose(0, 2, 1)), axis=0, out=out)
-                elif kind == "dwt":
-                    np.matmul(gzt, b.reshape(b.shape[0], -1).T, out=out)
-                elif kind == "dxt":
-                    np.matmul(a.T, gzt, out=out.reshape(out.shape[0], -1))
-                else:  # fwdt
-                    k_, n_, p_ = b.shape
-                    tmp = _scratch(f_ * n_ * p_, dt)[:f_ * n_ * p_].reshape(f_, n_ * p_)
-                    np.matmul(a, b.reshape(k_, -1), out=tmp)
-                    np.copyto(out, tmp.reshape(f_, n_, p_).transpose(1, 0, 2))
+            self._product(a, b, out)
         finally:
             host_done(ctx, [m.release(queue) for m in reversed(maps)])
+
+    def _product(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+        dt = out.dtype
+        kind = self.kind
+        if kind in ("fwd", "dx"):  # W2 and a batch of (F or K, P) matrices
+            (f_, k_), p_ = a.shape, b.shape[2]
+        elif kind in ("fwdt", "dxt"):
+            (f_, k_), p_ = a.shape, b.shape[1] * b.shape[2]
+        else:
+            (n_, f_, p_), k_ = a.shape, out.shape[1]
+            p_ *= n_ if kind == "dwt" else 1
+        if kind in ("dwt", "dxt"):
+            gz = a if kind == "dwt" else b
+            n_, f_, p_ = gz.shape
+            gzt = _scratch(gz.size, dt)[:gz.size].reshape(f_, n_, p_)
+            np.copyto(gzt, gz.transpose(1, 0, 2))
+            gzt = gzt.reshape(f_, n_ * p_)
+        # BLAS threads capped as for Dot22 (lower/gemm.py), by the flops of one BLAS call
+        with host_blas_limit(2.0 * f_ * k_ * p_):
+            if kind == "fwd":
+                np.matmul(a, b, out=out)
+            elif kind == "dx":
+                np.matmul(a.T, b, out=out)
+            elif kind == "dw":
+                np.sum(np.matmul(a, b.transpose(0, 2, 1)), axis=0, out=out)
+            elif kind == "dwt":
+                np.matmul(gzt, b.reshape(b.shape[0], -1).T, out=out)
+            elif kind == "dxt":
+                np.matmul(a.T, gzt, out=out.reshape(out.shape[0], -1))
+            else:  # fwdt
+                k_, n_, p_ = b.shape
+                tmp = _scratch(f_ * n_ * p_, dt)[:f_ * n_ * p_].reshape(f_, n_ * p_)
+                np.matmul(a, b.reshape(k_, -1), out=tmp)
+                np.copyto(out, tmp.reshape(f_, n_, p_).transpose(1, 0, 2))
 
 
 _scratch_local = threading.local()
@@ -153,6 +165,13 @@ def _scratch(size: int, dt: np.dtype) -> np.ndarray:
         arr = np.empty(size, dt)
         _scratch_local.arr = arr
     return arr
+
+
+def _at(raw: np.ndarray, lay: Layout, shape: tuple, dt: np.dtype) -> np.ndarray:
+    """`shape` elements of `dt` at the layout's offset in a buffer's host memory."""
+    start = lay.offset * dt.itemsize
+    return raw[start:start + int(np.prod(shape, dtype=np.int64)) * dt.itemsize].view(dt) \
+        .reshape(shape)
 
 
 def _map(queue, buf, flags, lay: Layout, shape: tuple, dt: np.dtype, maps: list,

@@ -44,6 +44,7 @@ from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, ru
 from clgraph.lower.layout import Layout, broadcast_strides
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.runtime.host_memory import host_bytes
 
 __all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "host_blas_limit", "tile_for"]
 
@@ -352,11 +353,12 @@ def host_blas_limit(flops: float = 0.0):
 
 @dataclass(frozen=True)
 class HostGemm:
-    """C = A . B with NumPy on buffers mapped into host memory; run as `HostCall.fn`.
+    """C = A . B with NumPy's BLAS on the buffers' host memory; run as `HostCall.fn`.
 
-    Its last map blocks on the in-order queue, so every command enqueued before (uploads,
-    kernels writing A or B) has finished; unmaps enqueue behind the product, so
-    later commands see C. A buffer that holds both A and B is mapped once.
+    The executor calls it once the commands on its buffers have finished. HostBuffers
+    (runtime/host_memory.py) are used in place; other buffers are mapped: the last map
+    blocks on the in-order queue (one round trip) and the unmaps are enqueued behind the
+    product, so later commands see C. A buffer that holds both A and B is mapped once.
     """
 
     a: Layout
@@ -365,29 +367,48 @@ class HostGemm:
     dtypes: tuple[str, str, str]
 
     def __call__(self, ctx, bufs) -> None:
-        buf_a, buf_b, buf_c = bufs
         a_dt, b_dt, c_dt = (np.dtype(d) for d in self.dtypes)
+        direct = host_views(bufs, ((self.a, a_dt), (self.b, b_dt), (self.c, c_dt)))
+        if direct is not None:
+            self._product(*direct)
+            return
+        buf_a, buf_b, buf_c = bufs
         queue = host_queue(ctx)
         maps = []
         try:
             # A and B are mapped without waiting; the blocking map of C, enqueued after them on
             # the in-order queue, returns once everything before it is done: one round trip.
-            empty = self.a.shape[1] == 0
-            if not empty:
+            views = [np.zeros(self.a.shape, a_dt), np.zeros(self.b.shape, b_dt)]
+            if self.a.shape[1]:  # (an empty region cannot be mapped)
                 views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
-            c_bytes = self.c.size * c_dt.itemsize
             c_raw = map_bytes(queue, buf_c, cl.map_flags.WRITE_INVALIDATE_REGION,
-                         self.c.offset * c_dt.itemsize, c_bytes, maps, blocking=True)
-            out = c_raw.view(c_dt).reshape(self.c.shape)
-            if empty:
-                out[...] = 0
-                return
-            x, y = (v if v.dtype == c_dt else v.astype(c_dt) for v in views)
-            (m, k), n = self.a.shape, self.b.shape[1]
-            with host_blas_limit(2.0 * m * n * k):
-                np.dot(x, y, out=out)
+                              self.c.offset * c_dt.itemsize, self.c.size * c_dt.itemsize, maps,
+                              blocking=True)
+            self._product(*views, c_raw.view(c_dt).reshape(self.c.shape))
         finally:
             host_done(ctx, [m.release(queue) for m in reversed(maps)])
+
+    def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+        if self.a.shape[1] == 0:
+            out[...] = 0
+            return
+        c_dt = out.dtype
+        x, y = (v if v.dtype == c_dt else v.astype(c_dt) for v in (x, y))
+        (m, k), n = self.a.shape, self.b.shape[1]
+        with host_blas_limit(2.0 * m * n * k):
+            np.dot(x, y, out=out)
+
+
+def host_views(bufs, operands) -> list[np.ndarray] | None:
+    """Strided views of ((layout, dtype), ...) operands of `bufs` in the buffers' host
+    memory (HostBuffers), or None when one of them has none (it must be mapped)."""
+    views = []
+    for buf, (lay, dt) in zip(bufs, operands, strict=True):
+        raw = host_bytes(buf)
+        if raw is None:
+            return None
+        views.append(_strided(raw, 0, lay, dt))
+    return views
 
 
 def host_queue(ctx):
@@ -438,11 +459,14 @@ def _map_views(queue, operands, maps: list) -> list[np.ndarray]:
         entry[2] = max(entry[2], hi * dt.itemsize)
     raws = {key: (start, map_bytes(queue, buf, cl.map_flags.READ, start, end - start, maps))
             for key, (buf, start, end) in ranges.items()}
-    views = []
-    for buf, lay, dt in operands:
-        start, raw = raws[buf.int_ptr]
-        first = np.ndarray((1,), dtype=dt, buffer=raw, offset=lay.offset * dt.itemsize - start)
-        views.append(np.lib.stride_tricks.as_strided(
-            first, shape=lay.shape, strides=tuple(s * dt.itemsize for s in lay.strides),
-            writeable=False))
-    return views
+    return [_strided(raws[buf.int_ptr][1], raws[buf.int_ptr][0], lay, dt)
+            for buf, lay, dt in operands]
+
+
+def _strided(raw: np.ndarray, start: int, lay: Layout, dt: np.dtype) -> np.ndarray:
+    """The layout's elements as a view of `raw` (bytes of the buffer from byte `start`)."""
+    if lay.size == 0:
+        return np.zeros(lay.shape, dt)
+    first = np.ndarray((1,), dtype=dt, buffer=raw, offset=lay.offset * dt.itemsize - start)
+    return np.lib.stride_tricks.as_strided(
+        first, shape=lay.shape, strides=tuple(s * dt.itemsize for s in lay.strides))

@@ -2,6 +2,9 @@
 
 Allocating OpenCL buffers is slow next to a small kernel launch; a pool keeps freed blocks
 and hands them out again, so per-call temporaries cost almost nothing after the first call.
+On devices whose buffers can live in host memory used in place (`host_addressable`: PoCL's
+CPU device) the pool hands out HostBuffers (runtime/host_memory.py), which host work reads
+and writes without maps; elsewhere pyopencl's MemoryPool.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import pyopencl.tools as cl_tools
 
 from clgraph.runtime.device import DeviceContext
+from clgraph.runtime.host_memory import HostPool
 
 __all__ = ["allocate", "allocator", "free_held", "pool_stats"]
 
@@ -26,7 +30,10 @@ def _pool(ctx: DeviceContext) -> Any:
         with _lock:
             pool = _pools.get(ctx)
             if pool is None:
-                pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(ctx.queue))
+                if ctx.host_addressable:
+                    pool = HostPool(ctx.context)
+                else:
+                    pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(ctx.queue))
                 _pools[ctx] = pool
     return pool
 

@@ -8,6 +8,7 @@ import pyopencl.array as cl_array
 
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.runtime.buffers import allocate
+from clgraph.runtime.host_memory import wrap_host_array
 
 
 def upload(ctx, value: np.ndarray, blocking: bool = False):
@@ -103,5 +104,7 @@ def upload_input(ctx, value: np.ndarray, zero_copy: bool) -> tuple[object, bool]
     if value.nbytes <= SMALL_INPUT_BYTES:
         return cl.Buffer(ctx.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=value), False
     if zero_copy and ctx.host_unified_memory:
+        if ctx.host_addressable:  # host work (BLAS) can then read it without a map
+            return wrap_host_array(ctx, value, mf.READ_ONLY), True
         return cl.Buffer(ctx.context, mf.READ_ONLY | mf.USE_HOST_PTR, hostbuf=value), True
     return upload(ctx, value), True

@@ -193,6 +193,17 @@ class DeviceContext(DeviceInfo):
         self.queue = cl.CommandQueue(self.context, device) if queue is None else queue
 
     @functools.cached_property
+    def host_addressable(self) -> bool:
+        """Buffers can be made over host memory that kernels then use in place, so host
+        work (BLAS) reads and writes them without maps (checked by a probe:
+        runtime/host_memory.py)."""
+        if not (self.is_cpu and self.host_unified_memory):
+            return False
+        from clgraph.runtime.host_memory import probe
+
+        return probe(self.context, self.queue)
+
+    @functools.cached_property
     def profiling_queue(self) -> Any:
         """A second queue on the same context with event profiling, made on first use."""
         return cl.CommandQueue(

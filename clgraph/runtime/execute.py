@@ -115,16 +115,21 @@ class Executor:
         queue = ctx.queue
         enqueue = cl.enqueue_nd_range_kernel
         item = None
+        events: dict[int, object] = {}
         try:
-            for item in b.items:
-                kernel, gsize, lsize, varying, host = item
+            for i, item in enumerate(b.items):
+                kernel, gsize, lsize, varying, host, mark = item
                 if host is not None:
+                    if mark is not None:  # the launches on its buffers must be done
+                        events[mark].wait() if mark >= 0 else queue.finish()
                     host.fn(ctx, [bufs[a.slot] if isinstance(a, BufRef) else a
                                   for a in host.args])
                     continue
                 for k, slot in varying:
                     kernel.set_arg(k, bufs[slot])
-                enqueue(queue, kernel, gsize, lsize)
+                event = enqueue(queue, kernel, gsize, lsize)
+                if mark:
+                    events[i] = event
         except cl.Error as e:
             raise self._launch_error(state.work[b.items.index(item)], state, e) from e
         if made is not None:
@@ -256,6 +261,12 @@ class Executor:
                 self.profile.record_event(work, event)
         else:
             t0 = time.perf_counter()
+            # host work reads and writes buffers directly (HostGemm): everything before it
+            # must be done (the profiling queue's kernels included)
+            side = self.ctx.__dict__.get("profiling_queue")
+            if side is not None:
+                side.finish()
+            self.ctx.queue.finish()
             work.fn(self.ctx, [bufs[a.slot] if isinstance(a, BufRef) else a for a in work.args])
             if self.profile is not None:
                 self.profile.record_host(work, time.perf_counter() - t0)
@@ -365,9 +376,10 @@ class _Binding:
         # Per launch: (kernel, [(arg index, packed scalar or slot), ...]) set on activation.
         self.fixed: list[tuple] = []
         uses: dict[str, int] = {}
-        for work in state.work:
+        waits = host_waits(state)
+        for i, work in enumerate(state.work):
             if not isinstance(work, Launch):
-                self.items.append((None, None, None, None, work))
+                self.items.append((None, None, None, None, work, waits.get(i)))
                 continue
             index = uses.get(work.kernel, 0)
             uses[work.kernel] = index + 1
@@ -382,13 +394,45 @@ class _Binding:
             self.fixed.append((kernel, fixed))
             gsize = tuple(int(g) for g in work.gsize)
             lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
-            self.items.append((kernel, gsize, lsize, tuple(varying), None))
+            self.items.append((kernel, gsize, lsize, tuple(varying), None,
+                               i in waits.values()))
 
     def activate(self, bufs: list) -> None:
         """Set every launch's fixed arguments (the kernel objects are shared)."""
         for kernel, fixed in self.fixed:
             for k, a in fixed:
                 kernel.set_arg(k, bufs[a] if type(a) is int else a)
+
+
+def host_waits(state) -> dict[int, int]:
+    """For each host call of `state.work` (by index) that must wait: the index of the launch
+    to wait for (the queue is in order, so everything before it is done then), or -1 for a
+    finish of the queue.
+
+    The first host call waits for everything before it (commands of earlier calls may still
+    use the memory of this call's fresh buffers); a later one for the last launch that
+    reads or writes one of its buffers, unless an earlier wait already covers it."""
+    def phys(slot: int) -> int:
+        return state.aliases.get(slot, slot)
+
+    waits: dict[int, int] = {}
+    last_touch: dict[int, int] = {}
+    last_launch = -1
+    covered = None  # launches up to this index are known done
+    for i, work in enumerate(state.work):
+        slots = {phys(a.slot) for a in work.args if isinstance(a, BufRef)}
+        if isinstance(work, Launch):
+            for slot in slots:
+                last_touch[slot] = i
+            last_launch = i
+            continue
+        if covered is None:
+            waits[i] = covered = last_launch
+            continue
+        need = max((last_touch[s] for s in slots if s in last_touch), default=-1)
+        if need > covered:
+            waits[i] = covered = need
+    return waits
 
 
 def _blame_kernels(exc, plan: Plan) -> None:

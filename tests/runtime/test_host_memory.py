@@ -1,0 +1,114 @@
+"""Host-addressable buffers (runtime/host_memory.py) and the waits before host work
+(runtime/execute.py's host_waits): host BLAS reads and writes buffer memory in place."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pyopencl as cl
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.lower import gemm
+from clgraph.lower.plan import BufRef, HostCall, Launch, PrepareState
+from clgraph.runtime import buffers
+from clgraph.runtime.execute import host_waits
+from clgraph.runtime.host_memory import ALIGN, HostPool, _block_bytes, host_bytes, probe
+
+
+def test_block_sizes_waste_at_most_a_quarter():
+    for n in (1, 255, 256, 257, 1000, 4096, 4097, 10**6, 3 * 2**20 + 1):
+        size = _block_bytes(n)
+        assert size >= n and size >= 256
+        assert size <= max(256, n * 1.25 + 1)
+
+
+def test_pool_reuses_blocks_and_aligns(ctx):
+    pool = HostPool(ctx.context)
+    buf = pool.allocate(1000)
+    raw = host_bytes(buf)
+    assert raw is not None and raw.size >= 1000 and raw.ctypes.data % ALIGN == 0
+    address = raw.ctypes.data
+    assert (pool.active_blocks, pool.held_blocks) == (1, 0)
+    del buf, raw
+    gc.collect()
+    assert (pool.active_blocks, pool.held_blocks) == (0, 1)
+    again = pool.allocate(900)  # same size class: the freed block
+    assert host_bytes(again).ctypes.data == address
+    other = pool.allocate(10**5)
+    del again, other
+    gc.collect()
+    assert pool.held_blocks == 2
+    pool.free_held()
+    assert (pool.active_blocks, pool.held_blocks) == (0, 0)
+
+
+@pytest.mark.skipif("not __import__('clgraph').runtime.device.get_context().host_addressable")
+def test_kernels_and_host_share_the_memory(ctx):
+    assert probe(ctx.context, ctx.queue)
+    buf = buffers.allocate(ctx, 64)
+    host = host_bytes(buf).view(np.float32)[:16]
+    host[:] = np.arange(16)
+    out = np.empty(16, np.float32)
+    cl.enqueue_copy(ctx.queue, out, buf)  # the device sees the host's write
+    np.testing.assert_array_equal(out, np.arange(16))
+    cl.enqueue_fill_buffer(ctx.queue, buf, np.float32(3), 0, 64)
+    ctx.queue.finish()
+    np.testing.assert_array_equal(host, 3)  # and the host the device's
+
+
+def _state(work) -> PrepareState:
+    state = PrepareState()
+    state.work = work
+    return state
+
+
+def test_host_waits_follow_buffer_use():
+    def launch(*slots):
+        return Launch("k", (1,), None, [BufRef(s) for s in slots])
+
+    def host(*slots):
+        return HostCall(None, [BufRef(s) for s in slots])
+
+    # 0: k(0->1); 1: host(1->2) waits for everything before it (launch 0)
+    # 2: k(2->3); 3: k(4->5); 4: host(5->6): waits for 3 (which also covers 2)
+    # 5: host(1->7): buffers last used by launch 0, already covered: no wait
+    # 6: k(7->8); 7: host(3->9): launch 2 is covered by the wait for 3: no wait
+    work = [launch(0, 1), host(1, 2), launch(2, 3), launch(4, 5), host(5, 6), host(1, 7),
+            launch(7, 8), host(3, 9)]
+    assert host_waits(_state(work)) == {1: 0, 4: 3}
+    # a first host call with nothing before it finishes the queue (earlier calls' work)
+    assert host_waits(_state([host(0, 1), launch(1, 2)])) == {0: -1}
+    # buffers reused by the planner (aliases) count as one
+    state = _state([launch(0, 1), host(0, 2), launch(3, 4), host(5, 6)])
+    state.aliases = {6: 4}
+    assert host_waits(state) == {1: 0, 3: 2}
+
+
+def test_host_products_use_buffers_in_place(ctx, monkeypatch):
+    """A chain of host products with kernels between them (large inputs wrapped in place,
+    intermediates from the pool): no buffer is mapped, and the values are NumPy's."""
+    if not ctx.host_addressable:
+        pytest.skip("this device's buffers are not host-addressable")
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("a host product mapped a buffer")
+
+    monkeypatch.setattr(gemm, "map_bytes", no_map)
+    rng = np.random.default_rng(0)
+    # every input > 64 KiB: wrapped in place (smaller ones are copied into the driver's
+    # own memory, which host products map)
+    x = rng.standard_normal((130, 300)).astype(np.float32)
+    w1 = rng.standard_normal((300, 70)).astype(np.float32)
+    w2 = rng.standard_normal((70, 250)).astype(np.float32)
+    xs, a, b = T.fmatrix("x"), T.fmatrix("a"), T.fmatrix("b")
+    h = T.tanh(T.dot(xs, a))
+    with cg.config.change_flags(gemm="host"):
+        fn = cg.function([xs, a, b], [T.dot(h * 2, b) + T.dot(h, b), T.dot(xs.T, h)])
+    href = np.tanh(x @ w1)
+    for _ in range(3):  # repeated calls reuse the pool's blocks
+        got, gx = fn(x, w1, w2)
+        np.testing.assert_allclose(got, 3 * (href @ w2), rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(gx, x.T @ href, rtol=1e-4, atol=1e-3)
