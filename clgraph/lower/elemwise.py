@@ -23,6 +23,10 @@ LOCAL_SIZE = 64
 MAX_RUN = 64
 WORK_ITEMS_PER_UNIT = 64
 CPU_LOCAL_SIZE = 16
+# CPU launches of at most this many elements run as one work-group: PoCL runs a group on one
+# thread, and waking its other threads costs more than they save on small arrays (~20-25 µs
+# on 2 cores, worse when BLAS's threads spin beside them between host products).
+SMALL_LAUNCH = 1 << 15
 
 
 def runtime_broadcast(node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -98,7 +102,8 @@ class ElemwiseStep(Step):
         n_in = len(self.operands)
         outs = self.node.outputs
         operands = []
-        params = ["const long n_inner", "const long per_item", "const int stream"]
+        params = ["const long n_inner", "const long per_item", "const int stream",
+                  "const long n_rows"]
         params += [f"const long n{d}" for d in range(self.n_outer)]
         for k, var in enumerate(self.operands):
             operands.append({"name": f"in{k}", "ctype": cl_type(var.dtype), "qual":
@@ -178,10 +183,10 @@ class ElemwiseStep(Step):
         n_inner = cshape[-1]
         outer = (1,) * (self.n_outer - (len(cshape) - 1)) + cshape[:-1]
         g1 = int(np.prod(outer, dtype=np.int64)) if outer else 1
-        per_item, g0, local = elemwise_grid(self.ctx, n_inner, self.width, g1)
+        per_item, g0, local, rows = elemwise_grid(self.ctx, n_inner, self.width, g1)
         out_bytes = size * sum(np.dtype(v.dtype).itemsize for v in node.outputs)
         stream = self.width > 1 and self.ctx.is_cpu and 0 < self.ctx.cache_bytes <= out_bytes
-        args: list = [np.int64(n_inner), np.int64(per_item), np.int32(stream)]
+        args: list = [np.int64(n_inner), np.int64(per_item), np.int32(stream), np.int64(g1)]
         args += [np.int64(n) for n in outer]
         for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
             st = (0,) * (self.n_outer + 1 - len(st)) + st
@@ -193,7 +198,7 @@ class ElemwiseStep(Step):
                                      f"access, got stride {st[-1]}")
             args += [BufRef(lay.buffer), np.int64(lay.offset), np.int64(st[-1])]
             args += [np.int64(s) for s in st[:-1]]
-        state.work.append(Launch(self.kname, (g0, g1), local, args, node))
+        state.work.append(Launch(self.kname, (g0, rows), local, args, node))
         if self.out_modes == ["contig"] * len(out_layouts):
             self._allow_in_place(state, in_layouts, out_layouts)
 
@@ -210,19 +215,24 @@ class ElemwiseStep(Step):
 
 
 def elemwise_grid(ctx, n_inner: int, width: int, rows: int
-                  ) -> tuple[int, int, tuple[int, int]]:
-    """(vectors per work item, global size of dim 0, local size) for `rows` rows of `n_inner`
-    elements at `width` elements a vector. GPUs: one vector per work item (coalesced)."""
+                  ) -> tuple[int, int, tuple[int, int], int]:
+    """(vectors per work item, global size of dim 0, local size, global size of dim 1) for
+    `rows` rows of `n_inner` elements at `width` elements a vector. GPUs: one vector per work
+    item (coalesced). CPUs: runs of vectors per work item, and a small launch (at most
+    SMALL_LAUNCH elements) as one work-group whose items loop over the rows."""
     vectors = -(-n_inner // width)
     if ctx.is_cpu:
+        local = CPU_LOCAL_SIZE  # one size always: PoCL compiles a kernel once per local size
+        if n_inner * rows <= SMALL_LAUNCH:
+            per_item = -(-vectors // local)
+            return per_item, local, (local, 1), 1
         wanted = ctx.compute_units * WORK_ITEMS_PER_UNIT
         per_item = max(1, min(MAX_RUN, vectors, -(-vectors * rows // wanted)))
         items = -(-vectors // per_item)
-        local = CPU_LOCAL_SIZE  # one size always: PoCL compiles a kernel once per local size
     else:
         per_item, items = 1, vectors
         local = min(LOCAL_SIZE, items)
-    return per_item, -(-items // local) * local, (local, 1)
+    return per_item, -(-items // local) * local, (local, 1), rows
 
 
 def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):

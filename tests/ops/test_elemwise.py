@@ -16,6 +16,7 @@ import clgraph as cg
 import clgraph.tensor as T
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.scalar.composite import Composite
+from clgraph.runtime.device import get_context
 
 from .cases import ALL, API_FUNCTIONS, API_OPERATORS, CASES
 from .elemwise_util import check, pack_by_width, reference, sample, sprinkle
@@ -362,6 +363,27 @@ def test_long_runs_per_work_item(shape):
     if len(shape) >= 2:
         g = cg.function([tx], tx.T * 3 - 1)
         np.testing.assert_allclose(g(x), x.T * 3 - 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(300, 7), (2, 3, 5), (64, 512), (1, 1)])
+def test_small_launches_are_one_work_group(shape):
+    """On CPUs a small launch is one work-group whose items loop over the rows (PoCL runs a
+    group on one thread); broadcast rows and columns and transposed operands included."""
+    from clgraph.lower.elemwise import CPU_LOCAL_SIZE, SMALL_LAUNCH
+
+    rng = _rng("small", shape)
+    x = rng.standard_normal(shape).astype(np.float32)
+    row = rng.standard_normal(shape[-1]).astype(np.float32)
+    tx = T.tensor("float32", shape=(None,) * len(shape))
+    tr = T.fvector()
+    f = cg.function([tx, tr], [T.maximum(tx + tr, 0), tx.T * 2])
+    got, got_t = f(x, row)
+    np.testing.assert_allclose(got, np.maximum(x + row, 0), rtol=1e-6)
+    np.testing.assert_allclose(got_t, x.T * 2, rtol=1e-6)
+    if get_context().is_cpu and x.size <= SMALL_LAUNCH:
+        launches = [w for w in next(iter(f.plan._prepared.values())).work
+                    if hasattr(w, "gsize")]
+        assert launches and all(tuple(w.gsize) == (CPU_LOCAL_SIZE, 1) for w in launches)
 
 
 def test_outputs_larger_than_the_cache_use_streaming_stores():
