@@ -251,7 +251,7 @@ class _ConvStepBase(Step):
         """A host product c = a . b (batched as HostConvGemm's `kind` says)."""
         fn = HostConvGemm(kind, a, a_shape, b, b_shape, c, c_shape, self.dtype)
         state.work.append(HostCall(fn, [BufRef(a.buffer), BufRef(b.buffer), BufRef(c.buffer)],
-                                   self.node))
+                                   self.node, writes=(2,)))
 
     def _im2col(self, state, lx, args, n, c, kh, kw, oh, ow, image_major: bool = True
                 ) -> Layout:

@@ -255,7 +255,7 @@ class GemmStep(Step):
         if self.provider == "host":
             state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes),
                                        [BufRef(la.buffer), BufRef(lb.buffer), BufRef(lc.buffer)],
-                                       node))
+                                       node, writes=(2,)))
             if self.epi is not None:
                 state.layouts[self.epi.inputs[0]] = lc
                 self.epi_step.prepare(state, out_layouts=outs)

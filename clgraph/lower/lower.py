@@ -27,6 +27,7 @@ from clgraph.lower.memory import plan_memory
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
+from clgraph.lower.schedule import schedule_host_work
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
 from clgraph.lower.views import ViewStep
 
@@ -95,6 +96,7 @@ class Plan:
             if not isinstance(step, ViewStep) and not getattr(step, "is_view", False):
                 owned.update(id(o) for o in node.outputs)
             self.steps.append(step)
+        self.steps = schedule_host_work(self.steps)
         t0 = time.perf_counter()
         self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in s.kernels()]
         self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import bisect
 
-from clgraph.lower.plan import BufRef, PrepareState
+from clgraph.lower.plan import BufRef, HostCall, PrepareState
 
 
 def plan_memory(state: PrepareState, keep: set[int]) -> None:
-    """Fold allocations into fewer physical buffers; sets `state.aliases` (slot -> slot)."""
+    """Fold allocations into fewer physical buffers; sets `state.aliases` (slot -> slot).
+
+    A buffer last used by a kernel is not given to a slot that a host call (host BLAS)
+    writes first: the host call would have to wait for that kernel (lower/schedule.py
+    orders steps so that host products do not wait where they need not)."""
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for i, work in enumerate(state.work):
@@ -28,18 +32,25 @@ def plan_memory(state: PrepareState, keep: set[int]) -> None:
                 last[a.slot] = i
     sizes = {a.slot: a.nbytes for a in state.allocs}
     order = sorted((first[s], s) for s in sizes if s in first and s not in keep)
-    free: list[tuple[int, int]] = []           # (nbytes, physical slot), sorted
+    # free buffers, (nbytes, physical slot) sorted: after a host call's last use, after a kernel's
+    free: dict[bool, list[tuple[int, int]]] = {True: [], False: []}
     releases: list[tuple[int, int, int]] = []  # (last use, physical, slot) of buffers in use
     aliases: dict[int, int] = {}
     for start, slot in order:
         for rel in [r for r in releases if r[0] < start]:
             releases.remove(rel)
-            bisect.insort(free, (sizes[rel[1]], rel[1]))
+            bisect.insort(free[isinstance(state.work[rel[0]], HostCall)], (sizes[rel[1]], rel[1]))
         phys = _in_place(state, releases, start, slot, sizes)
         if phys is None:
-            k = bisect.bisect_left(free, (sizes[slot], -1))
-            if k < len(free) and free[k][0] <= 2 * sizes[slot]:
-                _, phys = free.pop(k)
+            pools = [True] if isinstance(state.work[start], HostCall) else [True, False]
+            best = None
+            for pool in pools:
+                k = bisect.bisect_left(free[pool], (sizes[slot], -1))
+                if k < len(free[pool]) and free[pool][k][0] <= 2 * sizes[slot] and \
+                        (best is None or free[pool][k] < free[best[0]][best[1]]):
+                    best = (pool, k)
+            if best is not None:
+                _, phys = free[best[0]].pop(best[1])
         if phys is not None:
             aliases[slot] = phys
         else:

@@ -53,11 +53,15 @@ class Launch:
 
 @dataclass
 class HostCall:
-    """A step done on the host with the queue (e.g. host BLAS on mapped buffers)."""
+    """A step done on the host with the queue (e.g. host BLAS on mapped buffers).
+
+    `writes`: indices of the buffer arguments it writes (the others it only reads); None:
+    it may write any of them. The executor waits for the kernels it depends on by these."""
 
     fn: Any
     args: list[Any]
     node: Apply | None = None
+    writes: tuple[int, ...] | None = None
 
 
 @dataclass

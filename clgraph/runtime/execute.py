@@ -410,26 +410,43 @@ def host_waits(state) -> dict[int, int]:
     finish of the queue.
 
     The first host call waits for everything before it (commands of earlier calls may still
-    use the memory of this call's fresh buffers); a later one for the last launch that
-    reads or writes one of its buffers, unless an earlier wait already covers it."""
+    use the memory of this call's fresh buffers). A later one waits for the last launch
+    that may write a buffer it reads or writes, or read a buffer it writes, unless an
+    earlier wait already covers it. A launch reads its node's inputs and may write any
+    other buffer it is given."""
     def phys(slot: int) -> int:
         return state.aliases.get(slot, slot)
 
+    def buffers(variables) -> set[int]:
+        return {phys(state.layouts[v].buffer) for v in variables if v in state.layouts}
+
     waits: dict[int, int] = {}
+    last_write: dict[int, int] = {}
     last_touch: dict[int, int] = {}
     last_launch = -1
     covered = None  # launches up to this index are known done
     for i, work in enumerate(state.work):
-        slots = {phys(a.slot) for a in work.args if isinstance(a, BufRef)}
+        slots = [phys(a.slot) if isinstance(a, BufRef) else None for a in work.args]
         if isinstance(work, Launch):
+            read_only = set()
+            if work.node is not None:
+                read_only = buffers(work.node.inputs) - buffers(work.node.outputs)
             for slot in slots:
-                last_touch[slot] = i
+                if slot is not None:
+                    last_touch[slot] = i
+                    if slot not in read_only:
+                        last_write[slot] = i
             last_launch = i
             continue
         if covered is None:
             waits[i] = covered = last_launch
             continue
-        need = max((last_touch[s] for s in slots if s in last_touch), default=-1)
+        written = set(range(len(slots))) if work.writes is None else set(work.writes)
+        need = -1
+        for k, slot in enumerate(slots):
+            if slot is not None:
+                need = max(need, last_write.get(slot, -1),
+                           last_touch.get(slot, -1) if k in written else -1)
         if need > covered:
             waits[i] = covered = need
     return waits

@@ -112,3 +112,50 @@ def test_host_products_use_buffers_in_place(ctx, monkeypatch):
         got, gx = fn(x, w1, w2)
         np.testing.assert_allclose(got, 3 * (href @ w2), rtol=1e-4, atol=1e-3)
         np.testing.assert_allclose(gx, x.T @ href, rtol=1e-4, atol=1e-3)
+
+
+def _mlp_step(sizes=(40, 30, 20, 5), n=16):
+    rng = np.random.default_rng(1)
+    params = [cg.shared(rng.standard_normal((a, b)).astype(np.float32) * 0.3, name=f"W{k}")
+              for k, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+    x, y = T.fmatrix("x"), T.ivector("y")
+    h = x
+    for k, w in enumerate(params):
+        h = T.dot(h, w)
+        if k < len(params) - 1:
+            h = T.nnet.relu(h)
+    loss = T.mean(T.nnet.categorical_crossentropy(T.nnet.softmax(h), y))
+    grads = cg.grad(loss, params)
+    with cg.config.change_flags(gemm="host"):
+        fn = cg.function([x, y], loss, updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+    xv = rng.standard_normal((n, sizes[0])).astype(np.float32)
+    yv = rng.integers(0, sizes[-1], n).astype(np.int32)
+    return fn, params, xv, yv
+
+
+def test_schedule_hides_host_waits(monkeypatch):
+    """lower/schedule.py: in a backward pass, a weight gradient's product runs while the
+    kernel of the next input gradient does, so fewer host products wait for the launch just
+    before them; the values are those of the graph's own order."""
+    import clgraph.lower.lower as lower_mod
+
+    def waits_and_values():
+        fn, params, xv, yv = _mlp_step()
+        losses = [float(fn(xv, yv)) for _ in range(2)]
+        state = next(iter(fn.plan._prepared.values()))
+        kinds = [type(w).__name__ for w in state.work]
+        # waits for the launch just before: nothing runs on the host meanwhile
+        exposed = sum(1 for i, k in host_waits(state).items() if k == i - 1)
+        return exposed, losses, [p.get_value() for p in params], kinds
+
+    scheduled = waits_and_values()
+    monkeypatch.setattr(lower_mod, "schedule_host_work", lambda steps: steps)
+    plain = waits_and_values()
+    assert scheduled[0] < plain[0]
+    np.testing.assert_allclose(scheduled[1], plain[1], rtol=1e-5)
+    for a, b in zip(scheduled[2], plain[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # the loss's kernels and the updates are queued after the last host product
+    kinds = scheduled[3]
+    last_host = max(i for i, k in enumerate(kinds) if k == "HostCall")
+    assert kinds[last_host + 1:] and set(kinds[last_host + 1:]) == {"Launch"}
