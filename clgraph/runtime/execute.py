@@ -114,7 +114,8 @@ class Executor:
             self._active = b
         queue = ctx.queue
         enqueue = cl.enqueue_nd_range_kernel
-        item = None
+        item = gate = None
+        gates = b.gates
         events: dict[int, object] = {}
         try:
             for i, item in enumerate(b.items):
@@ -125,13 +126,19 @@ class Executor:
                     host.fn(ctx, [bufs[a.slot] if isinstance(a, BufRef) else a
                                   for a in host.args])
                     continue
+                if gates and gates.get(i) is False:
+                    gate = _open_gate(ctx, queue)
                 for k, slot in varying:
                     kernel.set_arg(k, bufs[slot])
                 event = enqueue(queue, kernel, gsize, lsize)
                 if mark:
                     events[i] = event
+                if gates and gates.get(i):
+                    gate = _close_gate(gate)
         except cl.Error as e:
             raise self._launch_error(state.work[b.items.index(item)], state, e) from e
+        finally:
+            _close_gate(gate)  # also after an error: the queue would wait forever
         if made is not None:
             return bufs, self._map_outputs(queue, bufs, reads, made)
         arrays = [np.empty(shape, dt) for _, shape, dt, _ in reads]
@@ -337,7 +344,7 @@ class _Binding:
     """A prepared state bound to an executor for the fast path (see the module doc)."""
 
     __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
-                 "fixed", "kept_bytes", "host_outs")
+                 "fixed", "kept_bytes", "host_outs", "gates")
 
     def __init__(self, ex: Executor, state, n_inputs: int) -> None:
         self.n_inputs = n_inputs
@@ -396,12 +403,48 @@ class _Binding:
             lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
             self.items.append((kernel, gsize, lsize, tuple(varying), None,
                                i in waits.values()))
+        self.gates = _gated_runs(self.items) if ex.ctx.is_cpu and waits else {}
 
     def activate(self, bufs: list) -> None:
         """Set every launch's fixed arguments (the kernel objects are shared)."""
         for kernel, fixed in self.fixed:
             for k, a in fixed:
                 kernel.set_arg(k, bufs[a] if type(a) is int else a)
+
+
+# Runs of at least this many launches between host calls are queued behind a gate (a
+# barrier on a user event) that opens once all are queued. Between host products BLAS's
+# threads spin on one core, and PoCL's worker then takes the other from the thread that
+# enqueues: each launch costs its whole run time there, ~20-30 µs more than queued back to
+# back (measured: 10 small launches after a product, 224-298 µs plain, 130-146 µs gated).
+GATE_MIN_LAUNCHES = 4
+
+
+def _gated_runs(items: list) -> dict[int, bool]:
+    """{item index: False to open a gate before that launch, True to close it after}."""
+    gates: dict[int, bool] = {}
+    start = None
+    for i, item in enumerate(items + [(None, None, None, None, "end", None)]):
+        if item[4] is None:  # a launch
+            if start is None:
+                start = i
+            continue
+        if start is not None and i - start >= GATE_MIN_LAUNCHES:
+            gates[start] = False
+            gates[i - 1] = True
+        start = None
+    return gates
+
+
+def _open_gate(ctx, queue):
+    gate = cl.UserEvent(ctx.context)
+    cl.enqueue_barrier(queue, wait_for=[gate])
+    return gate
+
+
+def _close_gate(gate) -> None:
+    if gate is not None:
+        gate.set_status(cl.command_execution_status.COMPLETE)
 
 
 def host_waits(state) -> dict[int, int]:

@@ -159,3 +159,44 @@ def test_schedule_hides_host_waits(monkeypatch):
     kinds = scheduled[3]
     last_host = max(i for i, k in enumerate(kinds) if k == "HostCall")
     assert kinds[last_host + 1:] and set(kinds[last_host + 1:]) == {"Launch"}
+
+
+def test_gated_runs_of_launches():
+    """Runs of GATE_MIN_LAUNCHES or more launches between host calls are queued behind a gate
+    (opened before the first, closed after the last)."""
+    from clgraph.runtime.execute import GATE_MIN_LAUNCHES, _gated_runs
+
+    launch, host = (None, None, None, None, None, None), (None, None, None, None, "h", None)
+    n = GATE_MIN_LAUNCHES
+    items = [host] + [launch] * n + [host] + [launch] * (n - 1) + [host] + [launch] * n
+    gates = _gated_runs(items)
+    tail = 2 * n + 2
+    assert gates == {1: False, n: True, tail: False, tail + n - 1: True}
+    assert _gated_runs([launch] * (n - 1)) == {}
+
+
+def test_gated_training_step_matches_numpy():
+    """A step whose update launches run gated gives NumPy's loss and updates."""
+    fn, params, xv, yv = _mlp_step(n=64)
+    w0 = [p.get_value() for p in params]
+    loss = float(fn(xv, yv))
+    assert next(iter(fn.plan._prepared.values())).bound.gates  # the tail is gated
+    h, hs = xv, [xv]
+    for k, w in enumerate(w0):
+        h = h @ w
+        if k < len(w0) - 1:
+            h = np.maximum(h, 0)
+            hs.append(h)
+    z = h - h.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    rows = np.arange(len(yv))
+    np.testing.assert_allclose(loss, -np.log(p[rows, yv]).mean(), rtol=1e-5)
+    d = p.copy()
+    d[rows, yv] -= 1
+    d /= len(yv)
+    for k in range(len(w0) - 1, -1, -1):
+        gw = hs[k].T @ d
+        if k:
+            d = (d @ w0[k].T) * (hs[k] > 0)
+        np.testing.assert_allclose(params[k].get_value(), w0[k] - 0.1 * gw, rtol=1e-4,
+                                   atol=1e-5)
