@@ -44,6 +44,7 @@ from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, ru
 from clgraph.lower.layout import Layout, broadcast_strides
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.runtime.darray import span
 from clgraph.runtime.host_memory import host_bytes
 
 __all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "host_blas_limit", "tile_for"]
@@ -437,22 +438,11 @@ def map_bytes(queue, buf, flags, offset: int, nbytes: int, maps: list,
     return raw
 
 
-def _span(lay: Layout) -> tuple[int, int]:
-    """(first, end) element offsets that a layout touches (negative strides included)."""
-    lo = hi = lay.offset
-    for n, s in zip(lay.shape, lay.strides, strict=True):
-        if s > 0:
-            hi += s * (n - 1)
-        else:
-            lo += s * (n - 1)
-    return lo, hi + 1
-
-
 def _map_views(queue, operands, maps: list) -> list[np.ndarray]:
     """Strided NumPy views of (buffer, layout, dtype) operands, each buffer mapped once."""
     ranges: dict[int, list] = {}
     for buf, lay, dt in operands:
-        lo, hi = _span(lay)
+        lo, hi = span(lay, 1)
         key = buf.int_ptr
         entry = ranges.setdefault(key, [buf, lo * dt.itemsize, hi * dt.itemsize])
         entry[1] = min(entry[1], lo * dt.itemsize)
