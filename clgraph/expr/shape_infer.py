@@ -86,3 +86,14 @@ def broadcast_shape_vars(inputs, input_shapes):
                 break
         out.append(pick)
     return tuple(out)
+
+
+def elemwise_length_source(node: Apply, axes) -> TensorVariable | None:
+    """An input of the elementwise `node` whose lengths along `axes` are its output's (not
+    broadcast there), or None: a length read from it does not keep the node computing."""
+    out = node.outputs[0]
+    for inp in node.inputs:
+        if inp.ndim == out.ndim and all(inp.type.shape[a] != 1 or out.type.shape[a] == 1
+                                        for a in axes):
+            return inp
+    return None

@@ -7,7 +7,7 @@ import numpy as np
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.reduce import Reduce
 from clgraph.expr.scalar import ops as S
-from clgraph.expr.shape_infer import Shape, Shape_i
+from clgraph.expr.shape_infer import Shape, Shape_i, elemwise_length_source
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import Subtensor
 from clgraph.expr.variable import Constant
@@ -188,8 +188,5 @@ def shape_of_elemwise(node):
     if o is None or not isinstance(o.op, Elemwise):
         return None
     axes = [node.op.i] if isinstance(node.op, Shape_i) else list(range(x.ndim))
-    for inp in o.inputs:
-        if inp.ndim == x.ndim and all(inp.type.shape[a] != 1 or x.type.shape[a] == 1
-                                      for a in axes):
-            return [node.op(inp)]
-    return None
+    inp = elemwise_length_source(o, axes)
+    return None if inp is None else [node.op(inp)]

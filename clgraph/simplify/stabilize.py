@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.scalar import ops as S
-from clgraph.expr.shape_infer import Shape_i
+from clgraph.expr.shape_infer import Shape_i, elemwise_length_source
 from clgraph.simplify.canonicalize import _const_value, _is
 from clgraph.simplify.registry import rule
 
@@ -381,10 +381,8 @@ def _input_dim(var, i: int):
 
     owner = var.owner
     if owner is not None and isinstance(owner.op, Elemwise):  # as canonicalize's rule
-        for inp in owner.inputs:
-            if inp.ndim == var.ndim and (inp.type.shape[i] != 1 or var.type.shape[i] == 1):
-                return inp, i
-        return None
+        inp = elemwise_length_source(owner, [i])
+        return None if inp is None else (inp, i)
     # Only the ops these rules replace, plain reductions and matrix products, whose
     # infer_shape passes input lengths through (not FusedReduce, whose inputs broadcast): a
     # mean over the rows of dot(h, W) + b then does not keep the product from its epilogue.
