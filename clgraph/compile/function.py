@@ -290,6 +290,12 @@ class Function:
         return plan
 
     def __call__(self, *args: Any, **kwargs: Any):
+        # One call at a time per device: a call uses buffers and kernel objects kept between
+        # calls, and shared variables, which another thread's call would overwrite.
+        with self.ctx.call_lock:
+            return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict):
         if kwargs:
             args = self._merge_kwargs(args, kwargs)
         if len(args) != self._n_in:

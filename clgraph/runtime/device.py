@@ -191,6 +191,9 @@ class DeviceContext(DeviceInfo):
         super().__init__(platform, device, reason)
         self.context = cl.Context([device]) if context is None else context
         self.queue = cl.CommandQueue(self.context, device) if queue is None else queue
+        # Held by a compiled function's call (compile/function.py): calls on one device run
+        # one at a time.
+        self.call_lock = threading.RLock()
 
     @functools.cached_property
     def host_addressable(self) -> bool:
