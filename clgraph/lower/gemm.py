@@ -29,6 +29,7 @@ writing it), writing the other outputs beside it.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -367,12 +368,23 @@ class HostGemm:
     c: Layout
     dtypes: tuple[str, str, str]
 
+    @functools.cached_property
+    def _views(self) -> list[tuple]:
+        """(shape, dtype, byte offset, byte strides) of A, B and C in their buffers."""
+        return [(lay.shape, dt, lay.offset * dt.itemsize, tuple(s * dt.itemsize
+                                                               for s in lay.strides))
+                for lay, dt in zip((self.a, self.b, self.c), map(np.dtype, self.dtypes))]
+
     def __call__(self, ctx, bufs) -> None:
-        a_dt, b_dt, c_dt = (np.dtype(d) for d in self.dtypes)
-        direct = host_views(bufs, ((self.a, a_dt), (self.b, b_dt), (self.c, c_dt)))
-        if direct is not None:
-            self._product(*direct)
+        raws = [host_bytes(buf) for buf in bufs]
+        if all(raw is not None for raw in raws):  # HostBuffers: used in place
+            if self.a.shape[1] == 0:
+                raws[:2] = [None, None]  # (no elements to view)
+            self._product(*[np.ndarray(shape, dt, buffer=raw, offset=off, strides=st)
+                            if raw is not None else None
+                            for raw, (shape, dt, off, st) in zip(raws, self._views)])
             return
+        a_dt, b_dt, c_dt = (np.dtype(d) for d in self.dtypes)
         buf_a, buf_b, buf_c = bufs
         queue = host_queue(ctx)
         maps = []
@@ -398,18 +410,6 @@ class HostGemm:
         (m, k), n = self.a.shape, self.b.shape[1]
         with host_blas_limit(2.0 * m * n * k):
             np.dot(x, y, out=out)
-
-
-def host_views(bufs, operands) -> list[np.ndarray] | None:
-    """Strided views of ((layout, dtype), ...) operands of `bufs` in the buffers' host
-    memory (HostBuffers), or None when one of them has none (it must be mapped)."""
-    views = []
-    for buf, (lay, dt) in zip(bufs, operands, strict=True):
-        raw = host_bytes(buf)
-        if raw is None:
-            return None
-        views.append(_strided(raw, 0, lay, dt))
-    return views
 
 
 def host_queue(ctx):
@@ -457,6 +457,5 @@ def _strided(raw: np.ndarray, start: int, lay: Layout, dt: np.dtype) -> np.ndarr
     """The layout's elements as a view of `raw` (bytes of the buffer from byte `start`)."""
     if lay.size == 0:
         return np.zeros(lay.shape, dt)
-    first = np.ndarray((1,), dtype=dt, buffer=raw, offset=lay.offset * dt.itemsize - start)
-    return np.lib.stride_tricks.as_strided(
-        first, shape=lay.shape, strides=tuple(s * dt.itemsize for s in lay.strides))
+    return np.ndarray(lay.shape, dt, buffer=raw, offset=lay.offset * dt.itemsize - start,
+                      strides=tuple(s * dt.itemsize for s in lay.strides))
