@@ -11,31 +11,31 @@ __kernel void ${kname}(
     /* dim 1: one row of the outer axes per work item, or a loop over them (small launches
        on CPUs run as one work-group: one thread) */
     for (long row = get_global_id(1); row < n_rows; row += get_global_size(1)) {
-    long r = row;
+        long r = row;
 % for op in operands:
-    long p_${op['name']} = ${op['name']}_off;
+        long p_${op['name']} = ${op['name']}_off;
 % endfor
 % for d in reversed(range(n_outer)):
-    {
-        const long q = r % n${d};
-        r /= n${d};
+        {
+            const long q = r % n${d};
+            r /= n${d};
   % for op in operands:
-        p_${op['name']} += q * ${op['name']}_s${d};
+            p_${op['name']} += q * ${op['name']}_s${d};
   % endfor
-    }
+        }
 % endfor
-    long i0 = i_begin;
+        long i0 = i_begin;
 % if width > 1:
-    for (; i0 + ${width} <= i_end; i0 += ${width}) {
+        for (; i0 + ${width} <= i_end; i0 += ${width}) {
   % for line in vec_loads + vec_body + vec_stores:
-        ${line}
+            ${line}
   % endfor
-    }
+        }
 % endif
-    for (long i = i0; i < i_end; ++i) {
+        for (long i = i0; i < i_end; ++i) {
 % for line in scalar_loads + scalar_body + scalar_stores:
-        ${line}
+            ${line}
 % endfor
-    }
+        }
     }
 }
