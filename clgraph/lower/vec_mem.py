@@ -21,11 +21,25 @@ def _tag(dtype: str, width: int) -> str:
     return f"{cl_type(dtype)}{width}"
 
 
+# CLG_TAIL_LOOP goes before a loop over the few elements a vector loop left: Clang must not
+# vectorize or unroll it. Its vector version is never used, and building it is slow: PoCL
+# compiled an elementwise kernel in ~90 ms at its first launch with this, 115-138 without.
+TAIL_LOOP = """#ifndef CLG_TAIL_LOOP
+#ifdef __clang__
+#define CLG_TAIL_LOOP _Pragma("clang loop vectorize(disable) unroll(disable)")
+#else
+#define CLG_TAIL_LOOP
+#endif
+#endif
+"""
+
+
 def vec_preamble(dtypes: set[str] | list[str], width: int) -> str:
-    """Definitions of VLD_<type><N>(p) and VST_<type><N>(v, p) for each dtype."""
+    """Definitions of VLD_<type><N>(p) and VST_<type><N>(v, p) for each dtype, and of
+    CLG_TAIL_LOOP."""
     if width <= 1:
-        return ""
-    lines = []
+        return TAIL_LOOP
+    lines = [TAIL_LOOP.rstrip("\n")]
     for dt, size in sorted({(cl_type(d), np.dtype(d).itemsize) for d in dtypes}):
         tag = f"{dt}{width}"
         lines += [

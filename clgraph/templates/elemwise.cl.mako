@@ -32,6 +32,7 @@ __kernel void ${kname}(
   % endfor
         }
 % endif
+        CLG_TAIL_LOOP
         for (long i = i0; i < i_end; ++i) {
 % for line in scalar_loads + scalar_body + scalar_stores:
             ${line}

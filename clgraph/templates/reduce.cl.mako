@@ -109,6 +109,7 @@ ${lines(block, " " * 24)}\
 ${lines(inner_vector, " " * 20)}\
                 }
             }
+            CLG_TAIL_LOOP
             for (; c < c_end; ++c) {
 % else:
             for (long c = ${c_first}; c < c_end; c += ${c_step}) {

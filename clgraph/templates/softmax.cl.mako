@@ -48,6 +48,7 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     m0 = fmax(fmax(m0, m1), fmax(m2, m3));
     ${fold("fmax", "m0")}
     ${ctype} m = r_m0;
+    CLG_TAIL_LOOP
     for (; i < L; ++i) m = fmax(m, xr[i]);
     if (isinf(m)) m = 0;
     ${vt} s0 = (${vt})(0), s1 = s0;
@@ -72,6 +73,7 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     s0 += s1;
     ${fold(None, "s0")}
     ${ctype} s = r_s0;
+    CLG_TAIL_LOOP
     for (; i < L; ++i) {
         const ${ctype} e = exp(xr[i] - m);
         s += e;
@@ -82,10 +84,12 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
 % if log:
     const ${ctype} ls = log(s);
     for (i = 0; i < nv; i += ${W}) ${vst(f"(({vld('xr + i')} - m) - ls)", "orow + i")}
+    CLG_TAIL_LOOP
     for (; i < L; ++i) orow[i] = (xr[i] - m) - ls;
 % else:
     const ${ctype} inv = (${ctype})1 / s;
     for (i = 0; i < nv; i += ${W}) ${vst(f"{vld('orow + i')} * inv", "orow + i")}
+    CLG_TAIL_LOOP
     for (; i < L; ++i) orow[i] *= inv;
 % endif
 }
