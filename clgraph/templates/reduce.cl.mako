@@ -171,6 +171,7 @@ ${lines(block, " " * 24)}\
                     }
     % endfor
                 }
+                CLG_TAIL_LOOP
                 for (; c < c_end; ++c) {
 ${lines(cols_vector, " " * 20)}\
                 }
@@ -179,10 +180,12 @@ ${lines(cols_fold, " " * 12)}\
             ${store_cols}
         } else
   % endif
+        CLG_TAIL_LOOP
         for (long j = 0; j < ${width} && j0 + j < n_kin; ++j) {
             ${acc_type} acc = ${identity};
             for (long i = start; i < end; ) {
 ${segment(" " * 16)}\
+                CLG_TAIL_LOOP
                 for (long c = c0; c < c_end; ++c) {
 ${lines(cols_scalar, " " * 20)}\
                 }
@@ -203,8 +206,10 @@ ${lines(final_vector, " " * 16)}\
             ${store_final}
         } else
   % endif
+        CLG_TAIL_LOOP
         for (long j = 0; j < ${width} && o + j < n_out; ++j) {
             ${acc_type} acc = ${identity};
+            CLG_TAIL_LOOP
             for (long p = 0; p < n_red; ++p) {
 ${lines(final_scalar, " " * 16)}\
             }
