@@ -136,3 +136,33 @@ class FusedReduce(Reduce):
 
     def __str__(self) -> str:
         return f"FusedReduce{{{self.kind}, axes={list(self.axes)}, {self.prologue.name}}}"
+
+
+@dataclass(frozen=True)
+class ReduceEpilogue(Reduce):
+    """`epilogue(reduce(x), *extras)`: an elementwise consumer fused into the reduction's
+    final store (a bias update `b - lr * sum(d, 0)`, a mean's division by the count). The
+    extras have the result's rank and broadcast to its shape; the epilogue's value has the
+    accumulator's dtype. Built by the fusion pass."""
+
+    epilogue: object = None  # a scalar Composite: input 0 is the reduced value
+
+    def make_node(self, x, *extras) -> Apply:
+        node = Reduce.make_node(self, x)
+        out = node.outputs[0]
+        if self.epilogue.out_dtypes() != [out.dtype] or any(e.ndim != out.ndim
+                                                             for e in extras):
+            raise TypeError(f"{self}: the epilogue must give {out.dtype} values and its "
+                            f"operands must have {out.ndim} dimension(s)")
+        return Apply(self, [node.inputs[0], *extras], [TensorVariable(out.type)])
+
+    def perform(self, node, inputs):
+        (value,) = Reduce.perform(self, node, inputs[:1])
+        out = node.outputs[0]
+        with np.errstate(all="ignore"):
+            res = self.epilogue.impl(value, *inputs[1:])
+        return [np.asarray(np.broadcast_to(res, value.shape), dtype=out.dtype).copy()]
+
+    def __str__(self) -> str:
+        return (f"ReduceEpilogue{{{self.kind}, axes={list(self.axes)}, "
+                f"{self.epilogue.name}}}")

@@ -46,6 +46,7 @@ from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.scalar.composite import Composite
 from clgraph.expr.type import shape_str
+from clgraph.expr.variable import TensorVariable
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
@@ -251,6 +252,22 @@ class ReduceStep(Step):
         dtypes.add(self.acc)
         for dt in dtypes:
             ctx.check_dtype(dt, node_label(node))
+        # An elementwise consumer run at the final store (ReduceEpilogue): its program with
+        # small constants inlined, operand 0 the reduced value, then the extra operands.
+        self.epi_comp, self.extras = None, []
+        epilogue = getattr(op, "epilogue", None)
+        if epilogue is not None:
+            from clgraph.expr.elemwise import Elemwise
+            from clgraph.lower.elemwise import inline_constants
+
+            value = TensorVariable(node.outputs[0].type)
+            value.name = "reduced"
+            epi_node = Elemwise(epilogue).make_node(value, *node.inputs[1:])
+            self.epi_comp, epi_ops = inline_constants(epi_node)
+            self.extras = epi_ops[1:]
+            dtypes |= set(self.epi_comp.step_dtypes())
+            for dt in dtypes:
+                ctx.check_dtype(dt, node_label(node))
         self.tree = tree_size(ctx)
         # Lanes and a work-group tree are not combined (GPUs get width 1 anyway).
         self.width = 1 if self.tree > 1 else reduce_width(ctx, dtypes)
@@ -306,7 +323,58 @@ class ReduceStep(Step):
             params.append(f"__global const {acc_t}* part")
         if self.gather:
             params += ["const int gather", f"__global {acc_t}* fin", "__global volatile int* cnt"]
+        if self.epi_comp is not None:
+            params += ["const int epi"] + self._epi_params()
         return params
+
+    def _epi_params(self) -> list[str]:
+        """The epilogue's parameters: the result's lengths, each extra operand's strides."""
+        params = [f"const long on{d}" for d in range(self.node.outputs[0].ndim)]
+        for k, var in enumerate(self.extras):
+            params += [f"__global const {cl_type(var.dtype)}* e{k}", f"const long e{k}_off"]
+            params += [f"const long e{k}_s{d}" for d in range(var.ndim)]
+        return params
+
+    def _epi_function(self) -> str:
+        """An OpenCL function applying the epilogue to `count` results from flat index
+        `first` of `ptr`, in place."""
+        acc_t = cl_type(self.acc)
+        nd = self.node.outputs[0].ndim
+        names = [f"on{d}" for d in range(nd)]
+        for k, var in enumerate(self.extras):
+            names += [f"e{k}", f"e{k}_off"] + [f"e{k}_s{d}" for d in range(var.ndim)]
+        self._epi_arg_names = ", ".join(names)
+        lines = [f"static void {self.kname}_epi(__global {acc_t}* ptr, const long first, "
+                 f"const long count, {', '.join(self._epi_params())})", "{",
+                 "    for (long eo = first; eo < first + count; ++eo) {"]
+        regs = ["a0"]
+        lines.append(f"        const {acc_t} a0 = ptr[eo];")
+        if self.extras:
+            lines.append("        long q = eo;")
+            for k in range(len(self.extras)):
+                lines.append(f"        long p{k} = e{k}_off;")
+            for d in reversed(range(nd)):
+                lines.append("        {")
+                lines.append(f"            const long i = q % on{d};")
+                lines.append(f"            q /= on{d};")
+                for k in range(len(self.extras)):
+                    lines.append(f"            p{k} += i * e{k}_s{d};")
+                lines.append("        }")
+            for k, var in enumerate(self.extras):
+                lines.append(f"        const {cl_type(var.dtype)} a{k + 1} = e{k}[p{k}];")
+                regs.append(f"a{k + 1}")
+        body, outs = self.epi_comp.body(CodeCtx(1), regs, "t")
+        lines += ["        " + line for line in body]
+        lines.append(f"        ptr[eo] = {outs[0]};")
+        lines += ["    }", "}"]
+        return "\n".join(lines) + "\n"
+
+    def _epi_call(self, ptr: str, first: str, count: str, when: str = "epi") -> str:
+        """The statement applying the epilogue at a store ('' without one)."""
+        if self.epi_comp is None:
+            return ""
+        cond = f"if ({when}) " if when else ""
+        return f"{cond}{self.kname}_epi({ptr}, {first}, {count}, {self._epi_arg_names});"
 
     def _fold_unrolled(self) -> list[str]:
         lines = []
@@ -371,6 +439,16 @@ class ReduceStep(Step):
             code["final_scalar"] = [
                 f"const {acc_t} v = part[p * n_out + o + j];",
                 f"acc = {combine(self.kind, self.acc, 'acc', 'v')};"]
+        epi_fn = self._epi_function() if self.epi_comp is not None else ""
+        if self.epi_comp is not None:
+            comment += " (epilogue " + sanitize_comment(self.epi_comp.name) + ")"
+        code.update(epi_fn=epi_fn, epi_inner=self._epi_call("out0", "o", "1"),
+                    epi_gather=self._epi_call("fin", "o", "1", when=""),
+                    epi_cols_vec=self._epi_call("out0", "o0", str(W)),
+                    epi_cols_sca=self._epi_call("out0", "o0 + j", "1"),
+                    epi_final_vec=self._epi_call("out0", "o", str(W)),
+                    epi_final_sca=self._epi_call("out0", "o + j", "1"),
+                    epi_tree=self._epi_call("out0", "get_group_id(0)", "1"))
         return render("reduce.cl.mako", kname=self.kname, comment=comment, width=W,
                       unroll=U, tree=self.tree if self.tree > 1 else 0, acc_type=acc_t,
                       acc_vtype=acc_vt, identity=sca.literal(ident, self.acc),
@@ -413,8 +491,12 @@ class ReduceStep(Step):
         gather = None
         if parts > 1 and mode == "inner" and self.gather:
             gather = (out.buffer, state.static_buffer(np.zeros(n_out, np.int32)).buffer)
+        epi = self._epi_args(state, out_shape)
         args = self._args(mode, space, [lay.buffer for lay in layouts], chunk, target.buffer,
                           gather=gather)
+        # the epilogue runs where the final values are stored: in this launch when it is the
+        # only one (a gathering launch applies it to its final store by itself)
+        args += [np.int32(parts == 1)] + epi if self.epi_comp is not None else []
         state.work.append(Launch(self.kname, gsize, lsize, args, node))
         if parts == 1 or gather is not None:
             return
@@ -427,7 +509,24 @@ class ReduceStep(Step):
             mode, buffers = self._mode(partials), [target.buffer]
         _, chunk, gsize, lsize = self._grid(mode, partials, split_ok=False)
         args = self._args(mode, partials, buffers, chunk, out.buffer, part=target.buffer)
+        args += [np.int32(1)] + epi if self.epi_comp is not None else []
         state.work.append(Launch(self.kname, gsize, lsize, args, node))
+
+    def _epi_args(self, state: PrepareState, out_shape: tuple) -> list:
+        """The epilogue's arguments after its flag: the result's lengths, then each extra
+        operand's buffer, offset and strides (0 along broadcast axes)."""
+        if self.epi_comp is None:
+            return []
+        args: list = [np.int64(n) for n in out_shape]
+        for var in self.extras:
+            lay = state.layouts[var]
+            if any(n not in (1, m) for n, m in zip(lay.shape, out_shape)):
+                raise ValueError(f"{node_label(self.node)}: {var} of shape "
+                                 f"{shape_str(lay.shape)} does not broadcast to the "
+                                 f"reduction's result, of shape {shape_str(out_shape)}")
+            args += [BufRef(lay.buffer), np.int64(lay.offset)]
+            args += [np.int64(st) for st in broadcast_strides(lay, out_shape)]
+        return args
 
     def _mode(self, space: Space) -> str:
         """`cols` when the innermost kept axis is contiguous and the run is not."""

@@ -117,6 +117,12 @@ def fuse_elemwise(fgraph: FunctionGraph) -> FunctionGraph:
 
 
 def fuse_into_reductions(fgraph: FunctionGraph) -> FunctionGraph:
+    """Elementwise producers and consumers into reductions (`fuse_prologues`, then
+    `fuse_epilogues`)."""
+    return fuse_epilogues(fuse_prologues(fgraph))
+
+
+def fuse_prologues(fgraph: FunctionGraph) -> FunctionGraph:
     """Reduce(Elemwise(...)) -> FusedReduce with the elementwise program as its prologue,
     when the reduction is the elementwise result's only user and nothing is broadcast."""
     from clgraph.expr.reduce import FusedReduce, Reduce
@@ -142,3 +148,52 @@ def fuse_into_reductions(fgraph: FunctionGraph) -> FunctionGraph:
         return stands_for(new, node, list(p.tag.get("fused", [p])) + [node])
 
     return replace_nodes(fgraph, fused)
+
+
+def fuse_epilogues(fgraph: FunctionGraph) -> FunctionGraph:
+    """Elemwise(..., Reduce(x), ...) -> ReduceEpilogue: the elementwise program runs in the
+    reduction's final store (a bias update `b - lr * sum(d, 0)`, a mean's division), when the
+    reduction's only user is that node, which does not broadcast the reduced value further
+    and gives values of its dtype."""
+    from clgraph.expr.reduce import Reduce, ReduceEpilogue
+
+    def fused(node, memo):
+        if not isinstance(node.op, Elemwise) or len(node.outputs) != 1:
+            return None
+        out = node.outputs[0]
+        for k, r in enumerate(node.inputs):
+            rn = r.owner
+            if (rn is None or type(rn.op) is not Reduce or r in fgraph.outputs
+                    or sum(1 for i in node.inputs if i is r) != 1
+                    or not all(c[0] is node for c in fgraph.clients(r))
+                    or out.type != r.type or any(i.ndim != r.ndim for i in node.inputs)):
+                continue
+            sop = node.op.scalar_op
+            comp = sop if isinstance(sop, Composite) else \
+                Composite.of(sop, tuple(i.dtype for i in node.inputs))
+            op = ReduceEpilogue(rn.op.kind, rn.op.axes, rn.op.dtype, _input_first(comp, k))
+            extras = [memo.get(i, i) for j, i in enumerate(node.inputs) if j != k]
+            try:
+                new = op.make_node(memo.get(rn.inputs[0], rn.inputs[0]), *extras).outputs[0]
+            except TypeError:
+                continue
+            if new.type != out.type:
+                continue
+            return stands_for(new, node, [rn] + list(node.tag.get("fused", [node])))
+        return None
+
+    return replace_nodes(fgraph, fused)
+
+
+def _input_first(comp: Composite, k: int) -> Composite:
+    """The same program with its input k moved to position 0."""
+    n = comp.nin
+    order = [k] + [i for i in range(n) if i != k]
+    new_pos = {old: new for new, old in enumerate(order)}
+
+    def ref(r: int) -> int:
+        return new_pos[r] if r < n else r
+
+    return Composite(tuple(comp.in_dtypes[i] for i in order),
+                     tuple((op, tuple(ref(r) for r in refs)) for op, refs in comp.steps),
+                     tuple(ref(o) for o in comp.outputs))

@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -58,6 +58,7 @@ ${pad}${line}
 % endfor
 </%def>\
 ${preamble}\
+${epi_fn}\
 /* ${comment}
  * Modes: 0 = reduce the run of each output${" (with a work-group tree)" if tree else ""}\
 ${", 1 = columns: " + str(width) + " adjacent outputs per work-item" if has_cols else ""}\
@@ -122,6 +123,9 @@ ${lines(inner_fold, " " * 8)}\
         tree_acc = acc;
 % else:
         out0[part * n_out + o] = acc;
+  % if epi_inner:
+        ${epi_inner}
+  % endif
   % if gather:
         if (gather) {
             /* The last of the chunks of output o to finish combines the partial results
@@ -135,6 +139,9 @@ ${lines(inner_fold, " " * 8)}\
 ${lines(gather_step, " " * 20)}\
                 }
                 fin[o] = tot;
+  % if epi_gather:
+                ${epi_gather}
+  % endif
                 cnt[o] = 0;
             }
         }
@@ -178,6 +185,9 @@ ${lines(cols_vector, " " * 20)}\
             }
 ${lines(cols_fold, " " * 12)}\
             ${store_cols}
+  % if epi_cols_vec:
+            ${epi_cols_vec}
+  % endif
         } else
   % endif
         CLG_TAIL_LOOP
@@ -191,6 +201,9 @@ ${lines(cols_scalar, " " * 20)}\
                 }
             }
             out0[o0 + j] = acc;
+  % if epi_cols_sca:
+            ${epi_cols_sca}
+  % endif
         }
     }
 % endif
@@ -204,6 +217,9 @@ ${lines(cols_scalar, " " * 20)}\
 ${lines(final_vector, " " * 16)}\
             }
             ${store_final}
+  % if epi_final_vec:
+            ${epi_final_vec}
+  % endif
         } else
   % endif
         CLG_TAIL_LOOP
@@ -214,6 +230,9 @@ ${lines(final_vector, " " * 16)}\
 ${lines(final_scalar, " " * 16)}\
             }
             out0[o + j] = acc;
+  % if epi_final_sca:
+            ${epi_final_sca}
+  % endif
         }
     }
 % endif
@@ -231,7 +250,12 @@ ${lines(tree_step, " " * 16)}\
             barrier(CLK_LOCAL_MEM_FENCE);
         }
         /* Mode 0: group (part, o) writes out0[part * n_out + o], i.e. out0[group]. */
-        if (mode == 0 && lid == 0) out0[get_group_id(0)] = scratch[0];
+        if (mode == 0 && lid == 0) {
+            out0[get_group_id(0)] = scratch[0];
+  % if epi_tree:
+            ${epi_tree}
+  % endif
+        }
     }
 % endif
 }
