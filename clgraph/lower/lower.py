@@ -201,7 +201,8 @@ def _dedupe(defs: list[KernelDef]) -> dict[str, str]:
         code = _COMMENT.sub("", k.source)
         if code.count("__kernel") != 1:
             continue  # a source holding several kernels is kept as it is
-        key = re.sub(rf"\b{re.escape(k.name)}\b", "@", code)
+        # (also in the names of a kernel's own helper functions: <name>_epi)
+        key = re.sub(rf"\b{re.escape(k.name)}(?![A-Za-z0-9])", "@", code)
         if key in seen:
             alias[k.name] = seen[key]
         else:
