@@ -96,10 +96,11 @@ class Plan:
             if not isinstance(step, ViewStep) and not getattr(step, "is_view", False):
                 owned.update(id(o) for o in node.outputs)
             self.steps.append(step)
-        self.steps = schedule_host_work(self.steps)
         t0 = time.perf_counter()
-        self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in s.kernels()]
+        rendered = {id(s): s.kernels() for s in self.steps}
         self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles
+        self.steps = schedule_host_work(self.steps, rendered)
+        self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in rendered[id(s)]]
         self.kernel_alias = _dedupe(self.kernel_defs)
         self.source = self._assemble()
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()

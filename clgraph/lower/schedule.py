@@ -20,6 +20,7 @@ runtime/execute.py's host_waits); only the number of waits does.
 
 from __future__ import annotations
 
+from clgraph.lower.gemm import GemmStep
 from clgraph.lower.plan import Step
 
 __all__ = ["schedule_host_work"]
@@ -27,16 +28,16 @@ __all__ = ["schedule_host_work"]
 FREE, KERNEL, HOST = "free", "kernel", "host"
 
 
-def _kind(step: Step) -> str:
-    if getattr(step, "provider", None) == "host" and type(step).__name__ == "GemmStep":
+def _kind(step: Step, kernels: list) -> str:
+    if isinstance(step, GemmStep) and step.provider == "host":
         return HOST
-    return KERNEL if step.kernels() else FREE
+    return KERNEL if kernels else FREE
 
 
-def schedule_host_work(steps: list[Step]) -> list[Step]:
+def schedule_host_work(steps: list[Step], kernels: dict[int, list]) -> list[Step]:
     """`steps` (a topological order) reordered as the module doc says; unchanged when none
-    of them is a host product."""
-    kinds = [_kind(s) for s in steps]
+    of them is a host product. `kernels`: each step's kernels, by id(step)."""
+    kinds = [_kind(s, kernels[id(s)]) for s in steps]
     if HOST not in kinds:
         return steps
     producer: dict[int, int] = {}  # id(variable) -> index of the step computing it

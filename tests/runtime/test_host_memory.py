@@ -149,7 +149,7 @@ def test_schedule_hides_host_waits(monkeypatch):
         return exposed, losses, [p.get_value() for p in params], kinds
 
     scheduled = waits_and_values()
-    monkeypatch.setattr(lower_mod, "schedule_host_work", lambda steps: steps)
+    monkeypatch.setattr(lower_mod, "schedule_host_work", lambda steps, kernels: steps)
     plain = waits_and_values()
     assert scheduled[0] < plain[0]
     np.testing.assert_allclose(scheduled[1], plain[1], rtol=1e-5)
