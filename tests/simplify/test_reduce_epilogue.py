@@ -82,3 +82,23 @@ def test_shape_error_names_the_operand():
     with pytest.raises(ValueError, match="broadcast"):
         f(np.ones((3, 4), np.float32), np.ones(5, np.float32))
     assert f(np.ones((3, 4), np.float32), np.ones(4, np.float32)).shape == (4,)
+
+
+def test_gpu_style_tree_applies_the_epilogue_once(monkeypatch):
+    """The GPU form (a work-group tree; split reductions combined by a second launch), run
+    here: the epilogue runs in the final store only."""
+    import clgraph.lower.reduce as R
+
+    monkeypatch.setattr(R, "tree_size", lambda ctx: 16)
+    x, b, v = T.fmatrix("x"), T.fvector("b"), T.fvector("v")
+    f = cg.function([x, b, v], [b - 0.5 * T.sum(x, axis=1), T.mean(v)])
+    assert "__local" in f.kernels_text() and len(_nodes(f)) == 2
+    rng = np.random.default_rng(5)
+    for rows, cols, n in [(5, 3, 7), (3, 100_001, 200_003), (300, 301, 1)]:
+        a = rng.standard_normal((rows, cols)).astype(np.float32)
+        bb = rng.standard_normal(rows).astype(np.float32)
+        vv = rng.standard_normal(n).astype(np.float32)
+        got, mean = f(a, bb, vv)
+        np.testing.assert_allclose(got, bb - 0.5 * a.sum(1, dtype=np.float64), rtol=1e-4,
+                                   atol=1e-3 * cols ** 0.5)
+        np.testing.assert_allclose(mean, vv.mean(dtype=np.float64), rtol=1e-4, atol=1e-6)
