@@ -23,7 +23,7 @@ import pyopencl as cl
 
 from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.lower import Plan
-from clgraph.lower.plan import BufRef, Launch, annotate_error, node_context, node_label
+from clgraph.lower.plan import BufRef, HostCall, Launch, annotate_error, node_context, node_label
 from clgraph.runtime.buffers import allocate, allocator
 from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import download, upload
@@ -136,7 +136,7 @@ class Executor:
                 if gates and gates.get(i):
                     gate = _close_gate(gate)
         except cl.Error as e:
-            raise self._launch_error(state.work[b.items.index(item)], state, e) from e
+            raise self._launch_error(b.work[b.items.index(item)], state, e) from e
         finally:
             _close_gate(gate)  # also after an error: the queue would wait forever
         if made is not None:
@@ -344,7 +344,7 @@ class _Binding:
     """A prepared state bound to an executor for the fast path (see the module doc)."""
 
     __slots__ = ("n_inputs", "tail", "allocate", "fresh_allocs", "call_aliases", "items",
-                 "fixed", "kept_bytes", "host_outs", "gates")
+                 "fixed", "kept_bytes", "host_outs", "gates", "work")
 
     def __init__(self, ex: Executor, state, n_inputs: int) -> None:
         self.n_inputs = n_inputs
@@ -383,8 +383,10 @@ class _Binding:
         # Per launch: (kernel, [(arg index, packed scalar or slot), ...]) set on activation.
         self.fixed: list[tuple] = []
         uses: dict[str, int] = {}
-        waits = host_waits(state)
-        for i, work in enumerate(state.work):
+        # the order launches are queued in (the fast path's; checked calls keep state.work's)
+        self.work = _defer_launches(state) if ex.ctx.is_cpu else list(state.work)
+        waits = host_waits(state, self.work)
+        for i, work in enumerate(self.work):
             if not isinstance(work, Launch):
                 self.items.append((None, None, None, None, work, waits.get(i)))
                 continue
@@ -447,7 +449,49 @@ def _close_gate(gate) -> None:
         gate.set_status(cl.command_execution_status.COMPLETE)
 
 
-def host_waits(state) -> dict[int, int]:
+def _defer_launches(state) -> list:
+    """The work list with launches that nothing after them depends on moved to the end
+    (kept in order), when there are host calls: a parameter update then runs with the
+    other tail launches after the last product instead of beside the next one, whose BLAS
+    threads it slows (MLP step 1.3% faster, A/B in one process). A launch stays where it
+    is when a later item touches what it may write or writes what it reads."""
+    work = list(state.work)
+    if not any(isinstance(w, HostCall) for w in work):
+        return work
+
+    def phys(slot: int) -> int:
+        return state.aliases.get(slot, slot)
+
+    def buffers(variables) -> set[int]:
+        return {phys(state.layouts[v].buffer) for v in variables if v in state.layouts}
+
+    touched, written = [], []
+    for w in work:
+        slots = {phys(a.slot) for a in w.args if isinstance(a, BufRef)}
+        if isinstance(w, Launch):
+            ro = (buffers(w.node.inputs) - buffers(w.node.outputs)) if w.node is not None \
+                else set()
+            writes = slots - ro
+        else:
+            writes = slots if w.writes is None else {
+                phys(w.args[k].slot) for k in w.writes if isinstance(w.args[k], BufRef)}
+        touched.append(slots)
+        written.append(writes)
+    later_touch: set[int] = set()
+    later_write: set[int] = set()
+    moved = [False] * len(work)
+    for i in range(len(work) - 1, -1, -1):
+        if isinstance(work[i], Launch) and not (written[i] & later_touch) and \
+                not ((touched[i] - written[i]) & later_write) and \
+                any(isinstance(w, HostCall) for w in work[i + 1:]):
+            moved[i] = True
+        later_touch |= touched[i]
+        later_write |= written[i]
+    return [w for i, w in enumerate(work) if not moved[i]] + \
+        [w for i, w in enumerate(work) if moved[i]]
+
+
+def host_waits(state, work_list: list | None = None) -> dict[int, int]:
     """For each host call of `state.work` (by index) that must wait: the index of the launch
     to wait for (the queue is in order, so everything before it is done then), or -1 for a
     finish of the queue.
@@ -468,7 +512,7 @@ def host_waits(state) -> dict[int, int]:
     last_touch: dict[int, int] = {}
     last_launch = -1
     covered = None  # launches up to this index are known done
-    for i, work in enumerate(state.work):
+    for i, work in enumerate(state.work if work_list is None else work_list):
         slots = [phys(a.slot) if isinstance(a, BufRef) else None for a in work.args]
         if isinstance(work, Launch):
             read_only = set()

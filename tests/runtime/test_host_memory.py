@@ -203,3 +203,22 @@ def test_gated_training_step_matches_numpy(monkeypatch):
             d = (d @ w0[k].T) * (hs[k] > 0)
         np.testing.assert_allclose(params[k].get_value(), w0[k] - 0.1 * gw, rtol=1e-4,
                                    atol=1e-5)
+
+
+def test_independent_launches_are_deferred_past_host_products():
+    """Weight updates (launches nothing later depends on) are queued after the last host
+    product (test_gated_training_step_matches_numpy checks the values in this order)."""
+    from clgraph.lower.plan import HostCall as HC
+    from clgraph.runtime.execute import _defer_launches
+
+    fn, params, xv, yv = _mlp_step(n=32)
+    fn(xv, yv)
+    state = next(iter(fn.plan._prepared.values()))
+    order = state.bound.work
+    assert order == _defer_launches(state)
+    assert sorted(map(id, order)) == sorted(map(id, state.work))  # a permutation
+    last_host = max(i for i, w in enumerate(order) if isinstance(w, HC))
+    moved = [w for w in order[last_host + 1:]
+             if state.work.index(w) < max(i for i, w2 in enumerate(state.work)
+                                          if isinstance(w2, HC))]
+    assert moved  # an update of an earlier layer runs at the end now
