@@ -386,6 +386,7 @@ class _Binding:
         # the order launches are queued in (the fast path's; checked calls keep state.work's)
         self.work = _defer_launches(state) if ex.ctx.is_cpu else list(state.work)
         waits = host_waits(state, self.work)
+        awaited = set(waits.values())  # launches whose events a host call waits for
         for i, work in enumerate(self.work):
             if not isinstance(work, Launch):
                 self.items.append((None, None, None, None, work, waits.get(i)))
@@ -403,8 +404,7 @@ class _Binding:
             self.fixed.append((kernel, fixed))
             gsize = tuple(int(g) for g in work.gsize)
             lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
-            self.items.append((kernel, gsize, lsize, tuple(varying), None,
-                               i in waits.values()))
+            self.items.append((kernel, gsize, lsize, tuple(varying), None, i in awaited))
         self.gates = _gated_runs(self.items) if ex.ctx.is_cpu and waits else {}
 
     def activate(self, bufs: list) -> None:
@@ -449,6 +449,31 @@ def _close_gate(gate) -> None:
         gate.set_status(cl.command_execution_status.COMPLETE)
 
 
+def buffer_use(state, work_list: list) -> list[tuple[set[int], set[int]]]:
+    """Per work item, (physical buffers it touches, those it may write). A launch reads its
+    node's inputs and may write any other buffer it is given; a host call writes the
+    arguments `HostCall.writes` names (all when None)."""
+    def phys(slot: int) -> int:
+        return state.aliases.get(slot, slot)
+
+    def buffers(variables) -> set[int]:
+        return {phys(state.layouts[v].buffer) for v in variables if v in state.layouts}
+
+    use = []
+    for w in work_list:
+        slots = {phys(a.slot) for a in w.args if isinstance(a, BufRef)}
+        if isinstance(w, Launch):
+            read_only = (buffers(w.node.inputs) - buffers(w.node.outputs)
+                         if w.node is not None else set())
+            writes = slots - read_only
+        elif w.writes is None:
+            writes = slots
+        else:
+            writes = {phys(w.args[k].slot) for k in w.writes if isinstance(w.args[k], BufRef)}
+        use.append((slots, writes))
+    return use
+
+
 def _defer_launches(state) -> list:
     """The work list with launches that nothing after them depends on moved to the end
     (kept in order), when there are host calls: a parameter update then runs with the
@@ -456,84 +481,51 @@ def _defer_launches(state) -> list:
     threads it slows (MLP step 1.3% faster, A/B in one process). A launch stays where it
     is when a later item touches what it may write or writes what it reads."""
     work = list(state.work)
-    if not any(isinstance(w, HostCall) for w in work):
+    hosts = [i for i, w in enumerate(work) if isinstance(w, HostCall)]
+    if not hosts:
         return work
-
-    def phys(slot: int) -> int:
-        return state.aliases.get(slot, slot)
-
-    def buffers(variables) -> set[int]:
-        return {phys(state.layouts[v].buffer) for v in variables if v in state.layouts}
-
-    touched, written = [], []
-    for w in work:
-        slots = {phys(a.slot) for a in w.args if isinstance(a, BufRef)}
-        if isinstance(w, Launch):
-            ro = (buffers(w.node.inputs) - buffers(w.node.outputs)) if w.node is not None \
-                else set()
-            writes = slots - ro
-        else:
-            writes = slots if w.writes is None else {
-                phys(w.args[k].slot) for k in w.writes if isinstance(w.args[k], BufRef)}
-        touched.append(slots)
-        written.append(writes)
     later_touch: set[int] = set()
     later_write: set[int] = set()
     moved = [False] * len(work)
-    for i in range(len(work) - 1, -1, -1):
-        if isinstance(work[i], Launch) and not (written[i] & later_touch) and \
-                not ((touched[i] - written[i]) & later_write) and \
-                any(isinstance(w, HostCall) for w in work[i + 1:]):
+    for i, (touched, written) in reversed(list(enumerate(buffer_use(state, work)))):
+        if isinstance(work[i], Launch) and i < hosts[-1] and not (written & later_touch) \
+                and not ((touched - written) & later_write):
             moved[i] = True
-        later_touch |= touched[i]
-        later_write |= written[i]
+        later_touch |= touched
+        later_write |= written
     return [w for i, w in enumerate(work) if not moved[i]] + \
         [w for i, w in enumerate(work) if moved[i]]
 
 
 def host_waits(state, work_list: list | None = None) -> dict[int, int]:
-    """For each host call of `state.work` (by index) that must wait: the index of the launch
-    to wait for (the queue is in order, so everything before it is done then), or -1 for a
-    finish of the queue.
+    """For each host call of `work_list` (default `state.work`), by index, that must wait:
+    the index of the launch to wait for (the queue is in order, so everything before it is
+    done then), or -1 for a finish of the queue.
 
     The first host call waits for everything before it (commands of earlier calls may still
     use the memory of this call's fresh buffers). A later one waits for the last launch
-    that may write a buffer it reads or writes, or read a buffer it writes, unless an
-    earlier wait already covers it. A launch reads its node's inputs and may write any
-    other buffer it is given."""
-    def phys(slot: int) -> int:
-        return state.aliases.get(slot, slot)
-
-    def buffers(variables) -> set[int]:
-        return {phys(state.layouts[v].buffer) for v in variables if v in state.layouts}
-
+    that may write a buffer it touches, or touch a buffer it writes (`buffer_use`), unless
+    an earlier wait already covers it."""
+    work_list = state.work if work_list is None else work_list
     waits: dict[int, int] = {}
     last_write: dict[int, int] = {}
     last_touch: dict[int, int] = {}
     last_launch = -1
     covered = None  # launches up to this index are known done
-    for i, work in enumerate(state.work if work_list is None else work_list):
-        slots = [phys(a.slot) if isinstance(a, BufRef) else None for a in work.args]
+    for i, (work, (touched, written)) in enumerate(zip(work_list,
+                                                       buffer_use(state, work_list))):
         if isinstance(work, Launch):
-            read_only = set()
-            if work.node is not None:
-                read_only = buffers(work.node.inputs) - buffers(work.node.outputs)
-            for slot in slots:
-                if slot is not None:
-                    last_touch[slot] = i
-                    if slot not in read_only:
-                        last_write[slot] = i
+            for slot in touched:
+                last_touch[slot] = i
+            for slot in written:
+                last_write[slot] = i
             last_launch = i
             continue
         if covered is None:
             waits[i] = covered = last_launch
             continue
-        written = set(range(len(slots))) if work.writes is None else set(work.writes)
-        need = -1
-        for k, slot in enumerate(slots):
-            if slot is not None:
-                need = max(need, last_write.get(slot, -1),
-                           last_touch.get(slot, -1) if k in written else -1)
+        need = max([last_write.get(s, -1) for s in touched] +
+                   [last_touch.get(s, -1) for s in written] + [-1])
         if need > covered:
             waits[i] = covered = need
     return waits
