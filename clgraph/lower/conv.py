@@ -23,17 +23,15 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-import pyopencl as cl
 
 from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad
 from clgraph.expr.dtypes import cl_type
 from clgraph.lower import gemm
-from clgraph.lower.gemm import host_blas_limit, host_done, host_queue, map_bytes
+from clgraph.lower.gemm import HostView, host_blas_limit, host_operands
 from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render
-from clgraph.runtime.host_memory import host_bytes
 
 # Row kernels (a work-item writes a whole row or plane: indices decomposed once, then
 # contiguous runs) suit CPU devices; elsewhere each work-item computes one output. None picks
@@ -97,27 +95,14 @@ class HostConvGemm:
     out_shape: tuple
     dtype: str
 
+    @functools.cached_property
+    def _views(self) -> list[HostView]:
+        return [HostView.of(lay, self.dtype, shape) for lay, shape in
+                ((self.a, self.a_shape), (self.b, self.b_shape), (self.out, self.out_shape))]
+
     def __call__(self, ctx, bufs) -> None:
-        dt = np.dtype(self.dtype)
-        raws = [host_bytes(buf) for buf in bufs]
-        if all(raw is not None for raw in raws):  # HostBuffers: used in place
-            a, b, out = (_at(raw, lay, shape, dt) for raw, lay, shape in
-                         zip(raws, (self.a, self.b, self.out),
-                             (self.a_shape, self.b_shape, self.out_shape)))
+        with host_operands(ctx, bufs, self._views) as (a, b, out):
             self._product(a, b, out)
-            return
-        buf_a, buf_b, buf_out = bufs
-        queue = host_queue(ctx)
-        maps = []
-        try:
-            # one round trip: A and B mapped without waiting, then the blocking map of out
-            a = _map(queue, buf_a, cl.map_flags.READ, self.a, self.a_shape, dt, maps)
-            b = _map(queue, buf_b, cl.map_flags.READ, self.b, self.b_shape, dt, maps)
-            out = _map(queue, buf_out, cl.map_flags.WRITE_INVALIDATE_REGION, self.out,
-                       self.out_shape, dt, maps, blocking=True)
-            self._product(a, b, out)
-        finally:
-            host_done(ctx, [m.release(queue) for m in reversed(maps)])
 
     def _product(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         dt = out.dtype
@@ -165,21 +150,6 @@ def _scratch(size: int, dt: np.dtype) -> np.ndarray:
         arr = np.empty(size, dt)
         _scratch_local.arr = arr
     return arr
-
-
-def _at(raw: np.ndarray, lay: Layout, shape: tuple, dt: np.dtype) -> np.ndarray:
-    """`shape` elements of `dt` at the layout's offset in a buffer's host memory."""
-    start = lay.offset * dt.itemsize
-    return raw[start:start + int(np.prod(shape, dtype=np.int64)) * dt.itemsize].view(dt) \
-        .reshape(shape)
-
-
-def _map(queue, buf, flags, lay: Layout, shape: tuple, dt: np.dtype, maps: list,
-         blocking: bool = False) -> np.ndarray:
-    """`shape` elements of `dt` at the layout's offset, mapped (map_bytes's rules)."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    raw = map_bytes(queue, buf, flags, lay.offset * dt.itemsize, nbytes, maps, blocking)
-    return raw.view(dt).reshape(shape)
 
 
 class _ConvStepBase(Step):

@@ -42,10 +42,9 @@ from clgraph.expr.shape_ops import DimShuffle
 from clgraph.expr.type import TensorType, shape_str
 from clgraph.expr.variable import TensorVariable
 from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, runtime_broadcast
-from clgraph.lower.layout import Layout, broadcast_strides
+from clgraph.lower.layout import Layout, broadcast_strides, contiguous_strides
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
-from clgraph.runtime.darray import span
 from clgraph.runtime.host_memory import host_bytes
 
 __all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "host_blas_limit", "tile_for"]
@@ -369,37 +368,12 @@ class HostGemm:
     dtypes: tuple[str, str, str]
 
     @functools.cached_property
-    def _views(self) -> list[tuple]:
-        """(shape, dtype, byte offset, byte strides) of A, B and C in their buffers."""
-        return [(lay.shape, dt, lay.offset * dt.itemsize, tuple(s * dt.itemsize
-                                                               for s in lay.strides))
-                for lay, dt in zip((self.a, self.b, self.c), map(np.dtype, self.dtypes))]
+    def _views(self) -> list[HostView]:
+        return [HostView.of(lay, dt) for lay, dt in zip((self.a, self.b, self.c), self.dtypes)]
 
     def __call__(self, ctx, bufs) -> None:
-        raws = [host_bytes(buf) for buf in bufs]
-        if all(raw is not None for raw in raws):  # HostBuffers: used in place
-            if self.a.shape[1] == 0:
-                raws[:2] = [None, None]  # (no elements to view)
-            self._product(*[np.ndarray(shape, dt, buffer=raw, offset=off, strides=st)
-                            if raw is not None else None
-                            for raw, (shape, dt, off, st) in zip(raws, self._views)])
-            return
-        a_dt, b_dt, c_dt = (np.dtype(d) for d in self.dtypes)
-        buf_a, buf_b, buf_c = bufs
-        queue = host_queue(ctx)
-        maps = []
-        try:
-            # A and B are mapped without waiting; the blocking map of C, enqueued after them on
-            # the in-order queue, returns once everything before it is done: one round trip.
-            views = [np.zeros(self.a.shape, a_dt), np.zeros(self.b.shape, b_dt)]
-            if self.a.shape[1]:  # (an empty region cannot be mapped)
-                views = _map_views(queue, [(buf_a, self.a, a_dt), (buf_b, self.b, b_dt)], maps)
-            c_raw = map_bytes(queue, buf_c, cl.map_flags.WRITE_INVALIDATE_REGION,
-                              self.c.offset * c_dt.itemsize, self.c.size * c_dt.itemsize, maps,
-                              blocking=True)
-            self._product(*views, c_raw.view(c_dt).reshape(self.c.shape))
-        finally:
-            host_done(ctx, [m.release(queue) for m in reversed(maps)])
+        with host_operands(ctx, bufs, self._views) as (x, y, out):
+            self._product(x, y, out)
 
     def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
         if self.a.shape[1] == 0:
@@ -428,34 +402,85 @@ def host_done(ctx, events: list) -> None:
         cl.wait_for_events(events)
 
 
-def map_bytes(queue, buf, flags, offset: int, nbytes: int, maps: list,
-         blocking: bool = False) -> np.ndarray:
-    """A map of `nbytes` at `offset`; without `blocking`, valid once a later blocking map
-    (or a finish) on the same in-order queue has returned."""
-    raw, _ = cl.enqueue_map_buffer(queue, buf, flags, offset, (nbytes,), np.uint8,
-                                   is_blocking=blocking)
-    maps.append(raw.base)
-    return raw
+@dataclass(frozen=True)
+class HostView:
+    """Where an operand of host work lies in its buffer: shape, dtype, byte offset and
+    byte strides."""
+
+    shape: tuple
+    dtype: np.dtype
+    offset: int
+    strides: tuple
+
+    @staticmethod
+    def of(lay: Layout, dtype, shape: tuple | None = None) -> HostView:
+        """The layout's elements, or `shape` contiguous elements at its offset."""
+        dt = np.dtype(dtype)
+        shape, strides = (lay.shape, lay.strides) if shape is None else \
+            (tuple(shape), contiguous_strides(tuple(shape)))
+        return HostView(tuple(shape), dt, lay.offset * dt.itemsize,
+                        tuple(st * dt.itemsize for st in strides))
+
+    @functools.cached_property
+    def empty(self) -> bool:
+        return 0 in self.shape
+
+    @functools.cached_property
+    def span(self) -> tuple[int, int]:
+        """(first, end) bytes it touches (negative strides included)."""
+        lo = hi = self.offset
+        for n, st in zip(self.shape, self.strides, strict=True):
+            lo, hi = (lo, hi + st * (n - 1)) if st > 0 else (lo + st * (n - 1), hi)
+        return lo, hi + self.dtype.itemsize
+
+    def on(self, raw: np.ndarray, start: int = 0) -> np.ndarray:
+        """The view over `raw`, the buffer's bytes from byte `start`."""
+        if self.empty:
+            return np.zeros(self.shape, self.dtype)
+        return np.ndarray(self.shape, self.dtype, buffer=raw, offset=self.offset - start,
+                          strides=self.strides)
 
 
-def _map_views(queue, operands, maps: list) -> list[np.ndarray]:
-    """Strided NumPy views of (buffer, layout, dtype) operands, each buffer mapped once."""
-    ranges: dict[int, list] = {}
-    for buf, lay, dt in operands:
-        lo, hi = span(lay, 1)
-        key = buf.int_ptr
-        entry = ranges.setdefault(key, [buf, lo * dt.itemsize, hi * dt.itemsize])
-        entry[1] = min(entry[1], lo * dt.itemsize)
-        entry[2] = max(entry[2], hi * dt.itemsize)
-    raws = {key: (start, map_bytes(queue, buf, cl.map_flags.READ, start, end - start, maps))
-            for key, (buf, start, end) in ranges.items()}
-    return [_strided(raws[buf.int_ptr][1], raws[buf.int_ptr][0], lay, dt)
-            for buf, lay, dt in operands]
+@contextlib.contextmanager
+def host_operands(ctx, bufs: list, views: list[HostView]):
+    """NumPy views of host work's operands (the last one is written, the others read).
 
+    HostBuffers (runtime/host_memory.py) are used in place: the executor has waited for the
+    commands on them. Other buffers are mapped: the read operands without waiting (a buffer
+    holding several of them once), then the written one with a blocking map, which on the
+    in-order queue returns once everything before it is done: one round trip. The unmaps
+    are enqueued on exit, before any later command."""
+    raws = [host_bytes(buf) for buf in bufs]
+    if all(raw is not None for raw in raws):
+        yield [v.on(raw) for v, raw in zip(views, raws, strict=True)]
+        return
+    queue = host_queue(ctx)
+    maps: list = []
 
-def _strided(raw: np.ndarray, start: int, lay: Layout, dt: np.dtype) -> np.ndarray:
-    """The layout's elements as a view of `raw` (bytes of the buffer from byte `start`)."""
-    if lay.size == 0:
-        return np.zeros(lay.shape, dt)
-    return np.ndarray(lay.shape, dt, buffer=raw, offset=lay.offset * dt.itemsize - start,
-                      strides=tuple(s * dt.itemsize for s in lay.strides))
+    def map_span(buf, lo: int, hi: int, flags, blocking: bool) -> np.ndarray:
+        raw, _ = cl.enqueue_map_buffer(queue, buf, flags, lo, (hi - lo,), np.uint8,
+                                       is_blocking=blocking)
+        maps.append(raw.base)
+        return raw
+
+    try:
+        ranges: dict[int, list] = {}  # buffer -> [buffer, first byte, end byte]
+        for buf, v in zip(bufs[:-1], views[:-1], strict=True):
+            if not v.empty:
+                lo, hi = v.span
+                r = ranges.setdefault(buf.int_ptr, [buf, lo, hi])
+                r[1], r[2] = min(r[1], lo), max(r[2], hi)
+        mapped = {key: (lo, map_span(buf, lo, hi, cl.map_flags.READ, False))
+                  for key, (buf, lo, hi) in ranges.items()}
+        out = views[-1]
+        if out.empty:
+            queue.finish()  # the read maps are valid once the queue is done
+            result = out.on(None)
+        else:
+            lo, hi = out.span
+            result = out.on(map_span(bufs[-1], lo, hi, cl.map_flags.WRITE_INVALIDATE_REGION,
+                                     True), lo)
+        yield [v.on(*mapped[buf.int_ptr][::-1]) if not v.empty else v.on(None)
+               for buf, v in zip(bufs[:-1], views[:-1], strict=True)] + [result]
+    finally:
+        host_done(ctx, [m.release(queue) for m in reversed(maps)])

@@ -96,7 +96,7 @@ def test_host_products_use_buffers_in_place(ctx, monkeypatch):
     def no_map(*args, **kwargs):
         raise AssertionError("a host product mapped a buffer")
 
-    monkeypatch.setattr(gemm, "map_bytes", no_map)
+    monkeypatch.setattr(gemm.cl, "enqueue_map_buffer", no_map)
     rng = np.random.default_rng(0)
     # every input > 64 KiB: wrapped in place (smaller ones are copied into the driver's
     # own memory, which host products map)
@@ -222,3 +222,26 @@ def test_independent_launches_are_deferred_past_host_products():
              if state.work.index(w) < max(i for i, w2 in enumerate(state.work)
                                           if isinstance(w2, HC))]
     assert moved  # an update of an earlier layer runs at the end now
+
+
+def test_host_products_through_maps(monkeypatch):
+    """Where buffers are not host-addressable, host products map them (read operands
+    without waiting, the output blocking): dot with a transposed operand, and conv2d."""
+    monkeypatch.setattr(gemm, "host_bytes", lambda buf: None)
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((40, 30)).astype(np.float32)
+    b = rng.standard_normal((40, 20)).astype(np.float32)
+    img = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    x, y, xi, wi = T.fmatrix(), T.fmatrix(), T.ftensor4(), T.ftensor4()
+    with cg.config.change_flags(gemm="host"):
+        f = cg.function([x, y, xi, wi], [T.dot(x.T, y), T.dot(x[:, :0], y[:0]),
+                                         T.nnet.conv2d(xi, wi, filter_flip=False)])
+    got, empty, conv = f(a, b, img, w)
+    np.testing.assert_allclose(got, a.T @ b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(empty, np.zeros((40, 20), np.float32))
+    want = np.zeros((2, 4, 7, 7), np.float32)
+    for i in range(7):
+        for j in range(7):
+            want[:, :, i, j] = np.einsum("nchw,fchw->nf", img[:, :, i:i + 3, j:j + 3], w)
+    np.testing.assert_allclose(conv, want, rtol=1e-4, atol=1e-4)
