@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pyopencl as cl
 import pyopencl.array as cl_array
 
 from clgraph.compile.inputs import convert_input
@@ -24,7 +23,6 @@ from clgraph.expr.variable import Constant, SharedVariable, Variable
 from clgraph.lower.layout import contiguous_strides
 from clgraph.runtime import darray
 from clgraph.runtime.darray import (
-    SMALL_INPUT_BYTES,
     as_device_array,
     device_array_buffer,
     download,
@@ -328,7 +326,7 @@ class Function:
                                       self.plan.constant_shapes, host_scalars, state)
         # Fast path: inputs to buffers, launches and the outputs' reads enqueued together.
         ctx = self.ctx
-        bufs, aliased = self._input_buffers(values, inline_small=True)
+        bufs, aliased = self._input_buffers(values)
         outs, reads, index, plain, upd = state.call_cache.get("outs") or self._read_plan(state)
         all_bufs, results = self.executor.run_and_read(bufs, state, reads)
         if not plain:  # borrowed, strided or empty outputs
@@ -342,20 +340,16 @@ class Function:
             ctx.queue.finish()  # they may still read the caller's arrays
         return results[0] if self.single else results
 
-    def _input_buffers(self, values: list, inline_small: bool) -> tuple[list, bool]:
+    def _input_buffers(self, values: list) -> tuple[list, bool]:
         """(buffers of the inputs then of the shared variables, whether an input buffer is
         the caller's own memory). Zero-copy inputs are safe only if the call waits for its
         kernels before returning and no borrowed output can alias the caller's array
-        afterwards. `inline_small`: small contiguous arrays are copied in at buffer creation
-        (no queue command)."""
+        afterwards (`darray.upload_input`)."""
         ctx = self.ctx
         bufs = []
         aliased = False
         for v in values:
-            if inline_small and type(v) is np.ndarray and 0 < v.nbytes <= SMALL_INPUT_BYTES \
-                    and v.flags.c_contiguous:
-                bufs.append(cl.Buffer(ctx.context, _COPY_IN, hostbuf=v))
-            elif isinstance(v, cl_array.Array):
+            if isinstance(v, cl_array.Array):
                 bufs.append(device_array_buffer(ctx, v))
             else:
                 buf, alias = upload_input(ctx, v, self._zero_copy)
@@ -370,7 +364,7 @@ class Function:
         profile = self.profile
         t0 = time.perf_counter() if profile is not None else 0.0
         ctx = self.ctx
-        bufs, aliased = self._input_buffers(values, inline_small=False)
+        bufs, aliased = self._input_buffers(values)
         if profile is not None:
             ctx.queue.finish()  # kernels go to the profiling queue: uploads must be done
             profile.record_transfer("to device", time.perf_counter() - t0,
@@ -422,7 +416,6 @@ class Function:
 
 
 _MISSING = object()
-_COPY_IN = cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR
 
 
 def _fits(shape: tuple, fixed: tuple) -> bool:
