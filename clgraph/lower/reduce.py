@@ -250,11 +250,11 @@ class ReduceStep(Step):
             self.value_dtype = node.inputs[0].dtype
             dtypes = {self.value_dtype}
         dtypes.add(self.acc)
-        for dt in dtypes:
-            ctx.check_dtype(dt, node_label(node))
         # An elementwise consumer run at the final store (ReduceEpilogue): its program with
-        # small constants inlined, operand 0 the reduced value, then the extra operands.
+        # small constants inlined, operand 0 the reduced value, then the extra operands. It
+        # is scalar code: its dtypes do not choose the vector width.
         self.epi_comp, self.extras = None, []
+        epi_dtypes: set[str] = set()
         epilogue = getattr(op, "epilogue", None)
         if epilogue is not None:
             from clgraph.expr.elemwise import Elemwise
@@ -265,9 +265,9 @@ class ReduceStep(Step):
             epi_node = Elemwise(epilogue).make_node(value, *node.inputs[1:])
             self.epi_comp, epi_ops = inline_constants(epi_node)
             self.extras = epi_ops[1:]
-            dtypes |= set(self.epi_comp.step_dtypes())
-            for dt in dtypes:
-                ctx.check_dtype(dt, node_label(node))
+            epi_dtypes = set(self.epi_comp.step_dtypes())
+        for dt in sorted(dtypes | epi_dtypes):
+            ctx.check_dtype(dt, node_label(node))
         self.tree = tree_size(ctx)
         # Lanes and a work-group tree are not combined (GPUs get width 1 anyway).
         self.width = 1 if self.tree > 1 else reduce_width(ctx, dtypes)
@@ -340,10 +340,6 @@ class ReduceStep(Step):
         `first` of `ptr`, in place."""
         acc_t = cl_type(self.acc)
         nd = self.node.outputs[0].ndim
-        names = [f"on{d}" for d in range(nd)]
-        for k, var in enumerate(self.extras):
-            names += [f"e{k}", f"e{k}_off"] + [f"e{k}_s{d}" for d in range(var.ndim)]
-        self._epi_arg_names = ", ".join(names)
         lines = [f"static void {self.kname}_epi(__global {acc_t}* ptr, const long first, "
                  f"const long count, {', '.join(self._epi_params())})", "{",
                  "    for (long eo = first; eo < first + count; ++eo) {"]
@@ -374,7 +370,8 @@ class ReduceStep(Step):
         if self.epi_comp is None:
             return ""
         cond = f"if ({when}) " if when else ""
-        return f"{cond}{self.kname}_epi({ptr}, {first}, {count}, {self._epi_arg_names});"
+        names = [p.rsplit(" ", 1)[1] for p in self._epi_params()]  # passed on as they are
+        return f"{cond}{self.kname}_epi({ptr}, {first}, {count}, {', '.join(names)});"
 
     def _fold_unrolled(self) -> list[str]:
         lines = []
