@@ -27,6 +27,7 @@ from clgraph.lower.plan import BufRef, HostCall, Launch, annotate_error, node_co
 from clgraph.runtime.buffers import allocate, allocator
 from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import download, upload
+from clgraph.runtime.host_memory import host_bytes, wrap_host_array
 
 
 class Executor:
@@ -100,9 +101,12 @@ class Executor:
         made = None
         if b.host_outs:  # large outputs: kernels write the NumPy arrays returned (see _Binding)
             made = {}
+            # where the host addresses buffers in place, host products write them directly
+            wrap = wrap_host_array if ctx.host_addressable else None
             for slot, shape, dt in b.host_outs:
                 made[slot] = out = np.empty(shape, dt)
-                bufs[slot] = cl.Buffer(ctx.context, _HOST_OUT, hostbuf=out)
+                bufs[slot] = wrap(ctx, out, cl.mem_flags.READ_WRITE) if wrap else \
+                    cl.Buffer(ctx.context, _HOST_OUT, hostbuf=out)
         if b.fresh_allocs:
             alloc = b.allocate
             for slot, nbytes in b.fresh_allocs:
@@ -153,11 +157,13 @@ class Executor:
     def _map_outputs(queue, bufs: list, reads, made: dict) -> list:
         """`reads` where some outputs were written in place (`made`: slot -> array): those
         are mapped (which makes the host's copy current, without copying where the memory
-        is shared), the others read; waits for all."""
+        is shared; HostBuffers need only the wait), the others read; waits for all."""
         arrays, maps = [], []
         for slot, shape, dt, offset in reads:
             out = made.get(slot)
-            if out is not None:
+            if out is not None and host_bytes(bufs[slot]) is not None:
+                pass  # used in place: the finish below makes it current
+            elif out is not None:
                 mapped, _ = cl.enqueue_map_buffer(queue, bufs[slot], cl.map_flags.READ, 0,
                                                   out.shape, out.dtype, is_blocking=False)
                 maps.append(mapped)

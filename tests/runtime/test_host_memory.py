@@ -107,6 +107,12 @@ def test_host_products_use_buffers_in_place(ctx, monkeypatch):
     h = T.tanh(T.dot(xs, a))
     with cg.config.change_flags(gemm="host"):
         fn = cg.function([xs, a, b], [T.dot(h * 2, b) + T.dot(h, b), T.dot(xs.T, h)])
+    # an output past HOST_OUT_BYTES is the NumPy array returned: the product writes it
+    big_a = rng.standard_normal((600, 300)).astype(np.float32)
+    big_b = rng.standard_normal((300, 700)).astype(np.float32)
+    with cg.config.change_flags(gemm="host"):
+        big = cg.function([a, b], T.dot(a, b))
+    np.testing.assert_allclose(big(big_a, big_b), big_a @ big_b, rtol=1e-4, atol=1e-3)
     href = np.tanh(x @ w1)
     for _ in range(3):  # repeated calls reuse the pool's blocks
         got, gx = fn(x, w1, w2)
