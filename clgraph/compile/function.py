@@ -7,6 +7,7 @@ Updates are applied together, after every output is computed.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -213,7 +214,11 @@ class Function:
             self.executor.profile = self.profile
         self._call_setup()
         self.timings["total"] = time.perf_counter() - t_start
-        if config.print_kernels:
+        if config.debug >= 1:
+            spent = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
+            print(f"clgraph: compiled a function with {len(self.plan.kernel_defs)} kernels: "
+                  f"{spent}", file=sys.stderr)
+        if config.print_kernels or config.debug >= 4:
             print(self.kernels_text())
 
     @property

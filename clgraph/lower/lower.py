@@ -106,9 +106,11 @@ class Plan:
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
 
     def _assemble(self) -> str:
-        parts = [helper_source("common.cl")]
-        parts += [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
-        return "\n".join(parts)
+        bodies = [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
+        helpers = [helper_source("common.cl")]
+        if any("clg_ipow_" in b for b in bodies):  # integer power (kernels/ipow.cl)
+            helpers.append(helper_source("ipow.cl"))
+        return "\n".join(helpers + bodies)
 
     @cached_property
     def constants(self) -> list[Constant]:

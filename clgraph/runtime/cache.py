@@ -249,9 +249,13 @@ def _store(ctx: DeviceContext, path: str, program: Any) -> None:
 def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
     start = time.perf_counter()
     try:
-        program = cl.Program(ctx.context, source).build(
-            options=list(opts), devices=[ctx.device], cache_dir=False
-        )
+        # pyopencl warns whenever the log is not empty (NVIDIA's compiler always says
+        # something): the log goes to stderr under config.debug instead.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", cl.CompilerWarning)
+            program = cl.Program(ctx.context, source).build(
+                options=list(opts), devices=[ctx.device], cache_dir=False
+            )
     except cl.Error as exc:
         log = _log_from_error(exc)
         raise KernelBuildError(_build_message(ctx, source, opts, log), source, log, ctx.name) \
@@ -259,6 +263,10 @@ def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
     finally:
         stats.build_seconds += time.perf_counter() - start
     stats.builds += 1
+    if config.debug >= 1:
+        log = program.get_build_info(ctx.device, cl.program_build_info.LOG).strip()
+        if log:
+            print(f"clgraph: build log on {ctx.name}:\n{log}", file=sys.stderr)
     return program
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -61,8 +62,12 @@ def optimize(fgraph: FunctionGraph, optimizer: str | None = None,
         t0 = time.perf_counter()
         before, fgraph = fgraph, _run_pass(name, fn, fgraph, t0)
         validate_pass(name, before, fgraph)
+        spent = time.perf_counter() - t0
         if timings is not None:
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+            timings[name] = timings.get(name, 0.0) + spent
+        if config.debug >= 2:
+            print(f"clgraph: pass {name}: {spent * 1e3:.1f} ms, "
+                  f"{len(fgraph.apply_nodes)} nodes", file=sys.stderr)
         if on_pass is not None:
             on_pass(name, before, fgraph)
     return fgraph

@@ -108,7 +108,7 @@ def apply_rules(fgraph: FunctionGraph, pass_name: str) -> FunctionGraph:
                 spent[rule.name] += time.perf_counter() - t0
                 if new is None:
                     continue
-                if config.optimizer_verbose:
+                if config.optimizer_verbose or config.debug >= 3:
                     print(f"{pass_name}/{rule.name}: {cur} -> {', '.join(map(str, new))}")
                 for old, nv in zip(node.outputs, new):
                     if nv.owner is not None and "trace" in node.tag:

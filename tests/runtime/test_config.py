@@ -245,3 +245,25 @@ def test_real_environment_is_read_at_import(child_env, run_python, tmp_path):
     proc = run_python(code, env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["float32", "opencl:0:1", "host"]
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3, 4])
+def test_debug_levels_add_output(level, capsys):
+    """config.debug: 1 compile times, 2 + time per pass, 3 + rules fired, 4 + kernel source."""
+    import numpy as np
+
+    import clgraph as cg
+    import clgraph.tensor as T
+
+    x = T.fvector("x")
+    with config.change_flags(debug=level, sympy_simplify=False):
+        f = cg.function([x], T.exp(x) * 1 + 2)
+    np.testing.assert_allclose(f(np.zeros(3, "f4")), [3, 3, 3])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert ("compiled a function with 1 kernels" in out.err) == (level >= 1)
+    if level >= 1:
+        assert "build" in out.err.split("compiled a function")[-1]  # with its times
+    assert ("clgraph: pass canonicalize:" in out.err) == (level >= 2)
+    assert ("canonicalize/mul_by_one" in text) == (level >= 3)
+    assert ("__kernel" in text) == (level >= 4)

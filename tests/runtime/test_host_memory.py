@@ -189,7 +189,9 @@ def test_gated_training_step_matches_numpy(monkeypatch):
     fn, params, xv, yv = _mlp_step(n=64)
     w0 = [p.get_value() for p in params]
     loss = float(fn(xv, yv))
-    assert next(iter(fn.plan._prepared.values())).bound.gates  # the tail is gated
+    # the tail is gated on CPU devices (where the calling thread shares cores with PoCL)
+    gated = bool(next(iter(fn.plan._prepared.values())).bound.gates)
+    assert gated == fn.executor.ctx.is_cpu
     h, hs = xv, [xv]
     for k, w in enumerate(w0):
         h = h @ w
@@ -212,8 +214,9 @@ def test_gated_training_step_matches_numpy(monkeypatch):
 
 
 def test_independent_launches_are_deferred_past_host_products():
-    """Weight updates (launches nothing later depends on) are queued after the last host
-    product (test_gated_training_step_matches_numpy checks the values in this order)."""
+    """On CPU devices, weight updates (launches nothing later depends on) are queued after
+    the last host product (test_gated_training_step_matches_numpy checks the values in this
+    order)."""
     from clgraph.lower.plan import HostCall as HC
     from clgraph.runtime.execute import _defer_launches
 
@@ -221,6 +224,9 @@ def test_independent_launches_are_deferred_past_host_products():
     fn(xv, yv)
     state = next(iter(fn.plan._prepared.values()))
     order = state.bound.work
+    if not fn.executor.ctx.is_cpu:  # a GPU's queue runs the launches while BLAS does
+        assert order == state.work
+        return
     assert order == _defer_launches(state)
     assert sorted(map(id, order)) == sorted(map(id, state.work))  # a permutation
     last_host = max(i for i, w in enumerate(order) if isinstance(w, HC))

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from clgraph.expr import dtypes as D
+from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar import special, special_code
 from clgraph.expr.scalar.base import ScalarOp
 from clgraph.expr.scalar.codegen import CodeCtx
@@ -406,20 +407,34 @@ class Pow(Binary):
     def impl(self, a, b):
         out = self.out_dtype(a.dtype.name, b.dtype.name)
         if D.is_int(out):
-            # NumPy refuses negative integer powers; compute through float like the kernel.
-            with np.errstate(all="ignore"):
-                return np.power(a.astype("float64"), b.astype("float64")).astype(out)
+            return int_power(a.astype(out), b.astype(out))
         return _errstate(np.power)(a.astype(out), b.astype(out))
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         if D.is_float(out_dtype):
             x, y = self._operands(ctx, args, in_dtypes, out_dtype)
             return f"pow({x}, {y})"
-        # Integer power through double (exact below 2**53), as no integer pow exists.
-        def code(c, a, b):
-            x, y = c.cast(a, in_dtypes[0], "float64"), c.cast(b, in_dtypes[1], "float64")
-            return c.cast(f"pow({x}, {y})", "float64", out_dtype)
-        return ctx.in_chunks(code, args, "float64", out_dtype)
+        # No integer pow in OpenCL C, and a double one is inexact on some devices: a helper
+        # (kernels/ipow.cl) per scalar type, called lane by lane on vectors.
+        x, y = self._operands(ctx, args, in_dtypes, out_dtype)
+        fn = f"clg_ipow_{cl_type(out_dtype)}"
+        if ctx.width == 1:
+            return f"{fn}({x}, {y})"
+        x, y = ctx.let(x, out_dtype), ctx.let(y, out_dtype)
+        lanes = ", ".join(f"{fn}({x}.s{k:x}, {y}.s{k:x})" for k in range(ctx.width))
+        return f"(({ctx.ty(out_dtype)})({lanes}))"
+
+
+def int_power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x ** y for integer arrays of one dtype as the kernels compute it: NumPy's wrapping
+    power, and for a negative exponent the truncated 1 / x**-y (NumPy raises there)."""
+    negative = b < 0
+    with np.errstate(all="ignore"):
+        r = np.power(a, np.where(negative, 0, b).astype(b.dtype))
+    if negative.any():  # signed dtypes only
+        inverse = np.where(a == 1, 1, np.where(a == -1, np.where(b & 1, -1, 1), 0))
+        r = np.where(negative, inverse, r).astype(a.dtype)
+    return r
 
 
 @dataclass(frozen=True)
