@@ -293,6 +293,31 @@ def test_softmax_rows_at_other_vector_widths(monkeypatch, rng, width):
         np.testing.assert_allclose(lsm, _np_logsoftmax(xv), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("group", [0, 32, 256])
+def test_softmax_group_per_row_form(monkeypatch, rng, group):
+    """The GPU form (a work-group per row, trees in local memory) run on any device, with
+    rows shorter and longer than the group, rows of -inf and of 1000s, a NaN, and the
+    short-row fallback; group 0 is the CPU form."""
+    import clgraph.lower.nnet as lower_nnet
+
+    monkeypatch.setattr(lower_nnet, "row_group", lambda ctx: group)
+    x = T.fmatrix("x")
+    f = cg.function([x], [nnet.softmax(x), nnet.logsoftmax(x)])
+    assert any("_smg(" in k for k in f.kernels()) == bool(group)
+    for shape in [(3, 5), (7, lower_nnet.GROUP_ROWS_MIN), (5, 1000), (2, 4099)]:
+        xv = (rng.standard_normal(shape) * 5).astype("f4")
+        xv[0, 1] = 1000
+        xv[1, :] = -np.inf
+        xv[-1, -1] = np.nan
+        sm, lsm = f(xv)
+        with np.errstate(invalid="ignore"):
+            want_sm, want_lsm = _np_softmax(xv), _np_logsoftmax(xv)
+        for got, want in ((sm, want_sm), (lsm, want_lsm)):
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(sm, want_sm, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(lsm, want_lsm, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("form", ["logsoftmax", "log_softmax"])
 def test_tutorial_arange_pick_loss_is_softmax_xent(rng, form):
     """-mean(log(p)[arange(y.shape[0]), y]) (Theano's tutorials): the pick becomes RowPick
