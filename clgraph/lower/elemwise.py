@@ -246,15 +246,22 @@ def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):
 
 
 def vector_width(ctx, dtypes) -> int:
-    """Elements per work-item: the device's preferred width, capped at 32 bytes a vector.
+    """Elements per work-item: on CPUs the device's preferred width, capped at 32 bytes a
+    vector; on GPUs 16 bytes.
 
     PoCL reports 16 floats on AVX2 CPUs, but 512-bit vectors there split into halves, warn
     about the ABI, and (seen with PoCL 3.0) can make the kernel vanish from the program.
     """
     if not dtypes:
         return 1
+    sizes = [np.dtype(dt if dt != "bool" else "uint8").itemsize for dt in dtypes]
+    if not ctx.is_cpu:
+        # GPUs prefer 1, but 16-byte loads and stores move memory faster (NVIDIA H200,
+        # 50M-float triad: 1.2 TB/s at 1 float, 3.7 at 4, 2.5 at 8; the 6-op expression
+        # 0.126 -> 0.056 ms at 4, faster than the hand-written float8 kernel's 0.076).
+        return max(1, min(16 // size for size in sizes))
     width = min(ctx.preferred_vector_width(dt) for dt in dtypes)
-    cap = min(32 // np.dtype(dt if dt != "bool" else "uint8").itemsize for dt in dtypes)
+    cap = min(32 // size for size in sizes)
     return max(1, min(width, cap, 16))
 
 

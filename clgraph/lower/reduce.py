@@ -79,7 +79,8 @@ def tree_size(ctx) -> int:
 
 
 def reduce_width(ctx, dtypes) -> int:
-    """Vector lanes per work-item: the elemwise width (1 on GPUs)."""
+    """Vector lanes per work-item: the elemwise width (GPUs use a work-group tree instead,
+    at width 1)."""
     from clgraph.lower.elemwise import vector_width
 
     return vector_width(ctx, set(dtypes))

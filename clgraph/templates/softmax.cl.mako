@@ -20,7 +20,47 @@ ${preamble}\
 /* ${comment}
  * ${'log-softmax' if log else 'softmax'} of each row: max, exp-sum and normalisation, the row
  * staying in cache between the passes. */
-% if rows:
+% if group:
+/* One work-group of ${group} per row (GPUs): the items read the row in coalesced strides;
+ * the max and the exp-sum are trees in local memory; exp is recomputed in the last pass
+ * (the row is in cache) rather than stored and read back. */
+__kernel __attribute__((reqd_work_group_size(${group}, 1, 1)))
+void ${kname}(const long n_rows, const long L, __global const ${ctype}* x, const long x_off,
+              __global ${ctype}* out)
+{
+    __local ${ctype} tree[${group}];
+    const int t = get_local_id(0);
+    __global const ${ctype}* xr = x + x_off + get_group_id(0) * L;
+    __global ${ctype}* orow = out + get_group_id(0) * L;
+    ${ctype} m = -INFINITY;
+    for (long i = t; i < L; i += ${group}) m = fmax(m, xr[i]);
+    tree[t] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = ${group // 2}; h > 0; h >>= 1) {
+        if (t < h) tree[t] = fmax(tree[t], tree[t + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    m = tree[0];
+    if (isinf(m)) m = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);  /* every item has read the max before the tree is reused */
+    ${ctype} s = 0;
+    for (long i = t; i < L; i += ${group}) s += exp(xr[i] - m);
+    tree[t] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = ${group // 2}; h > 0; h >>= 1) {
+        if (t < h) tree[t] += tree[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    s = tree[0];
+% if log:
+    const ${ctype} ls = log(s);
+    for (long i = t; i < L; i += ${group}) orow[i] = (xr[i] - m) - ls;
+% else:
+    const ${ctype} inv = (${ctype})1 / s;
+    for (long i = t; i < L; i += ${group}) orow[i] = exp(xr[i] - m) * inv;
+% endif
+}
+% elif rows:
 /* Vectors of ${W}: four max accumulators and two sums (independent chains); the sum pass
  * stores exp(x - m), which the last pass scales (exp is computed once per element). */
 __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}* x,
@@ -91,46 +131,6 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     for (i = 0; i < nv; i += ${W}) ${vst(f"{vld('orow + i')} * inv", "orow + i")}
     CLG_TAIL_LOOP
     for (; i < L; ++i) orow[i] *= inv;
-% endif
-}
-% elif group:
-/* One work-group of ${group} per row (GPUs): the items read the row in coalesced strides;
- * the max and the exp-sum are trees in local memory; exp is recomputed in the last pass
- * (the row is in cache) rather than stored and read back. */
-__kernel __attribute__((reqd_work_group_size(${group}, 1, 1)))
-void ${kname}(const long n_rows, const long L, __global const ${ctype}* x, const long x_off,
-              __global ${ctype}* out)
-{
-    __local ${ctype} tree[${group}];
-    const int t = get_local_id(0);
-    __global const ${ctype}* xr = x + x_off + get_group_id(0) * L;
-    __global ${ctype}* orow = out + get_group_id(0) * L;
-    ${ctype} m = -INFINITY;
-    for (long i = t; i < L; i += ${group}) m = fmax(m, xr[i]);
-    tree[t] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = ${group // 2}; h > 0; h >>= 1) {
-        if (t < h) tree[t] = fmax(tree[t], tree[t + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    m = tree[0];
-    if (isinf(m)) m = 0;
-    barrier(CLK_LOCAL_MEM_FENCE);  /* every item has read the max before the tree is reused */
-    ${ctype} s = 0;
-    for (long i = t; i < L; i += ${group}) s += exp(xr[i] - m);
-    tree[t] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = ${group // 2}; h > 0; h >>= 1) {
-        if (t < h) tree[t] += tree[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    s = tree[0];
-% if log:
-    const ${ctype} ls = log(s);
-    for (long i = t; i < L; i += ${group}) orow[i] = (xr[i] - m) - ls;
-% else:
-    const ${ctype} inv = (${ctype})1 / s;
-    for (long i = t; i < L; i += ${group}) orow[i] = exp(xr[i] - m) * inv;
 % endif
 }
 % else:
