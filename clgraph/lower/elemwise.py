@@ -94,6 +94,11 @@ class ElemwiseStep(Step):
         for dt in dtypes:
             ctx.check_dtype(dt, f"{node_label(node)}")
         self.width = vector_width(ctx, dtypes)
+        if not ctx.is_cpu and not plain_operands(self.operands, owned, node.outputs[0]):
+            # NVIDIA's OpenCL compiler (CUDA 13.0, driver 580) aborts on vector kernels
+            # with broadcast operands or views ("fpmath requires a floating point
+            # result!"); those gather lane by lane anyway.
+            self.width = 1
         self.ndim = node.outputs[0].ndim
         self.n_outer = max(self.ndim - 1, 0)
         self.kname = f"{kernel_prefix}_{sanitize_ident(self.comp.name)}"
@@ -243,6 +248,16 @@ def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):
 
     node = Elemwise(identity).make_node(var)
     return node, ElemwiseStep(node, ctx, prefix, set(), out_modes=[out_mode])
+
+
+def plain_operands(operands, owned: set, out) -> bool:
+    """Every operand a scalar, or a whole C-contiguous buffer (a graph input or a kernel's
+    output, not a view: `owned` as in access.inner_mode) of the output's rank and
+    broadcast pattern."""
+    pattern = [d == 1 for d in out.type.shape]
+    return all(v.ndim == 0 or ((v.owner is None or id(v) in owned) and v.ndim == out.ndim
+                               and [d == 1 for d in v.type.shape] == pattern)
+               for v in operands)
 
 
 def vector_width(ctx, dtypes) -> int:
