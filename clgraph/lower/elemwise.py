@@ -251,13 +251,17 @@ def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):
 
 
 def plain_operands(operands, owned: set, out) -> bool:
-    """Every operand a scalar, or a whole C-contiguous buffer (a graph input or a kernel's
-    output, not a view: `owned` as in access.inner_mode) of the output's rank and
-    broadcast pattern."""
+    """Every operand a scalar (also one broadcast to a tensor), or a whole C-contiguous
+    buffer (a graph input or a kernel's output, not a view: `owned` as in
+    access.inner_mode) of the output's rank and broadcast pattern."""
     pattern = [d == 1 for d in out.type.shape]
-    return all(v.ndim == 0 or ((v.owner is None or id(v) in owned) and v.ndim == out.ndim
-                               and [d == 1 for d in v.type.shape] == pattern)
-               for v in operands)
+
+    def plain(v) -> bool:
+        if all(d == 1 for d in v.type.shape):
+            return True
+        return (v.owner is None or id(v) in owned) and v.ndim == out.ndim \
+            and [d == 1 for d in v.type.shape] == pattern
+    return all(plain(v) for v in operands)
 
 
 def vector_width(ctx, dtypes) -> int:

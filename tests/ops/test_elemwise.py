@@ -431,3 +431,26 @@ def test_gpu_grid_form_on_this_device(monkeypatch):
     np.testing.assert_allclose(got_t, a.T + 1, rtol=1e-6)
     launches = [w for w in next(iter(f.plan._prepared.values())).work if hasattr(w, "args")]
     assert all(int(w.args[1]) == 1 for w in launches if w.args)  # per_item: one vector
+
+
+def test_gpu_vector_width_only_over_whole_buffers(monkeypatch):
+    """GPUs get 16-byte vectors (float4) where every operand is a scalar or a whole
+    contiguous buffer of the output's shape; broadcast rows and views stay scalar (NVIDIA's
+    compiler aborts on such vector kernels). Lowered as for a GPU, run here on any device."""
+    from clgraph.runtime.device import DeviceContext
+
+    monkeypatch.setattr(DeviceContext, "is_cpu", property(lambda self: False))
+    rng = _rng("gpu-width", (6, 9))
+    mv = rng.standard_normal((6, 9)).astype(np.float32)
+    vv, wv = rng.standard_normal(9).astype(np.float32), rng.standard_normal(9).astype(np.float32)
+    m, v, w, s = T.fmatrix(), T.fvector(), T.fvector(), T.fscalar()
+    cases = [([v, w, s], v + s * w, (vv, wv, np.float32(3)), vv + 3 * wv, True),
+             ([m], T.exp(m) * m + 1, (mv,), np.exp(mv) * mv + 1, True),
+             ([m, v], m + v, (mv, vv), mv + vv, False),
+             ([m], m[::-1] * 2, (mv,), mv[::-1] * 2, False),
+             ([m], m.T * 2, (mv,), mv.T * 2, False)]
+    for ins, out, args, want, vector in cases:
+        f = cg.function(ins, out)
+        (kernel,) = [k for k in f.kernels() if "__kernel" in k]
+        assert ("float4" in kernel) == vector, out
+        np.testing.assert_allclose(f(*args), want, rtol=1e-6, atol=1e-6)

@@ -143,8 +143,11 @@ def test_a_slow_pass_stops_at_its_budget_with_a_warning_naming_it():
         took = time.perf_counter() - t0
     finally:
         _without("canonicalize", "slow_rule")
-    msgs = [str(w.message) for w in got if "budget" in str(w.message)]
-    assert len(msgs) == 1 and "pass canonicalize" in msgs[0] and "slow_rule" in msgs[0], msgs
+    # (on a loaded machine other passes may run over this small budget too: their warnings
+    # are not this test's)
+    msgs = [str(w.message) for w in got if "budget" in str(w.message)
+            and "pass canonicalize" in str(w.message)]
+    assert len(msgs) == 1 and "slow_rule" in msgs[0], msgs
     assert took < 0.6, took
     # Stopped early: some `* 1` are left (the full pass removes them all).
     assert "mul" in _names(fg)
