@@ -368,8 +368,9 @@ def test_long_runs_per_work_item(shape):
 
 @pytest.mark.parametrize("shape", [(300, 7), (2, 3, 5), (64, 512), (1, 1)])
 def test_small_launches_are_one_work_group(shape):
-    """On CPUs a small launch is one work-group whose items loop over the rows (PoCL runs a
-    group on one thread); broadcast rows and columns and transposed operands included."""
+    """On CPUs a small launch is one work-group of one item that loops over the rows (PoCL
+    runs a group on one thread); broadcast rows and columns and transposed operands
+    included."""
     from clgraph.lower.elemwise import CPU_LOCAL_SIZE, SMALL_LAUNCH
 
     rng = _rng("small", shape)
