@@ -76,7 +76,7 @@ class CodeCtx:
     def in_chunks(self, fn, args: list[str], work_dtype: str, out_dtype: str) -> str:
         """`fn(ctx, *args)`, split into narrower vectors when the op computes in `work_dtype`,
         a type wider than its inputs and output (which alone set the kernel's width): e.g.
-        int32 ** int32 through double, whose double8 registers would pass MAX_VECTOR_BYTES."""
+        an int32 op computed in double, whose double8 registers would pass MAX_VECTOR_BYTES."""
         lanes = max(1, MAX_VECTOR_BYTES // np.dtype(work_dtype).itemsize)
         if self.width <= lanes:
             return fn(self, *args)
