@@ -316,3 +316,46 @@ class SoftmaxXentGrad(Op):
 
     def __str__(self) -> str:
         return f"SoftmaxXentGrad{{{'labels' if self.labels else 'rows'}}}"
+
+
+@dataclass(frozen=True)
+class SoftmaxXentWithGrad(Op):
+    """SoftmaxXent{labels} and SoftmaxXentGrad{labels} of the same logits and labels in one
+    kernel: inputs (g, x, y), or (g, x, b, y) with `bias` (the logits are x + b, b a vector
+    added to every row); outputs the loss per row and its gradient w.r.t. the logits.
+    Built by simplify/xent_merge.py where a training step computes both; the per-row work
+    (max, exp-sum) is done once, and the logits' bias add needs no kernel of its own."""
+
+    bias: bool = False
+
+    def make_node(self, g, x, *rest) -> Apply:
+        T = _T()
+        x = T.as_tensor_variable(x)
+        if self.bias:
+            b, y = rest
+            b = T.as_tensor_variable(b)
+            if b.ndim != 1 or b.dtype != x.dtype:
+                raise TypeError(f"{self}: bias {b} must be a {x.dtype} vector, got {b.type}")
+            biased = [b]
+        else:
+            (y,) = rest
+            biased = []
+        grad = SoftmaxXentGrad(True).make_node(g, x, y)  # checks g, x and y
+        g, x, y = grad.inputs
+        loss = SoftmaxXent(False).make_node(x, y).outputs[0].type
+        return Apply(self, [g, x] + biased + [y],
+                     [TensorVariable(loss), TensorVariable(grad.outputs[0].type)])
+
+    def perform(self, node, inputs):
+        g, x = inputs[:2]
+        y = inputs[-1]
+        if self.bias:
+            x = x + inputs[2]
+        return (SoftmaxXent(False).perform(node, [x, y]) +
+                SoftmaxXentGrad(True).perform(node, [g, x, y]))
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[1][0],), input_shapes[1]]
+
+    def __str__(self) -> str:
+        return f"SoftmaxXentWithGrad{{labels{',bias' if self.bias else ''}}}"

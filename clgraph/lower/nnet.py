@@ -168,20 +168,26 @@ class RowPickStep(Step):
 
 
 class XentStep(Step):
-    """SoftmaxXent (per-row loss) and SoftmaxXentGrad (gradient w.r.t. the logits): one
-    work-item per row (xent.cl.mako); the logits (and dense targets) made C-contiguous."""
+    """SoftmaxXent (per-row loss), SoftmaxXentGrad (gradient w.r.t. the logits) and
+    SoftmaxXentWithGrad (both, the logits maybe plus a bias row): one work-item per row
+    (xent.cl.mako); the logits (and dense targets) made C-contiguous."""
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
-        from clgraph.expr.nnet import SoftmaxXent
+        from clgraph.expr.nnet import SoftmaxXent, SoftmaxXentWithGrad
 
         op = node.op
         for v in node.inputs:
             ctx.check_dtype(v.dtype, node_label(node))
+        self.b = None
         if isinstance(op, SoftmaxXent):
             self.kind = "loss_dense" if op.dense else "loss_labels"
             self.x, self.t = node.inputs
             self.g = None
+        elif isinstance(op, SoftmaxXentWithGrad):
+            self.kind = "both_labels"
+            self.g, self.x, self.t = node.inputs[0], node.inputs[1], node.inputs[-1]
+            self.b = node.inputs[2] if op.bias else None
         else:
             self.kind = "grad_labels" if op.labels else "grad_rows"
             self.g, self.x = node.inputs[:2]
@@ -194,7 +200,8 @@ class XentStep(Step):
     def kernels(self) -> list[KernelDef]:
         node = self.node
         src = render("xent.cl.mako", kname=self.kname, ctype=cl_type(self.x.dtype),
-                     ytype=cl_type(self.t.dtype), kind=self.kind, comment=comment_for(node))
+                     ytype=cl_type(self.t.dtype), kind=self.kind, bias=self.b is not None,
+                     comment=comment_for(node))
         out = self.cx.kernels(node) + (self.ct.kernels(node) if self.ct else [])
         return out + [KernelDef(self.kname, src, [node], "xent.cl.mako")]
 
@@ -214,17 +221,29 @@ class XentStep(Step):
                                  f"but targets of shape {shape_str(lt.shape)}")
             lt = self.ct.layout(state, lt)
             targs = [BufRef(lt.buffer), np.int64(lt.offset)]
-        args = [np.int64(n), np.int64(c), BufRef(lx.buffer), np.int64(lx.offset)] + targs
-        if self.kind == "grad_labels":
+        args = [np.int64(n), np.int64(c), BufRef(lx.buffer), np.int64(lx.offset)]
+        if self.b is not None:
+            lb = state.layouts[self.b]
+            if lb.shape[0] not in (c, 1):
+                raise ValueError(f"{node_label(node)}: {c} columns, but the bias has shape "
+                                 f"{shape_str(lb.shape)}")
+            stride = lb.strides[0] if lb.shape[0] == c else 0
+            args += [BufRef(lb.buffer), np.int64(lb.offset), np.int64(stride)]
+        args += targs
+        if self.g is not None and self.labels:
             lg = state.layouts[self.g]
             if lg.shape[0] not in (n, 1):
                 raise ValueError(f"{node_label(node)}: {n} rows, but the gradient has shape "
                                  f"{shape_str(lg.shape)}")
             stride = lg.strides[0] if lg.shape[0] == n else 0
             args += [BufRef(lg.buffer), np.int64(lg.offset), np.int64(stride)]
-        shape = (n, c) if self.kind.startswith("grad") else (n,)
-        out = state.new_buffer(shape, node.outputs[0].dtype)
-        state.layouts[node.outputs[0]] = out
+        shape = (n, c) if self.kind.startswith("grad") else (n,)  # "both": the loss first
+        outs = [state.new_buffer(shape, node.outputs[0].dtype)]
+        if self.kind == "both_labels":
+            outs.append(state.new_buffer((n, c), node.outputs[1].dtype))
+        for var, lay in zip(node.outputs, outs, strict=True):
+            state.layouts[var] = lay
         if n == 0:
             return
-        state.work.append(Launch(self.kname, (n,), None, args + [BufRef(out.buffer)], node))
+        state.work.append(Launch(self.kname, (n,), None,
+                                 args + [BufRef(o.buffer) for o in outs], node))

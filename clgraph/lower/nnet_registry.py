@@ -10,7 +10,14 @@ from clgraph.expr.conv import (
     MaxPoolGrad,
     Pool2d,
 )
-from clgraph.expr.nnet import RowPick, RowPickGrad, Softmax, SoftmaxXent, SoftmaxXentGrad
+from clgraph.expr.nnet import (
+    RowPick,
+    RowPickGrad,
+    Softmax,
+    SoftmaxXent,
+    SoftmaxXentGrad,
+    SoftmaxXentWithGrad,
+)
 from clgraph.expr.random import PhiloxRandom
 from clgraph.lower.conv import (
     Conv2dGradInputsStep,
@@ -23,7 +30,7 @@ from clgraph.lower.random import PhiloxStep
 
 NNET_LOWERINGS: dict = {
     Softmax: SoftmaxStep, RowPick: RowPickStep, RowPickGrad: RowPickStep,
-    SoftmaxXent: XentStep, SoftmaxXentGrad: XentStep,
+    SoftmaxXent: XentStep, SoftmaxXentGrad: XentStep, SoftmaxXentWithGrad: XentStep,
     PhiloxRandom: PhiloxStep,
     Conv2d: Conv2dStep, Conv2dGradInputs: Conv2dGradInputsStep,
     Conv2dGradWeights: Conv2dGradWeightsStep,

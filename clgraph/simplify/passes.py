@@ -18,6 +18,7 @@ from clgraph.simplify.merge import merge
 from clgraph.simplify.rewriter import apply_rules
 from clgraph.simplify.specialize import specialize
 from clgraph.simplify.sympy_bridge import sympy_pass
+from clgraph.simplify.xent_merge import merge_xent
 
 # Order matters and is read here, nowhere else.
 PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
@@ -28,6 +29,7 @@ PASSES: list[tuple[str, Callable[[FunctionGraph], FunctionGraph]]] = [
     ("stabilize", lambda fg: apply_rules(fg, "stabilize")),
     ("merge2", merge),
     ("fusion", fuse_elemwise),
+    ("xent_merge", merge_xent),  # before specialize: it takes the logits' bias add
     ("specialize", specialize),  # GEMM epilogues, sum(x*y) -> dot: before reduce_fusion
     ("reduce_fusion", fuse_into_reductions),
 ]

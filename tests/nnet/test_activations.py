@@ -200,7 +200,8 @@ def test_softmax_xent_is_one_op_with_one_gradient_kernel(rng, name):
     g = cg.grad(loss, x)
     f = cg.function([x, y, t], [loss, g], on_unused_input="ignore")
     names = _kernel_names(f)
-    assert sum("xent" in k for k in names) == 2, names  # the loss rows and the gradient
+    # the loss rows and the gradient: one kernel for labels (simplify/xent_merge.py)
+    assert sum("xent" in k for k in names) == (1 if name == "labels" else 2), names
     assert not any(k.endswith(("_lsmr", "_pick", "_pickg", "_smr")) for k in names), names
     assert len(names) <= (6 if name == "labels" else 8), names
     xv, yv, tv = _xent_point(rng)
@@ -210,6 +211,60 @@ def test_softmax_xent_is_one_op_with_one_gradient_kernel(rng, name):
     assert np.isfinite(lv) and np.all(np.isfinite(gv))
     np.testing.assert_allclose(lv, want, rtol=1e-5)
     np.testing.assert_allclose(gv, (s - tv) / len(yv), atol=1e-6)
+
+
+def _mlp_head(rng, extra=False, loss_weighted=False):
+    """A training step's head: logits = h @ W + b, mean xent loss, gradients of W and b."""
+    h, y = T.fmatrix("h"), T.ivector("y")
+    W = cg.shared((rng.standard_normal((6, 5)) * 0.5).astype("f4"), name="W")
+    b = cg.shared(rng.standard_normal(5).astype("f4"), name="b")
+    logits = T.dot(h, W) + b
+    rows = nnet.categorical_crossentropy(nnet.softmax(logits), y)
+    loss = T.mean(rows * rows) if loss_weighted else T.mean(rows)
+    outs = [loss] + cg.grad(loss, [W, b])
+    if extra:  # the logits read elsewhere too: the bias add stays out of the xent kernel
+        outs.append(T.argmax(logits, axis=1))
+    return [h, y], outs
+
+
+@pytest.mark.parametrize("form", ["bias", "extra_reader", "grad_reads_loss"])
+def test_xent_loss_and_gradient_merge(rng, form):
+    """simplify/xent_merge.py: the loss and its gradient in one kernel, the logits' bias add
+    in it too (the product then needs no epilogue); values as with no optimizer, labels out
+    of range (NaN loss, zero gradient) and -1 (the last class) included; not merged when the
+    gradient depends on the loss."""
+    ins, outs = _mlp_head(rng, extra=form == "extra_reader",
+                          loss_weighted=form == "grad_reads_loss")
+    f = cg.function(ins, outs)
+    names = _kernel_names(f)
+    ops = [str(n.op) for n in f.maker.fgraph.toposort()]
+    merged = [o for o in ops if o.startswith("SoftmaxXentWithGrad")]
+    if form == "grad_reads_loss":
+        assert not merged and sum("xent" in k for k in names) == 2, (ops, names)
+    else:
+        assert merged == ["SoftmaxXentWithGrad{labels%s}" % (",bias" if form == "bias" else "")]
+        assert sum("xent" in k for k in names) == 1, names
+    if form == "bias":  # the logits' product has no epilogue kernel left
+        assert not any("composite_add" in k for k in names), names
+    hv = rng.standard_normal((7, 6)).astype("f4")
+    for yv in (rng.integers(0, 5, 7).astype("int32"), np.array([0, -1, 4, 9, 2, 1, 3], "int32")):
+        got = f(hv, yv)
+        with cg.config.change_flags(optimizer="None"):
+            ref = cg.function(ins, outs)(hv, yv)
+        for a, r in zip(got, ref, strict=True):
+            np.testing.assert_allclose(a, r, rtol=2e-5, atol=1e-6)
+    with cg.config.change_flags(optimizer_excluding="xent_merge"):
+        g = cg.function(ins, outs)
+    assert not any(str(n.op).startswith("SoftmaxXentWithGrad") for n in g.maker.fgraph.toposort())
+
+
+def test_xent_merge_under_debugmode(rng):
+    """The merged op's NumPy reference (perform) agrees with its kernel."""
+    ins, outs = _mlp_head(rng)
+    f = cg.function(ins, outs[:1] + [cg.grad(outs[0], ins[0])], mode="DebugMode")
+    hv = rng.standard_normal((4, 6)).astype("f4")
+    lv, gv = f(hv, np.array([1, 0, 4, 2], "int32"))
+    assert np.isfinite(lv) and gv.shape == (4, 6)
 
 
 def test_softmax_xent_matches_no_optimizer(rng):
