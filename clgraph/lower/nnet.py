@@ -223,20 +223,10 @@ class XentStep(Step):
             targs = [BufRef(lt.buffer), np.int64(lt.offset)]
         args = [np.int64(n), np.int64(c), BufRef(lx.buffer), np.int64(lx.offset)]
         if self.b is not None:
-            lb = state.layouts[self.b]
-            if lb.shape[0] not in (c, 1):
-                raise ValueError(f"{node_label(node)}: {c} columns, but the bias has shape "
-                                 f"{shape_str(lb.shape)}")
-            stride = lb.strides[0] if lb.shape[0] == c else 0
-            args += [BufRef(lb.buffer), np.int64(lb.offset), np.int64(stride)]
+            args += self._vector_args(state, self.b, c, "columns", "the bias")
         args += targs
         if self.g is not None and self.labels:
-            lg = state.layouts[self.g]
-            if lg.shape[0] not in (n, 1):
-                raise ValueError(f"{node_label(node)}: {n} rows, but the gradient has shape "
-                                 f"{shape_str(lg.shape)}")
-            stride = lg.strides[0] if lg.shape[0] == n else 0
-            args += [BufRef(lg.buffer), np.int64(lg.offset), np.int64(stride)]
+            args += self._vector_args(state, self.g, n, "rows", "the gradient")
         shape = (n, c) if self.kind.startswith("grad") else (n,)  # "both": the loss first
         outs = [state.new_buffer(shape, node.outputs[0].dtype)]
         if self.kind == "both_labels":
@@ -247,3 +237,12 @@ class XentStep(Step):
             return
         state.work.append(Launch(self.kname, (n,), None,
                                  args + [BufRef(o.buffer) for o in outs], node))
+
+    def _vector_args(self, state: PrepareState, var, length: int, what: str, name: str) -> list:
+        """(buffer, offset, stride) of a vector of `length` entries or one broadcast entry."""
+        lay = state.layouts[var]
+        if lay.shape[0] not in (length, 1):
+            raise ValueError(f"{node_label(self.node)}: {length} {what}, but {name} has shape "
+                             f"{shape_str(lay.shape)}")
+        stride = lay.strides[0] if lay.shape[0] == length else 0
+        return [BufRef(lay.buffer), np.int64(lay.offset), np.int64(stride)]
