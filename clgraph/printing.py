@@ -75,6 +75,8 @@ def _kernels_of(fn: Any) -> dict[int, list[str]]:
     if fn is None:
         return out
     for k in fn.plan.kernel_defs:
+        if k.alt_of is not None:
+            continue  # a copy of a kernel listed already
         for n in k.nodes:
             out.setdefault(id(n), []).append(k.name)
     return out
@@ -157,9 +159,13 @@ def debugprint(obj: Any, file: Any = None, print_type: bool = False, ids: str = 
         line(v, "", 0)
     if fn is not None and fn.plan.kernel_defs:
         buf.write("Kernels:\n")
+        alts = {k.alt_of: k.name for k in fn.plan.kernel_defs if k.alt_of is not None}
         for k in fn.plan.kernel_defs:
+            if k.alt_of is not None:
+                continue
             nodes = ", ".join(f"[id {done.get(id(n), '?')}] {n.op}" for n in k.nodes)
-            buf.write(f"  {k.name} ({k.template}): {nodes}\n")
+            also = f", and its copy {alts[k.name]}" if k.name in alts else ""
+            buf.write(f"  {k.name} ({k.template}{also}): {nodes}\n")
             for n in k.nodes:
                 for f in n.tag.get("fused") or ():
                     where = _where(f)

@@ -216,7 +216,7 @@ class Function:
         self.timings["total"] = time.perf_counter() - t_start
         if config.debug >= 1:
             spent = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
-            print(f"clgraph: compiled a function with {len(self.plan.kernel_defs)} kernels: "
+            print(f"clgraph: compiled a function with {len(self.kernels())} kernels: "
                   f"{spent}", file=sys.stderr)
         if config.print_kernels or config.debug >= 4:
             print(self.kernels_text())
@@ -235,7 +235,13 @@ class Function:
         user's line that created each."""
         from clgraph.printing import kernel_header
 
-        return [f"{kernel_header(k)}\n{k.source}" for k in self.plan.kernel_defs]
+        entries: dict[str, str] = {}
+        for k in self.plan.kernel_defs:
+            if k.alt_of is not None and k.alt_of in entries:  # shown with its kernel
+                entries[k.alt_of] += f"\n{k.source}"
+            else:
+                entries[k.name] = f"{kernel_header(k)}\n{k.source}"
+        return list(entries.values())
 
     def kernels_text(self) -> str:
         return "\n".join(self.kernels())

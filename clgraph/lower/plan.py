@@ -33,6 +33,9 @@ class KernelDef:
     source: str
     nodes: list[Apply]
     template: str
+    # A copy of kernel `alt_of` specialized for some launches (built only if launched):
+    # listed with it, not as a kernel of its own.
+    alt_of: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_inner, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -60,9 +60,15 @@ ${pad}${line}
 ${preamble}\
 ${epi_fn}\
 /* ${comment}
+% if has_inner:
  * Modes: 0 = reduce the run of each output${" (with a work-group tree)" if tree else ""}\
 ${", 1 = columns: " + str(width) + " adjacent outputs per work-item" if has_cols else ""}\
 ${", 2 = combine partial results" if has_final else ""}.
+% else:
+ * The launches that need no mode 0 run this copy without it (less for PoCL to compile).
+ * Modes: 1 = columns: ${width} adjacent outputs per work-item\
+${", 2 = combine partial results" if has_final else ""}.
+% endif
  */
 __kernel void ${kname}(
     ${",\n    ".join(params)})
@@ -71,6 +77,7 @@ __kernel void ${kname}(
     __local ${acc_type} scratch[${tree}];  /* local memory lives at kernel scope */
     ${acc_type} tree_acc = ${identity};
 % endif
+% if has_inner:
     if (mode == 0) {
 % if tree:
         const long lid = get_local_id(0);
@@ -148,8 +155,9 @@ ${lines(gather_step, " " * 20)}\
   % endif
 % endif
     }
+% endif
 % if has_cols:
-    else if (mode == 1) {
+    ${'else ' if has_inner else ''}if (mode == 1) {
         /* No early return here: with a work-group tree the kernel has barriers. */
         const long n_kin = kn${n_keep - 1};
         const long per_row = get_global_size(0) / (n_out / n_kin);  /* work-items per row */

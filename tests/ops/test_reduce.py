@@ -283,7 +283,8 @@ def test_reduce_with_prologue(rng):
     comp = Composite(("float32", "float32"), ((add, (0, 1)), (mul, (2, 0))), (3,))
     kinds = [("add", (0, 1)), ("add", (0,)), ("max", (1,))]
     f = cg.function([x, y], [_ReduceWithPrologue(k, a, None, comp)(x, y) for k, a in kinds])
-    assert len(f.plan.kernel_defs) == len(kinds)  # no separate elementwise kernel
+    kernels = [k for k in f.plan.kernel_defs if k.alt_of is None]  # (not their copies)
+    assert len(kernels) == len(kinds)  # no separate elementwise kernel
     for shape in [(4, 9), (500, 301), (3, 200_000)]:
         a = rng.standard_normal(shape).astype("float32")
         b = rng.standard_normal((1, shape[1])).astype("float32")
@@ -363,3 +364,34 @@ def test_vector_loads_at_any_alignment(rng):
                 b[:, k:].argmax(axis=1), (a[k:].astype("float64") ** 2).sum()]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-3)
+
+
+def test_cpu_column_reductions_run_their_copy_without_mode_0():
+    """On CPUs a reduction that keeps axes has a copy of its kernel without mode 0, which
+    launches in columns mode run (PoCL compiles only what is launched); layouts that need
+    mode 0 (a transposed input, one reduced row) run the whole kernel. Values as NumPy's."""
+    m = T.fmatrix("m")
+    f = cg.function([m], [T.sum(m, axis=0), T.max(m, axis=0)])
+    rng = np.random.default_rng(5)
+    cpu = get_context().is_cpu
+    cases = [rng.standard_normal((64, 40)), rng.standard_normal((40, 64)).T,
+             rng.standard_normal((1, 40)), rng.standard_normal((3000, 300))]
+    for xv in cases:
+        xv = xv.astype("f4")
+        got_sum, got_max = f(xv)
+        np.testing.assert_allclose(got_sum, xv.sum(0), rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(got_max, xv.max(0))
+        state = f.plan.prepare(((tuple(xv.shape)),), ())
+        launched = {w.kernel for w in state.work if hasattr(w, "gsize")}
+        assert launched
+        if cpu:  # one reduced row is mode 0's (the whole kernel), the rest columns mode
+            assert all(k.endswith("_cols") == (xv.shape[0] > 1) for k in launched), launched
+    assert len(f.kernels()) == 2  # the copies are listed with their kernels
+    if cpu:
+        assert sum(k.alt_of is not None for k in f.plan.kernel_defs) == 2
+    # a reduction along the rows is mode 0's: the whole kernel runs
+    g = cg.function([m], T.sum(m, axis=1))
+    xv = cases[0].astype("f4")
+    np.testing.assert_allclose(g(xv), xv.sum(1), rtol=1e-5, atol=1e-5)
+    state = g.plan.prepare(((64, 40),), ())
+    assert not any(w.kernel.endswith("_cols") for w in state.work if hasattr(w, "gsize"))
