@@ -111,8 +111,7 @@ class ElemwiseStep(Step):
         n_in = len(self.operands)
         outs = self.node.outputs
         operands = []
-        params = ["const long n_inner", "const long per_item", "const int stream",
-                  "const long n_rows"]
+        params = ["const long n_inner", "const long per_item", "const long n_rows"]
         params += [f"const long n{d}" for d in range(self.n_outer)]
         for k, var in enumerate(self.operands):
             operands.append({"name": f"in{k}", "ctype": cl_type(var.dtype), "qual":
@@ -147,31 +146,59 @@ class ElemwiseStep(Step):
                 sload = f"{nm}[{p} + i * {nm}_si]"
             vec_loads.append(f"const {ct}{W} a{k} = {vload};")
             sca_loads.append(f"const {ct} a{k} = {sload};")
+        vec_dtypes = [v.dtype for k, v in enumerate(self.operands) if self.modes[k] == "contig"]
+        vec_dtypes += [v.dtype for j, v in enumerate(outs) if self.out_modes[j] == "contig"]
+        names = ", ".join(sanitize_comment(v) for v in outs)
+        comment = sanitize_comment(f"{self.comp.name} -> {names}")
+
+        def source(kname: str, streaming: bool) -> str:
+            vec_stores, sca_stores = self._stores(vec_outs, sca_outs, streaming)
+            return vec_preamble(vec_dtypes, W) + render(
+                "elemwise.cl.mako", kname=kname, width=W, n_outer=self.n_outer, params=params,
+                operands=operands, vec_loads=vec_loads, vec_body=vec_body,
+                vec_stores=vec_stores, scalar_loads=sca_loads, scalar_body=sca_body,
+                scalar_stores=sca_stores,
+                comment=comment + (" (this copy, for outputs larger than the device's cache,"
+                                   " stores vectors around the cache)" if streaming else ""))
+
+        defs = [KernelDef(self.kname, source(self.kname, False), [self.node], "elemwise.cl.mako")]
+        if self.streams:
+            name = f"{self.kname}_nt"
+            defs.append(KernelDef(name, source(name, True), [self.node], "elemwise.cl.mako",
+                                  alt_of=self.kname))
+        return defs
+
+    @property
+    def streams(self) -> bool:
+        """Whether large outputs may be written with non-temporal stores, by a copy of the
+        kernel (`<name>_nt`, launched for outputs larger than the device's cache): PoCL
+        compiles only the kernels launched, and the stores' alignment test costs ~15-20 ms
+        of compile time in every kernel that has them."""
+        return self.width > 1 and self.ctx.is_cpu and "contig" in self.out_modes
+
+    def _stores(self, vec_outs: list[str], sca_outs: list[str], streaming: bool
+                ) -> tuple[list[str], list[str]]:
+        W, outs = self.width, self.node.outputs
         vec_stores, sca_stores = [], []
         for j in range(len(outs)):
             nm = f"out{j}"
             if self.out_modes[j] == "contig":
                 ptr = f"{nm} + p_{nm} + i0"
-                align = W * np.dtype(outs[j].dtype).itemsize - 1  # x86 streaming stores fault
-                vec_stores.append(f"if (stream && !((ulong)({ptr}) & {align})) "  # unaligned
-                                  + vst_stream(outs[j].dtype, W, vec_outs[j], ptr))
-                vec_stores.append(f"else {vst(outs[j].dtype, W, vec_outs[j], ptr)}")
+                plain = vst(outs[j].dtype, W, vec_outs[j], ptr)
+                if streaming:
+                    align = W * np.dtype(outs[j].dtype).itemsize - 1  # x86 streaming stores
+                    vec_stores.append(f"if (!((ulong)({ptr}) & {align})) "  # fault unaligned
+                                      + vst_stream(outs[j].dtype, W, vec_outs[j], ptr))
+                    vec_stores.append(f"else {plain}")
+                else:
+                    vec_stores.append(plain)
                 sca_stores.append(f"{nm}[p_{nm} + i] = {sca_outs[j]};")
             else:  # scattered stores, one lane at a time
                 vec_stores.append(f"const {cl_type(outs[j].dtype, W)} o{j} = {vec_outs[j]};")
                 vec_stores += [f"{nm}[p_{nm} + (i0 + {e}) * {nm}_si] = o{j}.s{e:x};"
                                for e in range(W)]
                 sca_stores.append(f"{nm}[p_{nm} + i * {nm}_si] = {sca_outs[j]};")
-        names = ", ".join(sanitize_comment(v) for v in outs)
-        comment = f"{self.comp.name} -> {names}"
-        src = render("elemwise.cl.mako", kname=self.kname, width=W, n_outer=self.n_outer,
-                     params=params, operands=operands, vec_loads=vec_loads, vec_body=vec_body,
-                     vec_stores=vec_stores, scalar_loads=sca_loads, scalar_body=sca_body,
-                     scalar_stores=sca_stores, comment=sanitize_comment(comment))
-        vec_dtypes = [v.dtype for k, v in enumerate(self.operands) if self.modes[k] == "contig"]
-        vec_dtypes += [v.dtype for j, v in enumerate(outs) if self.out_modes[j] == "contig"]
-        src = vec_preamble(vec_dtypes, W) + src
-        return [KernelDef(self.kname, src, [self.node], "elemwise.cl.mako")]
+        return vec_stores, sca_stores
 
     def prepare(self, state: PrepareState, out_layouts=None) -> None:
         node = self.node
@@ -194,8 +221,8 @@ class ElemwiseStep(Step):
         g1 = int(np.prod(outer, dtype=np.int64)) if outer else 1
         per_item, g0, local, rows = elemwise_grid(self.ctx, n_inner, self.width, g1)
         out_bytes = size * sum(np.dtype(v.dtype).itemsize for v in node.outputs)
-        stream = self.width > 1 and self.ctx.is_cpu and 0 < self.ctx.cache_bytes <= out_bytes
-        args: list = [np.int64(n_inner), np.int64(per_item), np.int32(stream), np.int64(g1)]
+        stream = self.streams and 0 < self.ctx.cache_bytes <= out_bytes
+        args: list = [np.int64(n_inner), np.int64(per_item), np.int64(g1)]
         args += [np.int64(n) for n in outer]
         for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
             st = (0,) * (self.n_outer + 1 - len(st)) + st
@@ -207,7 +234,8 @@ class ElemwiseStep(Step):
                                      f"access, got stride {st[-1]}")
             args += [BufRef(lay.buffer), np.int64(lay.offset), np.int64(st[-1])]
             args += [np.int64(s) for s in st[:-1]]
-        state.work.append(Launch(self.kname, (g0, rows), local, args, node))
+        kname = f"{self.kname}_nt" if stream else self.kname
+        state.work.append(Launch(kname, (g0, rows), local, args, node))
         if self.out_modes == ["contig"] * len(out_layouts):
             self._allow_in_place(state, in_layouts, out_layouts)
 
