@@ -8,7 +8,7 @@ into that kernel too, so the product P needs no epilogue kernel (this pass runs 
 specialize, which would otherwise make `P + b` a GEMM epilogue).
 
 On the MLP training step of benchmarks/: two kernels fewer (one launch on the path between
-the last forward product and the first backward one), ~130 ms less cold compile on PoCL.
+the last forward product and the first backward one), ~100 ms less cold compile on PoCL.
 """
 
 from __future__ import annotations
