@@ -216,7 +216,8 @@ class Function:
         self.timings["total"] = time.perf_counter() - t_start
         if config.debug >= 1:
             spent = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
-            print(f"clgraph: compiled a function with {len(self.kernels())} kernels: "
+            n = sum(k.alt_of is None for k in self.plan.kernel_defs)  # copies not counted
+            print(f"clgraph: compiled a function with {n} kernels: "
                   f"{spent}", file=sys.stderr)
         if config.print_kernels or config.debug >= 4:
             print(self.kernels_text())

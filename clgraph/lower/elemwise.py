@@ -285,14 +285,11 @@ def plain_operands(operands, owned: set, out) -> bool:
     """Every operand a scalar (also one broadcast to a tensor), or a whole C-contiguous
     buffer (a graph input or a kernel's output, not a view: `owned` as in
     access.inner_mode) of the output's rank and broadcast pattern."""
-    pattern = [d == 1 for d in out.type.shape]
+    def pattern(v) -> list[bool]:  # which axes broadcast (static length 1)
+        return [d == 1 for d in v.type.shape]
 
-    def plain(v) -> bool:
-        if all(d == 1 for d in v.type.shape):
-            return True
-        return (v.owner is None or id(v) in owned) and v.ndim == out.ndim \
-            and [d == 1 for d in v.type.shape] == pattern
-    return all(plain(v) for v in operands)
+    return all(all(pattern(v)) or ((v.owner is None or id(v) in owned)
+                                   and pattern(v) == pattern(out)) for v in operands)
 
 
 def vector_width(ctx, dtypes) -> int:

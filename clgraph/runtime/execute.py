@@ -127,8 +127,7 @@ class Executor:
                 if host is not None:
                     if mark is not None:  # the launches on its buffers must be done
                         events[mark].wait() if mark >= 0 else queue.finish()
-                    host.fn(ctx, [bufs[a.slot] if isinstance(a, BufRef) else a
-                                  for a in host.args])
+                    host.fn(ctx, [bufs[s] for s in varying])
                     continue
                 if gates and gates.get(i) is False:
                     gate = _open_gate(ctx, queue)
@@ -395,7 +394,11 @@ class _Binding:
         awaited = set(waits.values())  # launches whose events a host call waits for
         for i, work in enumerate(self.work):
             if not isinstance(work, Launch):
-                self.items.append((None, None, None, None, work, waits.get(i)))
+                # a host call's buffers by slot, resolved here rather than on every call
+                if not all(isinstance(a, BufRef) for a in work.args):
+                    raise TypeError(f"host call {work.fn}: arguments must be buffers")
+                slots = tuple(a.slot for a in work.args)
+                self.items.append((None, None, None, slots, work, waits.get(i)))
                 continue
             index = uses.get(work.kernel, 0)
             uses[work.kernel] = index + 1

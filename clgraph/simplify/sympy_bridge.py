@@ -30,6 +30,7 @@ process), never for graphs without one (`Subgraph.promising`).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -210,15 +211,12 @@ def _toposort_nodes(root) -> list:
 
 
 # ---------------------------------------------------------------- clgraph <-> SymPy
+@functools.cache
 def _sympy():
     import sympy
 
-    if not _warmed:
-        _warm(sympy)
+    _warm(sympy)
     return sympy
-
-
-_warmed: list[bool] = []
 
 
 def _warm(sp) -> None:
@@ -230,7 +228,6 @@ def _warm(sp) -> None:
     sp.powsimp(e)
     sp.factor_terms(e)
     sp.horner(a * a + 2 * a, a)
-    _warmed.append(True)
 
 
 def _sym_const(sp, value: float):
