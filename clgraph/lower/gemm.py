@@ -43,8 +43,10 @@ from clgraph.expr.type import TensorType, shape_str
 from clgraph.expr.variable import TensorVariable
 from clgraph.lower.elemwise import ElemwiseStep, copy_step, inline_constants, runtime_broadcast
 from clgraph.lower.layout import Layout, broadcast_strides, contiguous_strides
+from clgraph.lower.linear_epilogue import LinearEpilogue, linear_epilogue
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
+from clgraph.runtime.host_blas import gemm_for
 from clgraph.runtime.host_memory import host_bytes
 
 __all__ = ["GemmStep", "HostGemm", "Tile", "choose_provider", "host_blas_limit", "tile_for"]
@@ -153,6 +155,7 @@ class GemmStep(Step):
         if self.provider == "template" and not inner_axis_contiguous(node.inputs[1]):
             copy_node, self.copy = copy_step(node.inputs[1], ctx, f"{kernel_prefix}_copy_b")
         self.epi = None  # the epilogue as an elementwise node over (product, extras...)
+        self.linear = None  # on the host path: the epilogue as gemm's alpha and beta
         if comp is not None:
             from clgraph.expr.elemwise import Elemwise
 
@@ -163,12 +166,15 @@ class GemmStep(Step):
             # Constants written in as literals; operand 0 stays the product.
             self.epi_comp, self.epi_operands = inline_constants(self.epi)
             if self.provider == "host":
-                owned = _contiguous_owned(node.inputs[2:]) | {id(prod)}
-                self.epi_step = ElemwiseStep(self.epi, ctx, f"{kernel_prefix}_epi", owned)
+                self.linear = _blas_linear(self.epi_comp, node.outputs[0].dtype)
+                if self.linear is None:
+                    owned = _contiguous_owned(node.inputs[2:]) | {id(prod)}
+                    self.epi_step = ElemwiseStep(self.epi, ctx, f"{kernel_prefix}_epi", owned)
 
     def kernels(self) -> list[KernelDef]:
         if self.provider != "template":
-            return self.claim(self.epi_step.kernels()) if self.epi is not None else []
+            needs_kernel = self.epi is not None and self.linear is None
+            return self.claim(self.epi_step.kernels()) if needs_kernel else []
         copies = self.claim(self.copy.kernels()) if self.copy is not None else []
         a_dt, b_dt, c_dt = self.dtypes
         t = self.tile
@@ -254,10 +260,14 @@ class GemmStep(Step):
         if m == 0 or n == 0:
             return
         if self.provider == "host":
-            state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes),
-                                       [BufRef(la.buffer), BufRef(lb.buffer), BufRef(lc.buffer)],
-                                       node, writes=(2,)))
-            if self.epi is not None:
+            linear, lx = self.linear, None
+            if linear is not None and linear.addend is not None:
+                lx = state.layouts[self.epi_operands[linear.addend]]
+            reads = [la, lb] + ([lx] if lx is not None else [])
+            state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes, linear, lx),
+                                       [BufRef(lay.buffer) for lay in reads + [lc]],
+                                       node, writes=(len(reads),)))
+            if self.epi is not None and linear is None:
                 state.layouts[self.epi.inputs[0]] = lc
                 self.epi_step.prepare(state, out_layouts=outs)
             return
@@ -366,24 +376,51 @@ class HostGemm:
     b: Layout
     c: Layout
     dtypes: tuple[str, str, str]
+    # C = alpha * A . B + beta * X (`addend`, broadcast to C) in one gemm call, or None
+    linear: LinearEpilogue | None = None
+    addend: Layout | None = None
 
     @functools.cached_property
     def _views(self) -> list[HostView]:
-        return [HostView.of(lay, dt) for lay, dt in zip((self.a, self.b, self.c), self.dtypes)]
+        lays = [self.a, self.b] + ([self.addend] if self.addend is not None else []) + [self.c]
+        dts = list(self.dtypes[:2]) + [self.dtypes[2]] * (len(lays) - 2)
+        return [HostView.of(lay, dt) for lay, dt in zip(lays, dts)]
 
     def __call__(self, ctx, bufs) -> None:
-        with host_operands(ctx, bufs, self._views) as (x, y, out):
-            self._product(x, y, out)
+        with host_operands(ctx, bufs, self._views) as views:
+            self._product(views[0], views[1], views[-1], views[2] if len(views) == 4 else None)
 
-    def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-        if self.a.shape[1] == 0:
-            out[...] = 0
+    def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray,
+                 addend: np.ndarray | None) -> None:
+        lin = self.linear
+        beta = 0.0 if lin is None or addend is None else lin.beta
+        if addend is not None:
+            np.copyto(out, addend)  # gemm scales it by beta in place
+        if self.a.shape[1] == 0:  # an empty sum: the product is 0
+            if addend is None:
+                out[...] = 0
+            else:
+                out *= beta
             return
         c_dt = out.dtype
         x, y = (v if v.dtype == c_dt else v.astype(c_dt) for v in (x, y))
         (m, k), n = self.a.shape, self.b.shape[1]
         with host_blas_limit(2.0 * m * n * k):
-            np.dot(x, y, out=out)
+            if lin is None:
+                np.dot(x, y, out=out)
+            else:
+                gemm_for(c_dt)(lin.alpha, x, y, beta, out)
+
+
+def _blas_linear(comp, out_dtype: str) -> LinearEpilogue | None:
+    """The epilogue as gemm's alpha and beta, where it is linear, every operand it reads
+    has the output's dtype, and the host BLAS has a gemm with beta (runtime/host_blas.py)."""
+    lin = linear_epilogue(comp)
+    if lin is None or gemm_for(out_dtype) is None or comp.out_dtypes()[0] != out_dtype:
+        return None
+    if lin.addend is not None and comp.in_dtypes[lin.addend] != out_dtype:
+        return None
+    return lin
 
 
 def host_queue(ctx):

@@ -1,0 +1,159 @@
+"""Linear GEMM epilogues done by the host BLAS's own alpha and beta (C = a A.B + b X).
+
+On the host provider, `W - lr * dot(h.T, d)`, `0.9 * W - lr * dot(...)` and `dot(x, W) + b`
+need no epilogue kernel: C is filled with X and one gemm call does the rest. Checked here:
+the CBLAS binding itself on every operand layout against NumPy, the recognition of linear
+programs (and the refusal of others), and whole functions against NumPy and against the
+fallback (NumPy's product plus an epilogue kernel, as where no CBLAS gemm is found).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.lower.gemm as gemm_lowering
+import clgraph.tensor as T
+from clgraph.expr.scalar.composite import Composite, ScalarConstant
+from clgraph.expr.scalar.ops import Add, Cast, Mul, Neg, Sub
+from clgraph.lower.linear_epilogue import LinearEpilogue, linear_epilogue
+from clgraph.runtime.host_blas import gemm_for
+
+
+def _numpy_blas_is_openblas() -> bool:
+    return "openblas" in str(np.show_config(mode="dicts")).lower()
+
+
+@pytest.fixture
+def host_gemm():
+    if gemm_for("float32") is None:
+        assert not _numpy_blas_is_openblas(), "NumPy's OpenBLAS has cblas gemm: not found"
+        pytest.skip("NumPy's BLAS is not OpenBLAS: no CBLAS gemm to bind")
+    with cg.config.change_flags(gemm="host"):
+        yield
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_binding_every_layout(host_gemm, dtype):
+    gemm = gemm_for(dtype)
+    rng = np.random.default_rng(0)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+
+    def operand(shape, form):
+        r, c = shape
+        if form == "rows":
+            return rng.standard_normal((r, c)).astype(dtype)
+        if form == "cols":  # a transposed view: columns contiguous
+            return rng.standard_normal((c, r)).astype(dtype).T
+        if form == "sliced":  # rows contiguous, leading dimension larger than the width
+            return rng.standard_normal((r, c + 3)).astype(dtype)[:, 1:c + 1]
+        return rng.standard_normal((r, 2 * c)).astype(dtype)[:, ::2]  # strided: copied
+
+    for m, k, n in [(7, 5, 9), (1, 6, 4), (5, 1, 3), (4, 6, 1), (1, 1, 1)]:
+        for fa in ("rows", "cols", "sliced", "strided"):
+            for fb in ("rows", "cols", "sliced", "strided"):
+                a, b = operand((m, k), fa), operand((k, n), fb)
+                x = rng.standard_normal((m, n)).astype(dtype)
+                for alpha, beta in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)]:
+                    c = x.copy()
+                    gemm(alpha, a, b, beta, c)
+                    want = alpha * (a.astype("f8") @ b.astype("f8")) + beta * x
+                    np.testing.assert_allclose(c, want, rtol=tol, atol=tol,
+                                               err_msg=f"{m, k, n} {fa} {fb} {alpha} {beta}")
+    a, b = operand((3, 2), "rows"), operand((2, 4), "rows")
+    with pytest.raises(ValueError, match="rows must be contiguous"):
+        gemm(1.0, a, b, 0.0, np.zeros((4, 3), dtype).T)
+
+
+def _comp(nin, steps, dtype="float32"):
+    return Composite((dtype,) * nin, tuple(steps), (nin + len(steps) - 1,))
+
+
+def test_linear_forms_recognised():
+    c = ScalarConstant("float32", 0.5)
+    # x1 - 0.5 * x0 (an SGD update)
+    assert linear_epilogue(_comp(2, [(c, ()), (Mul(), (2, 0)), (Sub(), (1, 3))])) == \
+        LinearEpilogue(-0.5, 1, 1.0)
+    # x0 * 0.5 + x1 * 0.5 (weights on both sides)
+    got = linear_epilogue(_comp(2, [(c, ()), (Mul(), (0, 2)), (Mul(), (1, 2)), (Add(), (3, 4))]))
+    assert got == LinearEpilogue(0.5, 1, 0.5)
+    # x0 + x1 (a bias add), -x0 (no addend), x2 - x0 with an unused x1
+    assert linear_epilogue(_comp(2, [(Add(), (0, 1))])) == LinearEpilogue(1.0, 1, 1.0)
+    assert linear_epilogue(_comp(1, [(Neg(), (0,))])) == LinearEpilogue(-1.0, None, 0.0)
+    assert linear_epilogue(_comp(3, [(Sub(), (2, 0))])) == LinearEpilogue(-1.0, 2, 1.0)
+
+
+def test_other_forms_refused():
+    c = ScalarConstant("float32", 1.0)
+    refused = {
+        "product of operands": _comp(2, [(Mul(), (0, 1))]),
+        "constant term": _comp(1, [(c, ()), (Add(), (0, 1))]),
+        "two addends": _comp(3, [(Add(), (0, 1)), (Add(), (3, 2))]),
+        "product cancels": _comp(2, [(Sub(), (0, 0)), (Add(), (2, 1))]),
+        "a cast": _comp(2, [(Cast("float64"), (0,)), (Cast("float32"), (2,)), (Add(), (3, 1))]),
+        "integers": _comp(2, [(Add(), (0, 1))], dtype="int32"),
+    }
+    for name, comp in refused.items():
+        assert linear_epilogue(comp) is None, name
+
+
+def _functions(build):
+    """(function on the BLAS path, the same on the fallback path) from `build()`."""
+    fast = build()
+    orig = gemm_lowering.gemm_for
+    gemm_lowering.gemm_for = lambda dtype: None
+    try:
+        slow = build()
+    finally:
+        gemm_lowering.gemm_for = orig
+    return fast, slow
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_updates_and_bias_add_without_a_kernel(host_gemm, dtype):
+    rng = np.random.default_rng(1)
+    W0 = rng.standard_normal((14, 9)).astype(dtype)
+    lr, decay = np.asarray(0.1, dtype), np.asarray(0.9, dtype)
+    made = []
+
+    def build():
+        W = cg.shared(W0.copy(), name="W")
+        V = cg.shared(W0.copy(), name="V")
+        h, d = T.matrix("h", dtype=dtype), T.matrix("d", dtype=dtype)
+        b = T.vector("b", dtype=dtype)
+        out = T.dot(h, W) + b  # bias add: beta 1 on b's rows
+        fn = cg.function([h, d, b], out, updates=[(W, W - lr * T.dot(h.T, d)),
+                                                  (V, decay * V - lr * T.dot(h[::-1].T, d[::-1]))])
+        made.append((W, V))
+        return fn
+
+    fast, slow = _functions(build)
+    assert fast.kernels() == [] and len(slow.kernels()) == 3
+    hv, dv = rng.standard_normal((21, 14)).astype(dtype), rng.standard_normal((21, 9)).astype(dtype)
+    bv = rng.standard_normal(9).astype(dtype)
+    W, V = W0.astype("f8"), W0.astype("f8")
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    for _ in range(3):
+        want_out = hv.astype("f8") @ W + bv
+        W = W - lr * (hv.T @ dv)
+        V = decay * V - lr * (hv.T @ dv)
+        for fn, (Ws, Vs) in zip((fast, slow), made, strict=True):
+            np.testing.assert_allclose(fn(hv, dv, bv), want_out, rtol=tol, atol=tol)
+            np.testing.assert_allclose(Ws.get_value(), W, rtol=tol, atol=tol)
+            np.testing.assert_allclose(Vs.get_value(), V, rtol=tol, atol=tol)
+
+
+def test_empty_inner_dimension_and_broadcast_addend(host_gemm):
+    """k = 0: the product is zeros, the result beta * X (or 0); a scalar addend broadcasts."""
+    x, W, s = T.fmatrix("x"), T.fmatrix("W"), T.fscalar("s")
+    add = cg.function([x, W, s], T.dot(x, W) + s)
+    scale = cg.function([x, W], T.dot(x, W) * 2)
+    assert add.kernels() == [] and scale.kernels() == []
+    xe, We = np.zeros((3, 0), "f4"), np.zeros((0, 4), "f4")
+    np.testing.assert_array_equal(add(xe, We, np.float32(1.5)), np.full((3, 4), 1.5, "f4"))
+    np.testing.assert_array_equal(scale(xe, We), np.zeros((3, 4), "f4"))
+    rng = np.random.default_rng(2)
+    xv, Wv = rng.standard_normal((5, 3)).astype("f4"), rng.standard_normal((3, 4)).astype("f4")
+    np.testing.assert_allclose(add(xv, Wv, np.float32(-2.0)), xv @ Wv - 2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scale(xv, Wv), 2 * (xv @ Wv), rtol=1e-5, atol=1e-5)
