@@ -66,3 +66,32 @@ class Elementwise6:
         global_size = ((n + 7) // 8,)
         self.kernel(self.queue, global_size, None, n, x.data, w.data, out.data)
         return out
+
+
+ADD_ONE_SOURCE = r"""
+/* out = x + 1, one work-item per element: the smallest useful launch. */
+__kernel void add_one(__global const float* restrict x, __global float* restrict out)
+{
+    const size_t i = get_global_id(0);
+    out[i] = x[i] + 1.0f;
+}
+"""
+
+
+class AddOneRoundTrip:
+    """`x + 1` for a small NumPy float32 array by hand with pyopencl, the least a call can
+    do: a buffer holding a copy of the input, one launch, a blocking read into a new array.
+    Its time is the device's round-trip floor under clgraph's call overhead."""
+
+    def __init__(self, context: Any, queue: Any):
+        self.context, self.queue = context, queue
+        self.kernel = cl.Program(context, ADD_ONE_SOURCE).build().add_one
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        mf = cl.mem_flags
+        src = cl.Buffer(self.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=x)
+        dst = cl.Buffer(self.context, mf.WRITE_ONLY, x.nbytes)
+        self.kernel(self.queue, x.shape, None, src, dst)
+        out = np.empty_like(x)
+        cl.enqueue_copy(self.queue, out, dst, is_blocking=True)
+        return out

@@ -501,11 +501,32 @@ def case_dot(r: Runner) -> list[Row]:
     return rows
 
 
+OVERHEAD_TARGET_S = 20e-6
+
+
 def case_overhead(r: Runner) -> list[Row]:
     n = r.s.overhead_n
     x = np.arange(n, dtype=np.float32)
+
+    def floor(row: Row, _run: Any) -> None:
+        """The same call by hand with pyopencl: the device's own round trip."""
+        try:
+            by_hand = reference_kernels.AddOneRoundTrip(r.ctx.context, r.queue)
+            _allclose(0, 0)(by_hand(x), x + 1)
+            t = r.time(lambda: by_hand(x), r.s.overhead_calls)
+        except Exception as exc:
+            row.notes.append(f"hand-written round trip failed: {type(exc).__name__}")
+            return
+        text = f"the same by hand in pyopencl (copy in, launch, blocking read) {t * 1e6:.0f} µs"
+        if row.clgraph:
+            met = "met" if row.clgraph <= OVERHEAD_TARGET_S else "MISSED"
+            text += (f": clgraph adds {(row.clgraph - t) * 1e6:.0f} µs; target <= "
+                     f"{OVERHEAD_TARGET_S * 1e6:.0f} µs: {met}")
+        row.notes.append(text)
+
     return [r.case(f"(g) call overhead x + 1, {n} f32, NumPy in/out", lambda m, x: x + 1, [x],
-                   device=False, check=_allclose(0, 0), unit="us", calls=r.s.overhead_calls)]
+                   device=False, check=_allclose(0, 0), unit="us", calls=r.s.overhead_calls,
+                   after=floor)]
 
 
 def _training_case(model: str, label: str) -> Callable[[Runner], list[Row]]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 
 import numpy as np
@@ -120,7 +121,22 @@ def test_host_products_use_buffers_in_place(ctx, monkeypatch):
         np.testing.assert_allclose(gx, x.T @ href, rtol=1e-4, atol=1e-3)
 
 
-def _mlp_step(sizes=(40, 30, 20, 5), n=16):
+@contextlib.contextmanager
+def _no_blas_beta(active: bool):
+    """Lower as if the host BLAS had no gemm with beta (linear epilogues become kernels)."""
+    orig = gemm.gemm_for
+    if active:
+        gemm.gemm_for = lambda dtype: None
+    try:
+        yield
+    finally:
+        gemm.gemm_for = orig
+
+
+def _mlp_step(sizes=(40, 30, 20, 5), n=16, kernel_updates=False):
+    """A ReLU MLP's training step (no biases) on the host GEMM provider. `kernel_updates`:
+    the weight updates as epilogue kernels (as where the BLAS has no gemm with beta, or
+    with a non-linear update rule), not inside the products."""
     rng = np.random.default_rng(1)
     params = [cg.shared(rng.standard_normal((a, b)).astype(np.float32) * 0.3, name=f"W{k}")
               for k, (a, b) in enumerate(zip(sizes, sizes[1:]))]
@@ -132,7 +148,7 @@ def _mlp_step(sizes=(40, 30, 20, 5), n=16):
             h = T.nnet.relu(h)
     loss = T.mean(T.nnet.categorical_crossentropy(T.nnet.softmax(h), y))
     grads = cg.grad(loss, params)
-    with cg.config.change_flags(gemm="host"):
+    with cg.config.change_flags(gemm="host"), _no_blas_beta(kernel_updates):
         fn = cg.function([x, y], loss, updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
     xv = rng.standard_normal((n, sizes[0])).astype(np.float32)
     yv = rng.integers(0, sizes[-1], n).astype(np.int32)
@@ -186,7 +202,7 @@ def test_gated_training_step_matches_numpy(monkeypatch):
     import clgraph.runtime.execute as execute
 
     monkeypatch.setattr(execute, "GATE_MIN_LAUNCHES", 2)  # this small step's tail is short
-    fn, params, xv, yv = _mlp_step(n=64)
+    fn, params, xv, yv = _mlp_step(n=64, kernel_updates=True)
     w0 = [p.get_value() for p in params]
     loss = float(fn(xv, yv))
     # the tail is gated on CPU devices (where the calling thread shares cores with PoCL)
@@ -220,7 +236,7 @@ def test_independent_launches_are_deferred_past_host_products():
     from clgraph.lower.plan import HostCall as HC
     from clgraph.runtime.execute import _defer_launches
 
-    fn, params, xv, yv = _mlp_step(n=32)
+    fn, params, xv, yv = _mlp_step(n=32, kernel_updates=True)
     fn(xv, yv)
     state = next(iter(fn.plan._prepared.values()))
     order = state.bound.work
