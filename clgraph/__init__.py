@@ -7,7 +7,7 @@ Stages: expr (graph) -> diff (gradients) -> simplify (rewrites) -> lower (plan, 
 -> runtime (device, cache, execution).
 """
 
-from clgraph import gradient, printing
+from clgraph import gradient, ifelse, printing
 from clgraph.compile.function import Function, function
 from clgraph.compile.io import Out
 from clgraph.config import config
@@ -16,5 +16,5 @@ from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "Out", "config", "function", "grad", "gradient", "printing", "shared",
-           "__version__"]
+__all__ = ["Function", "Out", "config", "function", "grad", "gradient", "ifelse", "printing",
+           "shared", "__version__"]

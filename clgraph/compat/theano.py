@@ -11,18 +11,13 @@ named like Theano's and puts them in `sys.modules`:
 - `theano.sandbox.rng_mrg.MRG_RandomStreams` -> the same `RandomStreams`
 - `theano.gradient` -> `clgraph.gradient`; `theano.printing` -> `clgraph.printing`
 - `theano.compile` (`.mode`, `.nanguardmode`, `.debugmode`, `.io`) -> `clgraph.compile`
-- `theano.ifelse.ifelse` -> `ifelse` below (not lazy, see there)
+- `theano.ifelse` -> `clgraph.ifelse` (lazy: only the branch taken runs)
 - `theano.config` -> `clgraph.config` (an attribute, as in Theano)
 
 Attribute look-ups on these modules forward to the clgraph module at the time of the
 look-up; a name clgraph lacks raises AttributeError naming both the Theano and the clgraph
 module. Not provided: `theano.In` (clgraph has no `In` yet) and `theano.scan`, which is
 a stub raising NotImplementedError.
-
-`ifelse` is NOT lazy: `ifelse(cond, a, b)` is `T.switch(cond, a, b)` with the scalar
-condition broadcast, so both branches are always computed (Theano's ifelse computes only
-the chosen one). Results are the same; the cost is that of both branches, and a branch
-that would fail or be slow is still run. This lives only in the compat namespace.
 
 A real Theano: if a module `theano` that is not ours is already imported, `install()`
 raises `TheanoConflictError` (replacing it under live references would mix two
@@ -45,6 +40,7 @@ import clgraph.compile.debugmode
 import clgraph.compile.io
 import clgraph.compile.mode
 import clgraph.gradient
+import clgraph.ifelse
 import clgraph.printing
 import clgraph.tensor
 import clgraph.tensor.nnet
@@ -54,6 +50,7 @@ import clgraph.tensor.random
 import clgraph.tensor.signal
 import clgraph.tensor.signal.pool
 from clgraph.config import config
+from clgraph.ifelse import ifelse
 
 __all__ = ["TheanoConflictError", "TheanoShadowWarning", "ifelse", "install", "installed",
            "module_names", "scan", "uninstall"]
@@ -102,48 +99,6 @@ class _ForwardModule(types.ModuleType):
 
 
 # ---------------------------------------------------------------- missing features
-def ifelse(condition: Any, then_branch: Any, else_branch: Any, name: str | None = None) -> Any:
-    """Theano's `ifelse`, NOT lazy: `T.switch` on the scalar `condition`, broadcast.
-
-    Both branches are computed every call; the value is the chosen branch's. Branches may be
-    single variables or equally long lists/tuples of them (a list comes back). Each pair must
-    have the same number of dimensions; a Python number or array takes the other branch's
-    dtype.
-    """
-    T = clgraph.tensor
-    cond = T.as_tensor_variable(condition)
-    if cond.ndim != 0:
-        raise TypeError(f"ifelse: the condition must be a scalar, got {cond.type}")
-    many = isinstance(then_branch, (list, tuple))
-    thens = list(then_branch) if many else [then_branch]
-    elses = list(else_branch) if isinstance(else_branch, (list, tuple)) else [else_branch]
-    if len(thens) != len(elses):
-        raise ValueError(f"ifelse: {len(thens)} then-branch outputs but {len(elses)} "
-                         "else-branch outputs")
-    outs = []
-    for i, (a, b) in enumerate(zip(thens, elses)):
-        a_var, b_var = isinstance(a, T.Variable), isinstance(b, T.Variable)
-        if a_var and not b_var:
-            a = T.as_tensor_variable(a)
-            b = T.constant(b, dtype=a.dtype)
-        elif b_var and not a_var:
-            b = T.as_tensor_variable(b)
-            a = T.constant(a, dtype=b.dtype)
-        else:
-            a, b = T.as_tensor_variable(a), T.as_tensor_variable(b)
-        if a.ndim != b.ndim:
-            raise TypeError(f"ifelse: output {i}: branches have different numbers of "
-                            f"dimensions ({a.type} vs {b.type})")
-        if a.dtype != b.dtype:
-            raise TypeError(f"ifelse: output {i}: branches have different dtypes "
-                            f"({a.dtype} vs {b.dtype}); cast one of them")
-        out = T.switch(cond, a, b)
-        if name is not None:
-            out.name = name if len(thens) == 1 else f"{name}[{i}]"
-        outs.append(out)
-    return outs if many else outs[0]
-
-
 def scan(*args: Any, **kwargs: Any) -> Any:
     """`theano.scan` is not implemented in clgraph (no Scan op yet)."""
     raise NotImplementedError("theano.scan: clgraph has no scan (symbolic loops) yet; "
@@ -188,8 +143,7 @@ def _build() -> dict[str, types.ModuleType]:
         MRG_RandomStreams=rs)
     mod("theano.gradient", clgraph.gradient, "theano.gradient -> clgraph.gradient.")
     mod("theano.printing", clgraph.printing, "theano.printing -> clgraph.printing.")
-    mod("theano.ifelse", None, "theano.ifelse: a non-lazy ifelse (T.switch), see ifelse.",
-        ifelse=ifelse)
+    mod("theano.ifelse", clgraph.ifelse, "theano.ifelse -> clgraph.ifelse (lazy).")
     mod("theano.compile", clgraph.compile, "theano.compile -> clgraph.compile.",
         function=clgraph.function, Out=clgraph.Out)
     mod("theano.compile.mode", clgraph.compile.mode,

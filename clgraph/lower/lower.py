@@ -12,19 +12,22 @@ import numpy as np
 from clgraph.expr.blas import Dot22, GemmEpilogue
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.ifelse import IfElse
 from clgraph.expr.join import Join
 from clgraph.expr.reduce import Argmax, Reduce
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
 from clgraph.expr.variable import Constant, Variable
+from clgraph.lower.branches import branch_guards, lazy_order
 from clgraph.lower.elemwise import ElemwiseStep
 from clgraph.lower.gemm import GemmStep
+from clgraph.lower.ifelse import IfElseStep
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.memory import plan_memory
-from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error
+from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error, node_label
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
 from clgraph.lower.schedule import schedule_host_work
@@ -37,7 +40,7 @@ LOWERINGS: dict[type, type[Step]] = {
     IncSubtensor: IncSubtensorStep, Join: JoinStep,
     Reduce: ReduceStep, Argmax: ArgmaxStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
-    Dot22: GemmStep, GemmEpilogue: GemmStep,
+    Dot22: GemmStep, GemmEpilogue: GemmStep, IfElse: IfElseStep,
 }
 # Neural-network ops (issue 6): softmax, row picks, conv, pool, random numbers.
 from clgraph.lower.nnet_registry import NNET_LOWERINGS  # noqa: E402
@@ -85,7 +88,10 @@ class Plan:
         owned = {id(v) for v in self.slot_vars}
         host_vars: set[int] = set()  # values HostValueStep computes per shape signature
         self.steps: list[Step] = []
-        for i, node in enumerate(fgraph.toposort()):
+        order = fgraph.toposort()
+        # lazy ifelse: per node, the branch conditions it waits for (lower/branches.py)
+        self.guards = branch_guards(fgraph, order)
+        for i, node in enumerate(order):
             try:
                 step = _step_for(node, ctx, f"k{i}", owned, host_vars)
             except Exception as exc:
@@ -99,7 +105,7 @@ class Plan:
         t0 = time.perf_counter()
         rendered = {id(s): s.kernels() for s in self.steps}
         self.render_seconds = time.perf_counter() - t0  # Mako rendering, for profiles
-        self.steps = schedule_host_work(self.steps, rendered)
+        self.steps = lazy_order(schedule_host_work(self.steps, rendered), self.guards)
         self.kernel_defs: list[KernelDef] = [k for s in self.steps for k in rendered[id(s)]]
         self.kernel_alias = _dedupe(self.kernel_defs)
         self.source = self._assemble()
@@ -160,20 +166,33 @@ class Plan:
         """Prepare steps[first:] into `state`, stopping at a host sync point (state.sync)."""
         for idx in range(first, len(self.steps)):
             step = self.steps[idx]
+            start = len(state.work)
             try:
-                if step.sync_vars and any(v not in state.host_values for v in step.sync_vars):
+                guards = self.guards.get(id(step.node), ())
+                if guards and not _branch_taken(guards, state):
+                    state.step_ranges.append((start, start))  # not prepared: no work
+                    continue
+                needs = step.sync_vars + tuple(c for c, _ in guards)
+                if needs and any(v not in state.host_values for v in needs):
                     step.presync(state)
-                    wanted = [v for s in self.steps[idx:] for v in s.sync_vars
+                    unknown = [v for v in needs if v not in state.layouts]
+                    if unknown:  # lazy_order computes every condition before its branches
+                        raise RuntimeError(f"{node_label(step.node)}: {unknown[0]} is needed "
+                                           "on the host before it is computed")
+                    wanted = [v for s in self.steps[idx:] for v in self._needs(s)
                               if v in state.layouts and v not in state.host_values]
                     state.sync = SyncPoint(idx, list(dict.fromkeys(wanted)))
                     return
-                start = len(state.work)
                 step.prepare(state)
             except Exception as exc:
                 annotate_error(exc, step.node, state)
                 raise
             state.step_ranges.append((start, len(state.work)))
             _track_host_values(step.node, state)
+
+    def _needs(self, step: Step) -> tuple:
+        """Values `step` needs on the host: its own sync vars and its guards' conditions."""
+        return step.sync_vars + tuple(c for c, _ in self.guards.get(id(step.node), ()))
 
     def resume(self, state: PrepareState, values: list) -> PrepareState:
         """The continuation of partial `state` once its sync vars have these host values
@@ -211,6 +230,18 @@ def _dedupe(defs: list[KernelDef]) -> dict[str, str]:
         else:
             seen[key] = k.name
     return alias
+
+
+def _branch_taken(guards, state: PrepareState) -> bool:
+    """False once a guard's condition is known and selects the other branch (a node inside
+    a branch not taken is never prepared, so its inner conditions are not needed)."""
+    for cond, then in guards:
+        value = state.host_values.get(cond)
+        if value is None:
+            return True  # not known yet: the step's sync point reads it
+        if bool(np.asarray(value)) != then:
+            return False
+    return True
 
 
 def _track_host_values(node, state: PrepareState) -> None:

@@ -297,6 +297,8 @@ class Executor:
             if state.sync is not None and state.sync.step == i:
                 state = self._resume(state, bufs, queue)
             lo, hi = state.step_ranges[i]
+            if any(o not in state.layouts for o in step.node.outputs):
+                continue  # in an ifelse branch not taken: not prepared
             checker.before(step, bufs, state)
             for work in state.work[lo:hi]:
                 self.enqueue(work, bufs, state, queue)
