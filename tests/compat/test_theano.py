@@ -194,7 +194,8 @@ def test_real_theano_installed_warns_and_shadows(compat, monkeypatch):
     assert compat.installed()
 
 
-def test_ifelse_not_lazy_but_correct(compat):
+def test_ifelse_lazy_and_correct(compat):
+    """theano.ifelse is clgraph's lazy ifelse (tests/ops/test_ifelse.py checks laziness)."""
     import theano
     import theano.tensor as T
     from theano.ifelse import ifelse
@@ -222,8 +223,9 @@ def test_ifelse_not_lazy_but_correct(compat):
     assert float(h(0, 5.0)) == 0.0 and float(h(1, 5.0)) == 5.0
     with pytest.raises(TypeError, match="scalar"):
         ifelse(a, a, b)
-    with pytest.raises(TypeError, match="dimensions"):
+    with pytest.raises(TypeError, match="one dtype and rank"):
         ifelse(c, a, T.matrix())
+    assert ifelse is cg.ifelse.ifelse
 
 
 def test_mrg_random_streams_and_nanguard(compat):
