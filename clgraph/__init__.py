@@ -12,9 +12,10 @@ from clgraph.compile.function import Function, function
 from clgraph.compile.io import Out
 from clgraph.config import config
 from clgraph.gradient import grad
+from clgraph.scan import scan
 from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
 __all__ = ["Function", "Out", "config", "function", "grad", "gradient", "ifelse", "printing",
-           "shared", "__version__"]
+           "scan", "shared", "__version__"]

@@ -15,6 +15,7 @@ from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.ifelse import IfElse
 from clgraph.expr.join import Join
 from clgraph.expr.reduce import Argmax, Reduce
+from clgraph.expr.scan_op import Scan
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
@@ -30,6 +31,7 @@ from clgraph.lower.memory import plan_memory
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error, node_label
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
+from clgraph.lower.scan import ScanStep
 from clgraph.lower.schedule import schedule_host_work
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
 from clgraph.lower.views import ViewStep
@@ -40,7 +42,7 @@ LOWERINGS: dict[type, type[Step]] = {
     IncSubtensor: IncSubtensorStep, Join: JoinStep,
     Reduce: ReduceStep, Argmax: ArgmaxStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
-    Dot22: GemmStep, GemmEpilogue: GemmStep, IfElse: IfElseStep,
+    Dot22: GemmStep, GemmEpilogue: GemmStep, IfElse: IfElseStep, Scan: ScanStep,
 }
 # Neural-network ops (issue 6): softmax, row picks, conv, pool, random numbers.
 from clgraph.lower.nnet_registry import NNET_LOWERINGS  # noqa: E402
@@ -78,7 +80,8 @@ class Plan:
 
     MAX_SHAPE_CACHE = 64
 
-    def __init__(self, fgraph: FunctionGraph, ctx) -> None:
+    def __init__(self, fgraph: FunctionGraph, ctx, prefix: str = "k") -> None:
+        """`prefix` starts every kernel name (a Scan's inner plan nests its own)."""
         self.fgraph = fgraph
         self.ctx = ctx
         consts = [v for v in fgraph.variables if isinstance(v, Constant)
@@ -93,7 +96,7 @@ class Plan:
         self.guards = branch_guards(fgraph, order)
         for i, node in enumerate(order):
             try:
-                step = _step_for(node, ctx, f"k{i}", owned, host_vars)
+                step = _step_for(node, ctx, f"{prefix}{i}", owned, host_vars)
             except Exception as exc:
                 annotate_error(exc, node)
                 raise
@@ -188,7 +191,7 @@ class Plan:
                 annotate_error(exc, step.node, state)
                 raise
             state.step_ranges.append((start, len(state.work)))
-            _track_host_values(step.node, state)
+            track_host_values(step.node, state)
 
     def _needs(self, step: Step) -> tuple:
         """Values `step` needs on the host: its own sync vars and its guards' conditions."""
@@ -244,7 +247,7 @@ def _branch_taken(guards, state: PrepareState) -> bool:
     return True
 
 
-def _track_host_values(node, state: PrepareState) -> None:
+def track_host_values(node, state: PrepareState) -> None:
     """Small integer results of host-known inputs are known too (shape arithmetic)."""
     outs = node.outputs
     if any(o in state.host_values for o in outs):

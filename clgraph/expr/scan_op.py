@@ -1,0 +1,105 @@
+"""Scan: Theano's symbolic loop, as an op holding its inner graph.
+
+Inputs: the number of steps (an int64 scalar), the sequences, the initial values of the
+recurrent outputs, the non-sequences (explicit ones, then the variables the step function
+read without being given them: shared variables, outer tensors). The inner graph's inputs
+are placeholders for one element of each sequence, the previous value of each recurrent
+output and each non-sequence, in that order; its outputs are one step's outputs. The op's
+outputs are every step's outputs stacked on a new first axis, in the order computed.
+
+Lowering (lower/scan.py) unrolls the loop per shape signature, so each step's kernels run
+straight from the plan; the gradient (`L_op`) is a second Scan running backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from clgraph.expr import dtypes as D
+from clgraph.expr.apply import Apply
+from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.op import Op
+from clgraph.expr.type import TensorType
+from clgraph.expr.variable import TensorVariable
+
+__all__ = ["Scan"]
+
+
+@dataclass(frozen=True, eq=False)
+class Scan(Op):
+    inner: FunctionGraph = field(default=None, repr=False)  # type: ignore[assignment]
+    n_seqs: int = 0
+    recurrent: tuple[bool, ...] = ()  # per output: fed back as the next step's input
+    go_backwards: bool = False
+
+    @property
+    def n_states(self) -> int:
+        return sum(self.recurrent)
+
+    def split(self, inputs: list) -> tuple:
+        """(n_steps, sequences, initial values, non-sequences) of the node's inputs."""
+        s, r = self.n_seqs, self.n_states
+        return inputs[0], inputs[1:1 + s], inputs[1 + s:1 + s + r], inputs[1 + s + r:]
+
+    def make_node(self, n_steps, *inputs) -> Apply:
+        from clgraph.tensor.basic import as_tensor_variable
+
+        n_steps = as_tensor_variable(n_steps)
+        if n_steps.ndim != 0 or not D.is_int(n_steps.dtype):
+            raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
+        inputs = [as_tensor_variable(v) for v in inputs]
+        if len(inputs) != len(self.inner.inputs):
+            raise TypeError(f"scan: the inner graph takes {len(self.inner.inputs)} inputs, "
+                            f"got {len(inputs)}")
+        _, seqs, inits, _ = self.split([n_steps] + inputs)
+        for seq in seqs:
+            if seq.ndim == 0:
+                raise TypeError(f"scan: sequence {seq} is a scalar; sequences are iterated "
+                                "over their first axis")
+        static_n = None
+        if isinstance(getattr(n_steps, "data", None), np.ndarray):
+            static_n = int(n_steps.data)
+        outs = []
+        for inner_out in self.inner.outputs:
+            outs.append(TensorVariable(TensorType(inner_out.dtype,
+                                                  (static_n, *inner_out.type.shape))))
+        for init, ph in zip(inits, self.inner.inputs[self.n_seqs:]):
+            if init.dtype != ph.dtype or init.ndim != ph.ndim:
+                raise TypeError(f"scan: initial value {init} ({init.type}) does not match "
+                                f"the step's input {ph.type}")
+        return Apply(self, [n_steps, *inputs], outs)
+
+    def perform(self, node, inputs):
+        from clgraph.compile.debugmode import evaluate
+
+        n, seqs, inits, nonseqs = self.split(inputs)
+        n = int(n)
+        ph = self.inner.inputs
+        prev = list(inits)
+        stacks: list[list] = [[] for _ in self.inner.outputs]
+        for t in range(n):
+            idx = n - 1 - t if self.go_backwards else t
+            values = [s[idx] for s in seqs] + prev + list(nonseqs)
+            outs = evaluate(self.inner, dict(zip(ph, values, strict=True)))
+            for k, v in enumerate(outs):
+                stacks[k].append(np.asarray(v, dtype=self.inner.outputs[k].dtype))
+            prev = [v for v, r in zip(outs, self.recurrent) if r]
+        results = []
+        for k, out in enumerate(node.outputs):
+            if stacks[k]:
+                results.append(np.stack(stacks[k]).astype(out.dtype))
+            else:  # no steps: the shape of one step's output is unknown without running it
+                results.append(np.zeros((0,) + tuple(d or 0 for d in out.type.shape[1:]),
+                                        dtype=out.dtype))
+        return results
+
+    def L_op(self, node, grads):
+        from clgraph.scan import scan_grad
+
+        return scan_grad(self, node, grads)
+
+    def __str__(self) -> str:
+        return f"Scan{{{len(self.inner.outputs)} output(s)" + \
+            (", backwards}" if self.go_backwards else "}")

@@ -1,0 +1,122 @@
+"""Lowering of Scan: the loop unrolled into the plan, once per shape signature.
+
+The inner graph is optimized and lowered once (its steps and kernels join the program,
+named under the Scan's kernel prefix). `prepare` knows the number of steps (shapes and
+integer inputs are on the host; a computed count is read back at a sync point), so it
+prepares the inner steps once per iteration: each sequence's element t is a view into the
+sequence, each recurrent input is the buffer the previous iteration wrote, and a copy
+kernel stores each step output into its slice of the stacked output. The work list then
+holds every iteration's launches back to back; the memory planner reuses the buffers
+of iterations that are done.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clgraph.lower.elemwise import copy_step
+from clgraph.lower.layout import Layout, contiguous_strides
+from clgraph.lower.plan import PrepareState, Step, node_label
+
+__all__ = ["ScanStep"]
+
+
+class ScanStep(Step):
+    def __init__(self, node, ctx, kernel_prefix) -> None:
+        from clgraph.lower.lower import Plan, track_host_values
+        from clgraph.simplify.passes import optimize
+
+        super().__init__(node, ctx, kernel_prefix)
+        op = node.op
+        self.sync_vars = (node.inputs[0],)  # the number of steps
+        inner = optimize(op.inner)
+        self.inner = inner
+        self.sub = Plan(inner, ctx, prefix=f"{kernel_prefix}_")
+        self._track = track_host_values
+        for step in self.sub.steps:
+            if step.sync_vars or self.sub.guards:
+                raise NotImplementedError(
+                    f"{node_label(node)}: scan: {step.node.op} in the step function needs "
+                    "values read back from the device (data-dependent shapes or ifelse); "
+                    "not supported inside scan")
+        self.stores = [copy_step(out, ctx, f"{kernel_prefix}_st{k}")
+                       for k, out in enumerate(inner.outputs)]
+        # The inner kernels take their inputs as C-contiguous (graph inputs are): an outer
+        # sequence, initial value or non-sequence that is a view is copied once first.
+        _, seqs, inits, nonseqs = op.split(node.inputs)
+        self.copies = {id(v): copy_step(v, ctx, f"{kernel_prefix}_in{k}")
+                       for k, v in enumerate([*seqs, *inits, *nonseqs])}
+
+    def kernels(self) -> list:
+        defs = list(self.sub.kernel_defs)
+        for _, step in [*self.stores, *self.copies.values()]:
+            defs += self.claim(step.kernels())
+        return defs
+
+    def _contiguous(self, var, state: PrepareState) -> Layout:
+        """`var`'s layout, or that of a contiguous copy of it (enqueued here)."""
+        lay = state.layouts[var]
+        want = contiguous_strides(tuple(lay.shape))
+        if all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides, want)):
+            return lay
+        copy_node, step = self.copies[id(var)]
+        step.prepare(state)
+        return state.layouts[copy_node.outputs[0]]
+
+    def prepare(self, state: PrepareState) -> None:
+        node, op = self.node, self.node.op
+        n_var, seqs, inits, nonseqs = op.split(node.inputs)
+        n = int(np.asarray(state.host_values[n_var]))
+        if n < 0:
+            raise ValueError(f"{node_label(node)}: scan: the number of steps is {n}")
+        seq_lays = [self._contiguous(s, state) for s in seqs]
+        for s, lay in zip(seqs, seq_lays):
+            if lay.shape[0] < n:
+                raise ValueError(f"{node_label(node)}: scan: n_steps is {n} but sequence {s} "
+                                 f"has only {lay.shape[0]} elements")
+        ph = self.inner.inputs
+        seq_ph = ph[:op.n_seqs]
+        state_ph = ph[op.n_seqs:op.n_seqs + op.n_states]
+        for var, outer in zip(ph[op.n_seqs + op.n_states:], nonseqs):
+            state.layouts[var] = self._contiguous(outer, state)
+            if outer in state.host_values:
+                state.host_values[var] = state.host_values[outer]
+        for const in self.sub.constants:
+            state.layouts[const] = state.static_buffer(np.asarray(const.data))
+            state.host_values[const] = const.data
+        prev = [self._contiguous(i, state) for i in inits]
+        stacks: list[Layout | None] = [None] * len(self.inner.outputs)
+        slices: list = [None] * len(self.inner.outputs)
+        for t in range(n):
+            idx = n - 1 - t if op.go_backwards else t
+            for var, lay in zip(seq_ph, seq_lays):
+                state.layouts[var] = Layout(lay.buffer, lay.shape[1:], lay.strides[1:],
+                                            lay.offset + idx * lay.strides[0])
+            for var, lay in zip(state_ph, prev):
+                state.layouts[var] = lay
+            for inner_node in self.inner.toposort():  # stale host values of iteration t-1
+                for out in inner_node.outputs:
+                    state.host_values.pop(out, None)
+            for step in self.sub.steps:
+                step.prepare(state)
+                self._track(step.node, state)
+            for k, (out, (_, store)) in enumerate(zip(self.inner.outputs, self.stores)):
+                lay = state.layouts[out]
+                if stacks[k] is None:
+                    stacks[k] = state.new_buffer((n, *lay.shape), out.dtype)
+                elif tuple(lay.shape) != tuple(stacks[k].shape[1:]):
+                    raise ValueError(f"{node_label(node)}: scan: output {k} has shape "
+                                     f"{lay.shape} at step {t} but {stacks[k].shape[1:]} "
+                                     "at step 0; every step's outputs must keep their shapes")
+                stack = stacks[k]
+                size = int(np.prod(lay.shape, dtype=np.int64))
+                slices[k] = Layout(stack.buffer, tuple(lay.shape),
+                                   contiguous_strides(tuple(lay.shape)), stack.offset + t * size)
+                store.prepare(state, out_layouts=[slices[k]])
+            # the next step reads this step's values from their (contiguous) stacked slices
+            prev = [lay for lay, r in zip(slices, op.recurrent) if r]
+        for k, (var, out) in enumerate(zip(node.outputs, self.inner.outputs)):
+            if stacks[k] is None:  # no steps: one step's shape is known only statically
+                shape = tuple(d if d is not None else 0 for d in out.type.shape)
+                stacks[k] = state.new_buffer((0, *shape), out.dtype)
+            state.layouts[var] = stacks[k]

@@ -1,0 +1,206 @@
+"""`scan`: Theano's symbolic loop (`cg.scan`), and its gradient (a Scan running backwards).
+
+    outputs, updates = cg.scan(fn, sequences=None, outputs_info=None, non_sequences=None,
+                               n_steps=None, go_backwards=False)
+
+`fn` is called once, on placeholders, with one element of each sequence, then the previous
+value of each output that has an initial value in `outputs_info` (None there: the output
+is not fed back), then the non-sequences; it returns the step's outputs (one variable or a
+list). Variables `fn` reads without being given them (shared weights, outer tensors) become
+non-sequences by themselves. The outputs come back stacked on a new first axis in the order
+computed; `updates` is empty (updates made inside the step are not supported).
+
+The number of steps is the shortest sequence's length, or `n_steps` (at most that length).
+Supported taps: a sequence's element t (taps [0]) and an output's previous value (taps
+[-1]); other taps raise NotImplementedError.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from clgraph.expr import dtypes as D
+from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
+from clgraph.expr.scan_op import Scan
+from clgraph.expr.type import TensorType
+from clgraph.expr.variable import Constant, TensorVariable
+
+__all__ = ["scan"]
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _tap_value(entry, key: str, allowed: list, what: str):
+    """The variable of a sequence or outputs_info entry, checking Theano's `taps`."""
+    if isinstance(entry, dict):
+        taps = entry.get("taps", allowed)
+        if list(taps) != allowed:
+            raise NotImplementedError(f"scan: {what} taps {list(taps)}: only {allowed} is "
+                                      "supported")
+        return entry.get(key)
+    return entry
+
+
+def _placeholder(type_: TensorType, name: str) -> TensorVariable:
+    var = TensorVariable(type_)
+    var.name = name
+    return var
+
+
+def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
+         non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
+         name: str | None = None) -> tuple[Any, OrderedDict]:
+    """Theano's scan (see the module doc): (outputs, updates)."""
+    from clgraph import tensor as T
+
+    seqs = [T.as_tensor_variable(_tap_value(s, "input", [0], "sequence"))
+            for s in _as_list(sequences)]
+    for k, s in enumerate(seqs):
+        if s.ndim == 0:
+            raise TypeError(f"scan: sequence {k} ({s}) is a scalar; sequences are iterated "
+                            "over their first axis")
+    infos = _as_list(outputs_info)
+    inits = [None if i is None else T.as_tensor_variable(_tap_value(i, "initial", [-1],
+                                                                    "outputs_info"))
+             for i in infos]
+    nonseqs = [T.as_tensor_variable(v) for v in _as_list(non_sequences)]
+    seq_ph = [_placeholder(TensorType(s.dtype, s.type.shape[1:]), f"{s.name or 'seq'}[t]")
+              for s in seqs]
+    state_ph = [_placeholder(i.type, f"{i.name or 'state'}[t-1]") for i in inits if i is not None]
+    nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
+    result = fn(*seq_ph, *state_ph, *nonseq_ph)
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        result, updates = result
+        if updates:
+            raise NotImplementedError("scan: updates made inside the step function (random "
+                                      "numbers, shared variables) are not supported")
+    single = not isinstance(result, (list, tuple))
+    outs = [T.as_tensor_variable(o) for o in _as_list(result)]
+    if not infos:
+        inits = [None] * len(outs)
+    if len(inits) != len(outs):
+        raise ValueError(f"scan: the step function returns {len(outs)} output(s) but "
+                         f"outputs_info has {len(inits)} entries")
+    for k, (out, init) in enumerate(zip(outs, inits)):
+        if init is not None and (out.dtype != init.dtype or out.ndim != init.ndim):
+            raise TypeError(f"scan: output {k} of the step ({out.type}) must have the dtype and "
+                            f"rank of its initial value {init} ({init.type})")
+    # Variables the step read without being given them join the non-sequences.
+    args = seq_ph + state_ph + nonseq_ph
+    given = set(map(id, args))
+    free = [v for v in graph_inputs(outs) if id(v) not in given and not isinstance(v, Constant)]
+    free_ph = [_placeholder(v.type, v.name or "free") for v in free]
+    if free:
+        outs = clone_graph(outs, dict(zip(free, free_ph)))[0]
+    inner = FunctionGraph(args + free_ph, outs)
+    if n_steps is None and not seqs:
+        raise ValueError("scan: give sequences or n_steps (the number of steps)")
+    steps = None
+    for s in seqs:
+        steps = s.shape[0] if steps is None else T.minimum(steps, s.shape[0])
+    if n_steps is not None:
+        steps = T.cast(T.as_tensor_variable(n_steps), "int64")
+    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards)
+    stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
+                 *nonseqs, *free)
+    stacked = stacked if isinstance(stacked, list) else [stacked]
+    if name is not None:
+        for k, v in enumerate(stacked):
+            v.name = name if len(stacked) == 1 else f"{name}[{k}]"
+    return (stacked[0] if single or len(stacked) == 1 else stacked), OrderedDict()
+
+
+def scan_grad(op: Scan, node, grads: list) -> list:
+    """Gradients of a Scan's inputs: a second Scan over the steps in reverse, carrying the
+    gradient of each float recurrent value and summing those of the non-sequences."""
+    from clgraph import tensor as T
+    from clgraph.diff.grad import grad
+
+    n, seqs, inits, nonseqs = op.split(node.inputs)
+    outs = node.outputs
+    ph = op.inner.inputs
+    n_seq, n_state = len(seqs), len(inits)
+    # What step t read: sequences cut to n steps (reversed for a backwards scan), and the
+    # value of each recurrent output before step t.
+    seq_eff = [s[:n][::-1] if op.go_backwards else s[:n] for s in seqs]
+    state_outs = [o for o, r in zip(outs, op.recurrent) if r]
+    prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
+            for i, o in zip(inits, state_outs)]
+    g_outs = [g if g is not None else T.zeros_like(o) for g, o in zip(grads, outs)]
+    f_seq = [D.is_float(s.dtype) for s in seqs]
+    f_state = [D.is_float(i.dtype) for i in inits]
+    f_nonseq = [D.is_float(v.dtype) for v in nonseqs]
+
+    def step(*args):
+        k = 0
+        s_t = args[k:k + n_seq]
+        k += n_seq
+        p_t = args[k:k + n_state]
+        k += n_state
+        g_t = args[k:k + len(outs)]
+        k += len(outs)
+        carry = list(args[k:k + sum(f_state)])
+        k += sum(f_state)
+        acc = list(args[k:k + sum(f_nonseq)])
+        ns = args[k + sum(f_nonseq):]
+        inner_outs = clone_graph(op.inner.outputs, dict(zip(ph, [*s_t, *p_t, *ns])))[0]
+        known, ci, si = {}, 0, 0
+        for out, g, rec in zip(inner_outs, g_t, op.recurrent):
+            total = g
+            if rec:
+                if f_state[si]:
+                    total = total + carry[ci]
+                    ci += 1
+                si += 1
+            if D.is_float(out.dtype):
+                known[out] = total
+        wrt = [v for v, f in zip(s_t, f_seq) if f] + [v for v, f in zip(p_t, f_state) if f] + \
+            [v for v, f in zip(ns, f_nonseq) if f]
+        gs = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
+                  return_disconnected="zero") if known and wrt else \
+            [T.zeros_like(v) for v in wrt]
+        n_gs, n_gp = sum(f_seq), sum(f_state)
+        new_acc = [a + g for a, g in zip(acc, gs[n_gs + n_gp:])]
+        return list(gs[:n_gs + n_gp]) + new_acc
+
+    float_seqs = [s for s, f in zip(seq_eff, f_seq) if f]
+    zeros_state = [T.zeros_like(i) for i, f in zip(inits, f_state) if f]
+    zeros_nonseq = [T.zeros_like(v) for v, f in zip(nonseqs, f_nonseq) if f]
+    bwd, _ = scan(step, sequences=seq_eff + prev + g_outs,
+                  outputs_info=[None] * len(float_seqs) + zeros_state + zeros_nonseq,
+                  non_sequences=nonseqs, go_backwards=True)
+    bwd = bwd if isinstance(bwd, list) else [bwd]
+
+    def last(stack, zero):  # the final carried value (the initial one after no steps)
+        return T.concatenate([T.shape_padleft(zero), stack], axis=0)[-1]
+
+    result: list = [None]
+    k = 0
+    for s, f in zip(seqs, f_seq):
+        if not f:
+            result.append(None)
+            continue
+        g = bwd[k] if op.go_backwards else bwd[k][::-1]
+        k += 1
+        result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
+    zs = iter(zeros_state)
+    for f in f_state:
+        if not f:
+            result.append(None)
+            continue
+        result.append(last(bwd[k], next(zs)))
+        k += 1
+    zn = iter(zeros_nonseq)
+    for f in f_nonseq:
+        if not f:
+            result.append(None)
+            continue
+        result.append(last(bwd[k], next(zn)))
+        k += 1
+    return result
