@@ -16,8 +16,7 @@ named like Theano's and puts them in `sys.modules`:
 
 Attribute look-ups on these modules forward to the clgraph module at the time of the
 look-up; a name clgraph lacks raises AttributeError naming both the Theano and the clgraph
-module. Not provided: `theano.In` (clgraph has no `In` yet) and `theano.scan`, which is
-a stub raising NotImplementedError.
+module. Not provided: `theano.In` (clgraph has no `In` yet).
 
 A real Theano: if a module `theano` that is not ours is already imported, `install()`
 raises `TheanoConflictError` (replacing it under live references would mix two
@@ -53,7 +52,7 @@ from clgraph.config import config
 from clgraph.ifelse import ifelse
 
 __all__ = ["TheanoConflictError", "TheanoShadowWarning", "ifelse", "install", "installed",
-           "module_names", "scan", "uninstall"]
+           "module_names", "uninstall"]
 
 _MARK = "__clgraph_compat__"
 
@@ -99,12 +98,6 @@ class _ForwardModule(types.ModuleType):
 
 
 # ---------------------------------------------------------------- missing features
-def scan(*args: Any, **kwargs: Any) -> Any:
-    """`theano.scan` is not implemented in clgraph (no Scan op yet)."""
-    raise NotImplementedError("theano.scan: clgraph has no scan (symbolic loops) yet; "
-                              "clgraph.compat.theano cannot run this program")
-
-
 # ---------------------------------------------------------------- building the modules
 def _build() -> dict[str, types.ModuleType]:
     T = clgraph.tensor
@@ -123,7 +116,7 @@ def _build() -> dict[str, types.ModuleType]:
     mod("theano", clgraph, "Theano's top-level names, on clgraph (clgraph.compat.theano).",
         __version__=f"clgraph-{clgraph.__version__}", function=clgraph.function,
         shared=clgraph.shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
-        scan=scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp)
+        scan=clgraph.scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp)
     mod("theano.tensor", T, "theano.tensor -> clgraph.tensor.", grad=clgraph.grad)
     mod("theano.tensor.nnet", clgraph.tensor.nnet, "theano.tensor.nnet -> clgraph.tensor.nnet.")
     mod("theano.tensor.nnet.conv", clgraph.tensor.nnet.conv,

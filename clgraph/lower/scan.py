@@ -75,8 +75,6 @@ class ScanStep(Step):
                 raise ValueError(f"{node_label(node)}: scan: n_steps is {n} but sequence {s} "
                                  f"has only {lay.shape[0]} elements")
         ph = self.inner.inputs
-        seq_ph = ph[:op.n_seqs]
-        state_ph = ph[op.n_seqs:op.n_seqs + op.n_states]
         for var, outer in zip(ph[op.n_seqs + op.n_states:], nonseqs):
             state.layouts[var] = self._contiguous(outer, state)
             if outer in state.host_values:
@@ -88,15 +86,7 @@ class ScanStep(Step):
         stacks: list[Layout | None] = [None] * len(self.inner.outputs)
         slices: list = [None] * len(self.inner.outputs)
         for t in range(n):
-            idx = n - 1 - t if op.go_backwards else t
-            for var, lay in zip(seq_ph, seq_lays):
-                state.layouts[var] = Layout(lay.buffer, lay.shape[1:], lay.strides[1:],
-                                            lay.offset + idx * lay.strides[0])
-            for var, lay in zip(state_ph, prev):
-                state.layouts[var] = lay
-            for inner_node in self.inner.toposort():  # stale host values of iteration t-1
-                for out in inner_node.outputs:
-                    state.host_values.pop(out, None)
+            self._bind_step(state, seq_lays, prev, n - 1 - t if op.go_backwards else t)
             for step in self.sub.steps:
                 step.prepare(state)
                 self._track(step.node, state)
@@ -115,8 +105,27 @@ class ScanStep(Step):
                 store.prepare(state, out_layouts=[slices[k]])
             # the next step reads this step's values from their (contiguous) stacked slices
             prev = [lay for lay, r in zip(slices, op.recurrent) if r]
-        for k, (var, out) in enumerate(zip(node.outputs, self.inner.outputs)):
-            if stacks[k] is None:  # no steps: one step's shape is known only statically
-                shape = tuple(d if d is not None else 0 for d in out.type.shape)
-                stacks[k] = state.new_buffer((0, *shape), out.dtype)
-            state.layouts[var] = stacks[k]
+        if n == 0:  # no steps: one step's shapes come from preparing it on a throwaway copy
+            dry = state.fork()
+            self._bind_step(dry, seq_lays, prev, 0)
+            for step in self.sub.steps:
+                step.prepare(dry)
+                self._track(step.node, dry)
+            stacks = [state.new_buffer((0, *dry.layouts[out].shape), out.dtype)
+                      for out in self.inner.outputs]
+        for var, stack in zip(node.outputs, stacks):
+            state.layouts[var] = stack
+
+    def _bind_step(self, state: PrepareState, seq_lays: list, prev: list, idx: int) -> None:
+        """Layouts of one iteration's inputs: element `idx` of each sequence, the previous
+        values; host values of the last iteration's inner results are forgotten."""
+        op = self.node.op
+        ph = self.inner.inputs
+        for var, lay in zip(ph[:op.n_seqs], seq_lays):
+            state.layouts[var] = Layout(lay.buffer, lay.shape[1:], lay.strides[1:],
+                                        lay.offset + idx * lay.strides[0])
+        for var, lay in zip(ph[op.n_seqs:op.n_seqs + op.n_states], prev):
+            state.layouts[var] = lay
+        for inner_node in self.inner.toposort():
+            for out in inner_node.outputs:
+                state.host_values.pop(out, None)

@@ -141,8 +141,23 @@ def test_missing_names_say_so(compat):
 
     with pytest.raises(AttributeError, match="'In'.*clgraph"):
         theano.In  # noqa: B018 - clgraph has no In yet
-    with pytest.raises(NotImplementedError, match="scan"):
-        theano.scan(lambda x: x, sequences=[])
+    assert theano.scan is cg.scan  # implemented now (tests/ops/test_scan.py)
+
+
+def test_theano_scan_program(compat):
+    """A Theano-style recurrence: a cumulative product through theano.scan, and its gradient."""
+    import theano
+    import theano.tensor as T
+
+    x = T.vector("x")
+    prods, updates = theano.scan(lambda v, acc: v * acc, sequences=x,
+                                 outputs_info=T.ones_like(x[0]))
+    assert not updates
+    f = theano.function([x], [prods, T.grad(prods[-1], x)])
+    xv = np.array([2.0, 3.0, 0.5, 4.0], dtype=cg.config.floatX)
+    got, g = f(xv)
+    np.testing.assert_allclose(got, np.cumprod(xv), rtol=1e-6)
+    np.testing.assert_allclose(g, np.prod(xv) / xv, rtol=1e-5)
 
 
 def test_config_floatx(compat):

@@ -1,0 +1,210 @@
+"""scan against NumPy loops: recurrences, sequences, non-sequences, n_steps, backwards
+iteration, views as operands, and gradients against finite differences."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.compile import DebugMode
+
+
+def _rnn_numpy(xv, h0v, Wv, backwards=False, n=None):
+    n = len(xv) if n is None else n
+    h, out = h0v, []
+    for t in range(n):
+        h = np.tanh(h @ Wv + xv[n - 1 - t if backwards else t])
+        out.append(h)
+    return np.array(out).reshape((n,) + np.shape(h0v))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_rnn_forward(dtype, backwards):
+    rng = np.random.default_rng(0)
+    Wv = (rng.standard_normal((4, 4)) * 0.5).astype(dtype)
+    W = cg.shared(Wv, name="W")  # read by the step without being passed: a free variable
+    x, h0 = T.matrix("x", dtype=dtype), T.vector("h0", dtype=dtype)
+    hs, updates = cg.scan(lambda xt, h: T.tanh(T.dot(h, W) + xt), sequences=x,
+                          outputs_info=h0, go_backwards=backwards)
+    assert isinstance(updates, OrderedDict) and not updates
+    fn = cg.function([x, h0], hs)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for steps in (6, 1, 0):
+        xv = rng.standard_normal((steps, 4)).astype(dtype)
+        h0v = rng.standard_normal(4).astype(dtype)
+        got = fn(xv, h0v)
+        assert got.shape == (steps, 4) and got.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(got, _rnn_numpy(xv, h0v, Wv, backwards), rtol=tol, atol=tol)
+
+
+def test_outputs_mixed_recurrent_and_not_with_non_sequences():
+    x = T.dvector("x")
+    a, k = T.dscalar("a"), T.dscalar("k")
+
+    def step(xt, acc, scale):  # acc is fed back; the second output is not
+        new = acc * scale + xt
+        return [new, new * k]
+
+    (accs, scaled), _ = cg.scan(step, sequences=x, outputs_info=[a, None], non_sequences=k)
+    fn = cg.function([x, a, k], [accs, scaled])
+    xv = np.array([1.0, -2.0, 0.5, 3.0])
+    got_acc, got_scaled = fn(xv, 0.25, 2.0)
+    acc, want = 0.25, []
+    for v in xv:
+        acc = acc * 2.0 + v
+        want.append(acc)
+    np.testing.assert_allclose(got_acc, want)
+    np.testing.assert_allclose(got_scaled, np.array(want) * 2.0)
+
+
+def test_n_steps_without_sequences_and_symbolic():
+    x0 = T.dvector("x0")
+    n = T.iscalar("n")
+    powers, _ = cg.scan(lambda prev: prev * 2, outputs_info=x0, n_steps=n)
+    fn = cg.function([x0, n], powers)
+    xv = np.array([1.0, 3.0])
+    for steps in (5, 1, 0):
+        got = fn(xv, steps)
+        np.testing.assert_allclose(got, [xv * 2 ** (t + 1) for t in range(steps)] or
+                                   np.zeros((0, 2)))
+    # a count computed on the device is read back first
+    counted, _ = cg.scan(lambda prev: prev + 1, outputs_info=x0,
+                         n_steps=T.cast(T.sum(x0), "int64"))
+    f2 = cg.function([x0], counted)
+    np.testing.assert_allclose(f2(np.array([1.0, 2.0])),
+                               [[2.0, 3.0], [3.0, 4.0], [4.0, 5.0]])
+
+
+def test_n_steps_shorter_than_sequences_and_too_long():
+    x = T.dvector("x")
+    n = T.iscalar("n")
+    sums, _ = cg.scan(lambda xt, s: s + xt, sequences=x, outputs_info=T.constant(np.float64(0.0)),
+                      n_steps=n)
+    fn = cg.function([x, n], sums)
+    np.testing.assert_allclose(fn(np.arange(5.0), 3), [0.0, 1.0, 3.0])
+    with pytest.raises(ValueError, match="n_steps is 7 but sequence"):
+        fn(np.arange(5.0), 7)
+    np.testing.assert_allclose(fn(np.arange(5.0), 5), np.cumsum(np.arange(5.0)))
+
+
+def test_views_as_sequences_states_and_non_sequences():
+    """Transposed and strided operands are copied to contiguous buffers first."""
+    rng = np.random.default_rng(1)
+    X, M = T.dmatrix("X"), T.dmatrix("M")
+    h0 = T.dmatrix("h0")
+    hs, _ = cg.scan(lambda xt, h, m: T.dot(h, m) + xt, sequences=X.T[:, ::2],
+                    outputs_info=h0.T[0], non_sequences=M.T)
+    fn = cg.function([X, h0, M], hs)
+    Xv, h0v, Mv = rng.standard_normal((6, 5)), rng.standard_normal((3, 2)), \
+        rng.standard_normal((3, 3))
+    seq, h, want = Xv.T[:, ::2], h0v.T[0], []
+    for t in range(len(seq)):
+        h = h @ Mv.T + seq[t]
+        want.append(h)
+    np.testing.assert_allclose(fn(Xv, h0v, Mv), want, rtol=1e-12)
+
+
+def test_matrix_state_and_integer_sequence():
+    k = T.ivector("k")
+    E = T.dmatrix("E")
+    rows, _ = cg.scan(lambda i, acc: acc * 0.5 + E * i, sequences=k,
+                      outputs_info=T.zeros_like(E))
+    fn = cg.function([k, E], rows)
+    Ev = np.arange(6.0).reshape(2, 3)
+    kv = np.array([3, 0, 2], dtype=np.int32)
+    acc, want = np.zeros_like(Ev), []
+    for i in kv:
+        acc = acc * 0.5 + Ev * i
+        want.append(acc)
+    np.testing.assert_allclose(fn(kv, Ev), want)
+
+
+def _numeric_grad(f, args, k, eps=1e-6):
+    base = [np.array(a, dtype=np.float64) for a in args]
+    g = np.zeros_like(base[k])
+    for i in np.ndindex(*base[k].shape):
+        plus = [a.copy() for a in base]
+        minus = [a.copy() for a in base]
+        plus[k][i] += eps
+        minus[k][i] -= eps
+        g[i] = (f(*plus) - f(*minus)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_gradients_against_finite_differences(backwards):
+    rng = np.random.default_rng(2)
+    x, h0, W = T.dmatrix("x"), T.dvector("h0"), T.dmatrix("W")
+    n = T.iscalar("n")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt) * 0.9, sequences=x,
+                    outputs_info=h0, non_sequences=W, n_steps=n, go_backwards=backwards)
+    cost = (hs ** 2).sum() + hs[-1].sum()
+    grads = cg.grad(cost, [x, h0, W])
+    f_cost = cg.function([x, h0, W, n], cost)
+    f_grad = cg.function([x, h0, W, n], grads)
+    xv, h0v, Wv = rng.standard_normal((5, 3)), rng.standard_normal(3), \
+        rng.standard_normal((3, 3)) * 0.6
+    for steps in (5, 3):  # 3: the sequence's last elements get zero gradient
+        got = f_grad(xv, h0v, Wv, steps)
+        for k in range(3):
+            want = _numeric_grad(lambda *a, n=steps: f_cost(*a, n), [xv, h0v, Wv], k)
+            np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-7)
+
+
+def test_gradient_of_non_recurrent_output_and_shared_weights():
+    rng = np.random.default_rng(3)
+    Wv = rng.standard_normal((3, 2))
+    W = cg.shared(Wv, name="W")
+    x = T.dmatrix("x")
+    ys, _ = cg.scan(lambda xt: T.exp(T.dot(xt, W)), sequences=x)
+    cost = ys.sum()
+    gW = cg.grad(cost, W)
+    xv = rng.standard_normal((4, 3))
+    got = cg.function([x], gW)(xv)
+    np.testing.assert_allclose(got, xv.T @ np.exp(xv @ Wv), rtol=1e-10)
+
+
+def test_training_an_rnn_lowers_its_loss():
+    rng = np.random.default_rng(4)
+    W = cg.shared(rng.standard_normal((2, 2)) * 0.1, name="W")
+    U = cg.shared(rng.standard_normal((2, 2)) * 0.1, name="U")
+    x, target = T.dmatrix("x"), T.dmatrix("target")
+    hs, _ = cg.scan(lambda xt, h: T.tanh(T.dot(h, W) + T.dot(xt, U)), sequences=x,
+                    outputs_info=T.zeros((2,), dtype="float64"))
+    loss = ((hs - target) ** 2).mean()
+    gW, gU = cg.grad(loss, [W, U])
+    step = cg.function([x, target], loss, updates=[(W, W - 0.5 * gW), (U, U - 0.5 * gU)])
+    xv = rng.standard_normal((8, 2))
+    tv = np.tanh(np.cumsum(xv, axis=0) * 0.3)
+    losses = [float(step(xv, tv)) for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_debug_mode_checks_scan():
+    x = T.dvector("x")
+    sums, _ = cg.scan(lambda xt, s: s + T.sin(xt), sequences=x,
+                      outputs_info=T.constant(np.float64(0.0)))
+    fn = cg.function([x], sums, mode=DebugMode())
+    xv = np.array([0.1, 0.5, 2.0])
+    np.testing.assert_allclose(fn(xv), np.cumsum(np.sin(xv)), rtol=1e-12)
+
+
+def test_bad_use_is_named():
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+    with pytest.raises(ValueError, match="sequences or n_steps"):
+        cg.scan(lambda h: h + 1, outputs_info=h0)
+    with pytest.raises(ValueError, match="returns 2 output"):
+        cg.scan(lambda xt, h: [h + xt, h], sequences=x, outputs_info=[h0])
+    with pytest.raises(TypeError, match="dtype and rank of its initial value"):
+        cg.scan(lambda xt, h: T.cast(h + xt, "float32"), sequences=x, outputs_info=h0)
+    with pytest.raises(NotImplementedError, match="taps"):
+        cg.scan(lambda a, b, h: h, sequences=dict(input=x, taps=[-1, 0]), outputs_info=h0)
+    with pytest.raises(TypeError, match="is a scalar"):
+        cg.scan(lambda a, h: h, sequences=h0, outputs_info=h0)
+    with pytest.raises(NotImplementedError, match="updates made inside"):
+        cg.scan(lambda xt: (xt, {cg.shared(1.0): T.constant(2.0)}), sequences=x)
