@@ -188,6 +188,11 @@ class Function:
             self.ctx.check_dtype(v.dtype, f"input {v}")
         t0 = time.perf_counter()
         self.plan = Plan(self.maker_fgraph, self.ctx)
+        # (shared variable's input, its new value) pairs: a host product may then write an
+        # update like W - lr * A.B into W's own buffer (lower/memory.py, update_in_place)
+        graph_in, graph_out = self.maker_fgraph.inputs, self.maker_fgraph.outputs
+        self.plan.updates = [(graph_in[len(inputs) + shared.index(s)], graph_out[len(outs) + k])
+                             for k, (s, _) in enumerate(updates)]
         self.timings["lower"] = time.perf_counter() - t0
         from clgraph.runtime.cache import stats
 

@@ -387,6 +387,11 @@ class HostGemm:
         return [HostView.of(lay, dt) for lay, dt in zip(lays, dts)]
 
     def __call__(self, ctx, bufs) -> None:
+        if self.addend is not None and bufs[2] == bufs[3]:  # in place (update_in_place)
+            views = self._views[:2] + self._views[3:]
+            with host_operands(ctx, bufs[:2] + bufs[3:], views, keep_out=True) as (x, y, out):
+                self._product(x, y, out, out)
+            return
         with host_operands(ctx, bufs, self._views) as views:
             self._product(views[0], views[1], views[-1], views[2] if len(views) == 4 else None)
 
@@ -394,7 +399,7 @@ class HostGemm:
                  addend: np.ndarray | None) -> None:
         lin = self.linear
         beta = 0.0 if lin is None or addend is None else lin.beta
-        if addend is not None:
+        if addend is not None and addend is not out:
             np.copyto(out, addend)  # gemm scales it by beta in place
         if self.a.shape[1] == 0:  # an empty sum: the product is 0
             if addend is None:
@@ -479,8 +484,9 @@ class HostView:
 
 
 @contextlib.contextmanager
-def host_operands(ctx, bufs: list, views: list[HostView]):
-    """NumPy views of host work's operands (the last one is written, the others read).
+def host_operands(ctx, bufs: list, views: list[HostView], keep_out: bool = False):
+    """NumPy views of host work's operands (the last one is written, the others read;
+    `keep_out`: the written one is read first, so a map keeps its contents).
 
     HostBuffers (runtime/host_memory.py) are used in place: the executor has waited for the
     commands on them. Other buffers are mapped: the read operands without waiting (a buffer
@@ -515,8 +521,9 @@ def host_operands(ctx, bufs: list, views: list[HostView]):
             result = out.on(None)
         else:
             lo, hi = out.span
-            result = out.on(map_span(bufs[-1], lo, hi, cl.map_flags.WRITE_INVALIDATE_REGION,
-                                     True), lo)
+            flags = cl.map_flags.READ | cl.map_flags.WRITE if keep_out else \
+                cl.map_flags.WRITE_INVALIDATE_REGION
+            result = out.on(map_span(bufs[-1], lo, hi, flags, True), lo)
         yield [v.on(*mapped[buf.int_ptr][::-1]) if not v.empty else v.on(None)
                for buf, v in zip(bufs[:-1], views[:-1], strict=True)] + [result]
     finally:

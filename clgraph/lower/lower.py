@@ -27,7 +27,7 @@ from clgraph.lower.ifelse import IfElseStep
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
 from clgraph.lower.layout import Layout, contiguous_strides
-from clgraph.lower.memory import plan_memory
+from clgraph.lower.memory import plan_memory, update_in_place
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error, node_label
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
 from clgraph.lower.render import helper_source
@@ -113,6 +113,7 @@ class Plan:
         self.kernel_alias = _dedupe(self.kernel_defs)
         self.source = self._assemble()
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
+        self.updates: list = []  # (shared input, update output) pairs, set by compile.function
 
     def _assemble(self) -> str:
         bodies = [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
@@ -160,6 +161,7 @@ class Plan:
         if state.sync is None:  # states that resume later keep one buffer per slot
             keep = {state.layouts[v].buffer for v in self.fgraph.outputs}
             plan_memory(state, keep)
+            update_in_place(state, self.updates, self.fgraph.outputs)
         self._prepared[key] = state
         if len(self._prepared) > self.MAX_SHAPE_CACHE:
             self._prepared.popitem(last=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 
+from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.plan import BufRef, HostCall, PrepareState
 
 
@@ -70,3 +71,42 @@ def _in_place(state: PrepareState, releases: list, start: int, slot: int, sizes:
             releases.remove(rel)
             return phys
     return None
+
+
+def update_in_place(state: PrepareState, updates: list, outputs: list) -> None:
+    """Let a host product that computes a shared variable's update from the variable itself
+    (gemm's beta: `W - lr * A.B`, lower/gemm.py) write into the variable's own buffer: no
+    new buffer, no copy of W into it (Theano's gemm_inplace).
+
+    Only where nothing after it reads the old value: no later work item names the buffer,
+    no output of the call lives in it, the product's own operands are not in it; the
+    update's slot then aliases the shared variable's for every call of this state."""
+    if not updates:
+        return
+    out_slots = [state.layouts[v].buffer for v in outputs if v in state.layouts]
+    for shared, new in updates:
+        lay_s, lay_c = state.layouts.get(shared), state.layouts.get(new)
+        if lay_s is None or lay_c is None or lay_c.buffer in state.aliases:
+            continue
+        s, c = lay_s.buffer, lay_c.buffer
+        writers = [i for i, w in enumerate(state.work) if isinstance(w, HostCall) and
+                   w.args and isinstance(w.args[-1], BufRef) and w.args[-1].slot == c]
+        if len(writers) != 1 or out_slots.count(s) or out_slots.count(c) != 1:
+            continue
+        i = writers[0]
+        fn = state.work[i].fn
+        addend = getattr(fn, "addend", None)
+        if addend is None or addend.buffer != s or s in (fn.a.buffer, fn.b.buffer) or \
+                not _whole(addend, lay_c) or not _whole(lay_c, lay_c):
+            continue
+        if any(isinstance(a, BufRef) and a.slot == s for w in state.work[i + 1:] for a in w.args):
+            continue
+        state.aliases[c] = s
+        state.allocs = [a for a in state.allocs if a.slot != c]
+
+
+def _whole(lay, like) -> bool:
+    """`lay` covers a whole contiguous buffer of `like`'s shape from offset 0."""
+    return lay.offset == 0 and tuple(lay.shape) == tuple(like.shape) and \
+        all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides,
+                                                  contiguous_strides(tuple(lay.shape))))

@@ -157,3 +157,49 @@ def test_empty_inner_dimension_and_broadcast_addend(host_gemm):
     xv, Wv = rng.standard_normal((5, 3)).astype("f4"), rng.standard_normal((3, 4)).astype("f4")
     np.testing.assert_allclose(add(xv, Wv, np.float32(-2.0)), xv @ Wv - 2, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(scale(xv, Wv), 2 * (xv @ Wv), rtol=1e-5, atol=1e-5)
+
+
+def _in_place_slots(fn) -> set:
+    """Update slots that alias a shared variable's input slot in the last prepared state."""
+    state = next(reversed(fn.plan._prepared.values()))
+    n_inputs = len(fn.plan.fgraph.inputs)
+    return {slot for slot, phys in state.aliases.items() if phys < n_inputs}
+
+
+def test_update_written_into_the_variable_itself(host_gemm, monkeypatch):
+    """W - lr * h.T d lands in W's own buffer (no new buffer, no copy); where the old W is
+    still needed after the product (an output, an operand), a buffer of its own."""
+    rng = np.random.default_rng(3)
+    W0 = rng.standard_normal((6, 5)).astype("f4")
+    hv, dv = rng.standard_normal((8, 6)).astype("f4"), rng.standard_normal((8, 5)).astype("f4")
+    lr = np.float32(0.5)
+    h, d = T.fmatrix("h"), T.fmatrix("d")
+
+    W = cg.shared(W0.copy(), name="W")
+    step = cg.function([h, d], (h * 2).sum(), updates=[(W, W - lr * T.dot(h.T, d))])
+    step(hv, dv)
+    assert len(_in_place_slots(step)) == 1
+    step(hv, dv)
+    np.testing.assert_allclose(W.get_value(), W0 - 2 * lr * (hv.T @ dv), rtol=1e-5, atol=1e-5)
+
+    V = cg.shared(W0.copy(), name="V")  # the old value is an output: not in place
+    keep = cg.function([h, d], V * 1, updates=[(V, V - lr * T.dot(h.T, d))])
+    np.testing.assert_array_equal(keep(hv, dv), W0)
+    assert not _in_place_slots(keep)
+    np.testing.assert_allclose(V.get_value(), W0 - lr * (hv.T @ dv), rtol=1e-5, atol=1e-5)
+
+    S = cg.shared(rng.standard_normal((6, 6)).astype("f4"), name="S")  # S is an operand too
+    s0 = S.get_value()
+    own = cg.function([h], [], updates=[(S, S - lr * T.dot(S, h.T @ h))])
+    own(hv)
+    assert not _in_place_slots(own)
+    np.testing.assert_allclose(S.get_value(), s0 - lr * (s0 @ (hv.T @ hv)), rtol=1e-4,
+                               atol=1e-4)
+
+    # buffers the host maps (no host pointer): the update's map keeps W's contents
+    monkeypatch.setattr(gemm_lowering, "host_bytes", lambda buf: None)
+    M = cg.shared(W0.copy(), name="M")
+    mapped = cg.function([h, d], [], updates=[(M, M - lr * T.dot(h.T, d))])
+    mapped(hv, dv)
+    assert len(_in_place_slots(mapped)) == 1
+    np.testing.assert_allclose(M.get_value(), W0 - lr * (hv.T @ dv), rtol=1e-5, atol=1e-5)
