@@ -203,3 +203,19 @@ def test_update_written_into_the_variable_itself(host_gemm, monkeypatch):
     mapped(hv, dv)
     assert len(_in_place_slots(mapped)) == 1
     np.testing.assert_allclose(M.get_value(), W0 - lr * (hv.T @ dv), rtol=1e-5, atol=1e-5)
+
+
+def test_checked_call_that_fails_leaves_the_variable(host_gemm):
+    """NanGuardMode raising after the update's product: W keeps its old value (checked
+    modes never update in place)."""
+    from clgraph.compile import NanGuardMode
+
+    rng = np.random.default_rng(4)
+    W0 = rng.standard_normal((3, 2)).astype("f4")
+    W = cg.shared(W0.copy(), name="W")
+    h, d = T.fmatrix("h"), T.fmatrix("d")
+    fn = cg.function([h, d], T.log(d - 10).sum(), updates=[(W, W - 0.1 * T.dot(h.T, d))],
+                     mode=NanGuardMode(nan_is_error=True, inf_is_error=True))
+    with pytest.raises(Exception, match="(?i)nan"):
+        fn(np.ones((4, 3), "f4"), np.ones((4, 2), "f4"))
+    np.testing.assert_array_equal(W.get_value(), W0)
