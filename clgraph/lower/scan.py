@@ -33,12 +33,9 @@ class ScanStep(Step):
         self.inner = inner
         self.sub = Plan(inner, ctx, prefix=f"{kernel_prefix}_")
         self._track = track_host_values
-        for step in self.sub.steps:
-            if step.sync_vars or self.sub.guards:
-                raise NotImplementedError(
-                    f"{node_label(node)}: scan: {step.node.op} in the step function needs "
-                    "values read back from the device (data-dependent shapes or ifelse); "
-                    "not supported inside scan")
+        if self.sub.guards:
+            raise NotImplementedError(f"{node_label(node)}: scan: ifelse inside the step "
+                                      "function is not supported (use T.switch)")
         self.stores = [copy_step(out, ctx, f"{kernel_prefix}_st{k}")
                        for k, out in enumerate(inner.outputs)]
         # The inner kernels take their inputs as C-contiguous (graph inputs are): an outer
@@ -87,9 +84,7 @@ class ScanStep(Step):
         slices: list = [None] * len(self.inner.outputs)
         for t in range(n):
             self._bind_step(state, seq_lays, prev, n - 1 - t if op.go_backwards else t)
-            for step in self.sub.steps:
-                step.prepare(state)
-                self._track(step.node, state)
+            self._prepare_inner(state)
             for k, (out, (_, store)) in enumerate(zip(self.inner.outputs, self.stores)):
                 lay = state.layouts[out]
                 if stacks[k] is None:
@@ -108,13 +103,24 @@ class ScanStep(Step):
         if n == 0:  # no steps: one step's shapes come from preparing it on a throwaway copy
             dry = state.fork()
             self._bind_step(dry, seq_lays, prev, 0)
-            for step in self.sub.steps:
-                step.prepare(dry)
-                self._track(step.node, dry)
+            self._prepare_inner(dry)
             stacks = [state.new_buffer((0, *dry.layouts[out].shape), out.dtype)
                       for out in self.inner.outputs]
         for var, stack in zip(node.outputs, stacks):
             state.layouts[var] = stack
+
+    def _prepare_inner(self, state: PrepareState) -> None:
+        """One iteration's inner steps. A value an inner step needs on the host must be
+        known there already (lengths, integer inputs): the loop cannot stop at a sync point."""
+        for step in self.sub.steps:
+            missing = [v for v in step.sync_vars if v not in state.host_values]
+            if missing:
+                raise NotImplementedError(
+                    f"{node_label(self.node)}: scan: {step.node.op} in the step function "
+                    f"needs {missing[0]} on the host, computed on the device inside the loop "
+                    "(data-dependent lengths or indices); not supported inside scan")
+            step.prepare(state)
+            self._track(step.node, state)
 
     def _bind_step(self, state: PrepareState, seq_lays: list, prev: list, idx: int) -> None:
         """Layouts of one iteration's inputs: element `idx` of each sequence, the previous

@@ -208,3 +208,26 @@ def test_bad_use_is_named():
         cg.scan(lambda a, h: h, sequences=h0, outputs_info=h0)
     with pytest.raises(NotImplementedError, match="updates made inside"):
         cg.scan(lambda xt: (xt, {cg.shared(1.0): T.constant(2.0)}), sequences=x)
+
+
+def test_nested_scan():
+    """A scan inside the step of another: row-wise cumulative sums, then their running sum."""
+    X = T.dmatrix("X")
+
+    def row_cumsum(row):
+        sums, _ = cg.scan(lambda v, s: s + v, sequences=row,
+                          outputs_info=T.constant(np.float64(0.0)))
+        return sums
+
+    def outer(row, acc):
+        return acc + row_cumsum(row)
+
+    out, _ = cg.scan(outer, sequences=X, outputs_info=T.zeros_like(X[0]))
+    fn = cg.function([X], out)
+    Xv = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(fn(Xv), np.cumsum(np.cumsum(Xv, axis=1), axis=0))
+    g = cg.function([X], cg.grad(out.sum(), X))(Xv)
+    # d(sum of all running sums)/dX[i, j] = (rows from i on) * (columns from j on)
+    n, m = Xv.shape
+    want = np.outer(n - np.arange(n), m - np.arange(m)).astype(float)
+    np.testing.assert_allclose(g, want)
