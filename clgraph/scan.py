@@ -98,6 +98,10 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     free_ph = [_placeholder(v.type, v.name or "free") for v in free]
     if free:
         outs = clone_graph(outs, dict(zip(free, free_ph)))[0]
+    outs, hoisted_ph, hoisted = _push_out_products(
+        outs, list(zip(seq_ph, seqs)), list(zip(nonseq_ph + free_ph, nonseqs + free)))
+    seq_ph, seqs = seq_ph + hoisted_ph, seqs + hoisted
+    args = seq_ph + state_ph + nonseq_ph
     inner = FunctionGraph(args + free_ph, outs)
     if n_steps is None and not seqs:
         raise ValueError("scan: give sequences or n_steps (the number of steps)")
@@ -114,6 +118,43 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"
     return (stacked[0] if single or len(stacked) == 1 else stacked), OrderedDict()
+
+
+def _push_out_products(outs: list, seqs: list, nonseqs: list) -> tuple[list, list, list]:
+    """Products of a sequence's element by a value of the non-sequences alone
+    (`dot(x_t, U)` in an RNN step), moved out of the loop: one GEMM over the whole sequence
+    before it, whose rows become a new sequence (Theano's scan push-out). `seqs`, `nonseqs`:
+    (placeholder, outer variable) pairs. Returns (outputs, new placeholders, new outer
+    sequences)."""
+    from clgraph import tensor as T
+    from clgraph.expr.blas import Dot22
+    from clgraph.expr.shape_ops import DimShuffle
+
+    seq_of = {id(ph): outer for ph, outer in seqs}
+    outer_of = {ph: outer for ph, outer in nonseqs}
+    allowed = set(map(id, outer_of))
+    fg = FunctionGraph([ph for ph, _ in seqs + nonseqs], outs)
+    replace, new_ph, new_seqs = {}, [], []
+    for node in fg.toposort():
+        if not isinstance(node.op, Dot22):
+            continue
+        a, b = node.inputs
+        row = a.owner is not None and isinstance(a.owner.op, DimShuffle) and \
+            a.owner.op.new_order == ("x", 0) and id(a.owner.inputs[0]) in seq_of
+        if not (id(a) in seq_of or row):
+            continue
+        if any(id(v) not in allowed and not isinstance(v, Constant) for v in graph_inputs([b])):
+            continue
+        seq = seq_of[id(a.owner.inputs[0]) if row else id(a)]
+        b_outer = clone_graph([b], outer_of)[0][0]
+        whole = T.dot(seq, b_outer)  # (steps, [rows,] columns)
+        ph = _placeholder(TensorType(whole.dtype, whole.type.shape[1:]), "pushed[t]")
+        replace[node.outputs[0]] = T.shape_padleft(ph) if row else ph
+        new_ph.append(ph)
+        new_seqs.append(whole)
+    if not replace:
+        return outs, [], []
+    return clone_graph(outs, replace)[0], new_ph, new_seqs
 
 
 def scan_grad(op: Scan, node, grads: list) -> list:
