@@ -29,6 +29,7 @@ writing it), writing the other outputs beside it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 from dataclasses import dataclass
 
@@ -141,11 +142,11 @@ class GemmStep(Step):
     """Dot22: (M, K) x (K, N) -> a new contiguous (M, N) buffer. GemmEpilogue: the same
     product, then its scalar program on (product, extras...) -> one buffer per output."""
 
-    def __init__(self, node, ctx, kernel_prefix) -> None:
+    def __init__(self, node, ctx, kernel_prefix, provider: str | None = None) -> None:
         super().__init__(node, ctx, kernel_prefix)
         for var in list(node.inputs) + list(node.outputs):
             ctx.check_dtype(var.dtype, f"{node_label(node)}: {var}")
-        self.provider = choose_provider(ctx)
+        self.provider = provider or choose_provider(ctx)
         comp = getattr(node.op, "comp", None)
         prod_dt = comp.in_dtypes[0] if comp is not None else node.outputs[0].dtype
         self.dtypes = (node.inputs[0].dtype, node.inputs[1].dtype, prod_dt)
@@ -170,11 +171,21 @@ class GemmStep(Step):
                 if self.linear is None:
                     owned = _contiguous_owned(node.inputs[2:]) | {id(prod)}
                     self.epi_step = ElemwiseStep(self.epi, ctx, f"{kernel_prefix}_epi", owned)
+        # Small products on the host cost a round trip each (BLAS waits for the kernels
+        # before, the kernels after wait for BLAS); the template's kernel queues behind them.
+        # Only inside a loop body (scan), where the round trip recurs every iteration: at
+        # the top level one round trip is about what compiling that kernel costs once
+        # (~0.2 s cold; the MLP step measured no faster with it).
+        self.small = None
+        if self.provider == "host" and provider is None and config.gemm == "auto" and \
+                IN_LOOP.get() and _may_be_small(node, self.tile):
+            self.small = GemmStep(node, ctx, f"{kernel_prefix}s", provider="template")
 
     def kernels(self) -> list[KernelDef]:
         if self.provider != "template":
             needs_kernel = self.epi is not None and self.linear is None
-            return self.claim(self.epi_step.kernels()) if needs_kernel else []
+            own = self.claim(self.epi_step.kernels()) if needs_kernel else []
+            return own + (self.small.kernels() if self.small is not None else [])
         copies = self.claim(self.copy.kernels()) if self.copy is not None else []
         a_dt, b_dt, c_dt = self.dtypes
         t = self.tile
@@ -242,6 +253,9 @@ class GemmStep(Step):
             raise ValueError(f"{node_label(node)}: dot: shapes {shape_str(la.shape)} ({a}) and "
                              f"{shape_str(lb.shape)} ({b}) are not aligned: {k} (axis 1) != "
                              f"{kb} (axis 0)")
+        if self.small is not None and _small_enough(m, k, n, self.tile):
+            self.small.prepare(state)
+            return
         if self.epi is None:
             lc = state.new_buffer((m, n), self.dtypes[2])
             outs = [lc]
@@ -321,6 +335,33 @@ class GemmStep(Step):
         l0, l1 = t.local
         gsize = (-(-g0 // l0) * l0, -(-g1 // l1) * l1)
         state.work.append(Launch(self.kname, gsize, (l0, l1), args, self.node))
+
+
+# On a CPU device under config.gemm='auto', products of at most this many flops run as the
+# template's kernel instead of host BLAS, when C is at least one tile wide and tall (the
+# template computes narrower C element by element). Measured on PoCL (2 cores, float32,
+# one product between two kernels, host / template): 32x128x128 160/123 us, 256x10x512
+# 289/239, 256x64x64 137/128, 128^3 164/158; 64x256x256 (8.4 MFLOP) 145/207, 16x512x512
+# 201/255; N = 10: 260/1579. In a scan's loop, 8 chained 32x128x128 products: 556/236 us.
+SMALL_TEMPLATE_FLOPS = 4e6
+# True while a loop body (a scan's step) is lowered: lower/scan.py sets it.
+IN_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("IN_LOOP", default=False)
+
+
+def _may_be_small(node, tile: Tile) -> bool:
+    """Statically: the product may be small enough for the template (lengths unknown, or
+    known and fitting)."""
+    m = node.inputs[0].type.shape[0]
+    k = node.inputs[0].type.shape[1]
+    n = node.inputs[1].type.shape[1]
+    if (m is not None and m < tile.rows) or (n is not None and n < tile.cols):
+        return False
+    known = [d for d in (m, k, n) if d is not None]
+    return not known or 2.0 * float(np.prod(known)) <= SMALL_TEMPLATE_FLOPS
+
+
+def _small_enough(m: int, k: int, n: int, tile: Tile) -> bool:
+    return m >= tile.rows and n >= tile.cols and 2.0 * m * n * k <= SMALL_TEMPLATE_FLOPS
 
 
 # BLAS threads for host products smaller than HOST_BLAS_LIMIT_FLOPS: config.host_blas_threads

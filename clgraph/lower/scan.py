@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from clgraph.lower.elemwise import copy_step
+from clgraph.lower.gemm import IN_LOOP
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.plan import PrepareState, Step, node_label
 
@@ -31,7 +32,11 @@ class ScanStep(Step):
         self.sync_vars = (node.inputs[0],)  # the number of steps
         inner = optimize(op.inner)
         self.inner = inner
-        self.sub = Plan(inner, ctx, prefix=f"{kernel_prefix}_")
+        token = IN_LOOP.set(True)  # small products as kernels: no round trip per iteration
+        try:
+            self.sub = Plan(inner, ctx, prefix=f"{kernel_prefix}_")
+        finally:
+            IN_LOOP.reset(token)
         self._track = track_host_values
         if self.sub.guards:
             raise NotImplementedError(f"{node_label(node)}: scan: ifelse inside the step "

@@ -231,3 +231,33 @@ def test_nested_scan():
     n, m = Xv.shape
     want = np.outer(n - np.arange(n), m - np.arange(m)).astype(float)
     np.testing.assert_allclose(g, want)
+
+
+def test_small_products_in_the_loop_are_kernels():
+    """Inside a scan's step, products small enough run as the GEMM template's kernel (no
+    host round trip per iteration); large ones and top-level ones stay on the host path."""
+    from clgraph.lower.gemm import GemmStep
+    from clgraph.lower.plan import HostCall
+    from clgraph.lower.scan import ScanStep
+
+    rng = np.random.default_rng(5)
+    Wv = rng.standard_normal((32, 32)) * 0.2
+    W = cg.shared(Wv, name="W")
+    x, h0 = T.dtensor3("x"), T.dmatrix("h0")
+    with cg.config.change_flags(gemm="auto"):
+        hs, _ = cg.scan(lambda xt, h: T.tanh(T.dot(h, W) + xt), sequences=x, outputs_info=h0)
+        fn = cg.function([x, h0], hs[-1])
+        top = cg.function([h0], T.dot(h0, W))
+    xv, h0v = rng.standard_normal((5, 8, 32)), rng.standard_normal((8, 32))
+    h = h0v
+    for t in range(5):
+        h = np.tanh(h @ Wv + xv[t])
+    np.testing.assert_allclose(fn(xv, h0v), h, rtol=1e-12)
+    (scan_step,) = [s for s in fn.plan.steps if isinstance(s, ScanStep)]
+    gemms = [s for s in scan_step.sub.steps if isinstance(s, GemmStep)]
+    on_cpu = fn.executor.ctx.is_cpu and fn.executor.ctx.host_unified_memory
+    if on_cpu:  # the host path is the CPU's; GPUs run the template anyway
+        assert gemms and all(g.small is not None for g in gemms)
+        state = next(iter(fn.plan._prepared.values()))
+        assert not any(isinstance(w, HostCall) for w in state.work)
+        assert all(s.small is None for s in top.plan.steps if isinstance(s, GemmStep))
