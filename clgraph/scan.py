@@ -230,18 +230,12 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
         result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
-    zs = iter(zeros_state)
-    for f in f_state:
+    # initial values, then non-sequences: the last carried value, or None (not float)
+    zeros = iter(zeros_state + zeros_nonseq)
+    for f in f_state + f_nonseq:
         if not f:
             result.append(None)
             continue
-        result.append(last(bwd[k], next(zs)))
-        k += 1
-    zn = iter(zeros_nonseq)
-    for f in f_nonseq:
-        if not f:
-            result.append(None)
-            continue
-        result.append(last(bwd[k], next(zn)))
+        result.append(last(bwd[k], next(zeros)))
         k += 1
     return result
