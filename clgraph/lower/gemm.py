@@ -167,7 +167,8 @@ class GemmStep(Step):
             # Constants written in as literals; operand 0 stays the product.
             self.epi_comp, self.epi_operands = inline_constants(self.epi)
             if self.provider == "host":
-                self.linear = _blas_linear(self.epi_comp, node.outputs[0].dtype)
+                self.linear = _blas_linear(self.epi_comp, self.epi_operands,
+                                           node.outputs[0].dtype)
                 if self.linear is None:
                     owned = _contiguous_owned(node.inputs[2:]) | {id(prod)}
                     self.epi_step = ElemwiseStep(self.epi, ctx, f"{kernel_prefix}_epi", owned)
@@ -274,11 +275,13 @@ class GemmStep(Step):
         if m == 0 or n == 0:
             return
         if self.provider == "host":
-            linear, lx = self.linear, None
-            if linear is not None and linear.addend is not None:
-                lx = state.layouts[self.epi_operands[linear.addend]]
-            reads = [la, lb] + ([lx] if lx is not None else [])
-            state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes, linear, lx),
+            linear, lx, factors = self.linear, None, ()
+            if linear is not None:
+                if linear.addend is not None:
+                    lx = state.layouts[self.epi_operands[linear.addend]]
+                factors = tuple(state.layouts[self.epi_operands[k]] for k in linear.factors)
+            reads = [la, lb] + ([lx] if lx is not None else []) + list(factors)
+            state.work.append(HostCall(HostGemm(la, lb, lc, self.dtypes, linear, lx, factors),
                                        [BufRef(lay.buffer) for lay in reads + [lc]],
                                        node, writes=(len(reads),)))
             if self.epi is not None and linear is None:
@@ -417,29 +420,35 @@ class HostGemm:
     b: Layout
     c: Layout
     dtypes: tuple[str, str, str]
-    # C = alpha * A . B + beta * X (`addend`, broadcast to C) in one gemm call, or None
+    # C = alpha * A . B + beta * X (`addend`, broadcast to C) in one gemm call, or None;
+    # `factors`: the scalar operands alpha and beta read (linear.factors, in that order)
     linear: LinearEpilogue | None = None
     addend: Layout | None = None
+    factors: tuple = ()
 
     @functools.cached_property
     def _views(self) -> list[HostView]:
-        lays = [self.a, self.b] + ([self.addend] if self.addend is not None else []) + [self.c]
+        lays = [self.a, self.b] + ([self.addend] if self.addend is not None else []) + \
+            list(self.factors) + [self.c]
         dts = list(self.dtypes[:2]) + [self.dtypes[2]] * (len(lays) - 2)
         return [HostView.of(lay, dt) for lay, dt in zip(lays, dts)]
 
     def __call__(self, ctx, bufs) -> None:
-        if self.addend is not None and bufs[2] == bufs[3]:  # in place (update_in_place)
-            views = self._views[:2] + self._views[3:]
-            with host_operands(ctx, bufs[:2] + bufs[3:], views, keep_out=True) as (x, y, out):
-                self._product(x, y, out, out)
-            return
-        with host_operands(ctx, bufs, self._views) as views:
-            self._product(views[0], views[1], views[-1], views[2] if len(views) == 4 else None)
+        views = self._views
+        in_place = self.addend is not None and bufs[2] == bufs[-1]  # (update_in_place)
+        if in_place:  # C is X: mapped once, its contents kept
+            bufs, views = bufs[:2] + bufs[3:], views[:2] + views[3:]
+        with host_operands(ctx, bufs, views, keep_out=in_place) as got:
+            x, y, out = got[0], got[1], got[-1]
+            addend = out if in_place else got[2] if self.addend is not None else None
+            scalars = got[len(got) - 1 - len(self.factors):-1]
+            self._product(x, y, out, addend, scalars)
 
     def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray,
-                 addend: np.ndarray | None) -> None:
+                 addend: np.ndarray | None, scalars: list) -> None:
         lin = self.linear
-        beta = 0.0 if lin is None or addend is None else lin.beta
+        values = dict(zip(lin.factors, scalars)) if lin is not None else {}
+        beta = 0.0 if lin is None or addend is None else lin.beta.value(values)
         if addend is not None and addend is not out:
             np.copyto(out, addend)  # gemm scales it by beta in place
         if self.a.shape[1] == 0:  # an empty sum: the product is 0
@@ -455,16 +464,20 @@ class HostGemm:
             if lin is None:
                 np.dot(x, y, out=out)
             else:
-                gemm_for(c_dt)(lin.alpha, x, y, beta, out)
+                gemm_for(c_dt)(lin.alpha.value(values), x, y, beta, out)
 
 
-def _blas_linear(comp, out_dtype: str) -> LinearEpilogue | None:
+def _blas_linear(comp, operands: list, out_dtype: str) -> LinearEpilogue | None:
     """The epilogue as gemm's alpha and beta, where it is linear, every operand it reads
-    has the output's dtype, and the host BLAS has a gemm with beta (runtime/host_blas.py)."""
-    lin = linear_epilogue(comp)
+    has the output's dtype, and the host BLAS has a gemm with beta (runtime/host_blas.py).
+    `operands`: the program's inputs (0: the product); scalars among them may scale."""
+    scalars = frozenset(k for k, v in enumerate(operands) if k and all(
+        d == 1 for d in v.type.shape))
+    lin = linear_epilogue(comp, scalars)
     if lin is None or gemm_for(out_dtype) is None or comp.out_dtypes()[0] != out_dtype:
         return None
-    if lin.addend is not None and comp.in_dtypes[lin.addend] != out_dtype:
+    read = ([lin.addend] if lin.addend is not None else []) + list(lin.factors)
+    if any(comp.in_dtypes[k] != out_dtype for k in read):
         return None
     return lin
 

@@ -96,7 +96,8 @@ def update_in_place(state: PrepareState, updates: list, outputs: list) -> None:
         i = writers[0]
         fn = state.work[i].fn
         addend = getattr(fn, "addend", None)
-        if addend is None or addend.buffer != s or s in (fn.a.buffer, fn.b.buffer) or \
+        operands = [fn.a.buffer, fn.b.buffer] + [f.buffer for f in fn.factors]
+        if addend is None or addend.buffer != s or s in operands or \
                 not _whole(addend, lay_c) or not _whole(lay_c, lay_c):
             continue
         if any(isinstance(a, BufRef) and a.slot == s for w in state.work[i + 1:] for a in w.args):

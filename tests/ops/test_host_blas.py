@@ -17,7 +17,7 @@ import clgraph.lower.gemm as gemm_lowering
 import clgraph.tensor as T
 from clgraph.expr.scalar.composite import Composite, ScalarConstant
 from clgraph.expr.scalar.ops import Add, Cast, Mul, Neg, Sub
-from clgraph.lower.linear_epilogue import LinearEpilogue, linear_epilogue
+from clgraph.lower.linear_epilogue import Coefficient, LinearEpilogue, linear_epilogue
 from clgraph.runtime.host_blas import gemm_for
 
 
@@ -72,16 +72,23 @@ def _comp(nin, steps, dtype="float32"):
 
 def test_linear_forms_recognised():
     c = ScalarConstant("float32", 0.5)
+    C = Coefficient
     # x1 - 0.5 * x0 (an SGD update)
     assert linear_epilogue(_comp(2, [(c, ()), (Mul(), (2, 0)), (Sub(), (1, 3))])) == \
-        LinearEpilogue(-0.5, 1, 1.0)
+        LinearEpilogue(C(-0.5), 1, C(1.0))
     # x0 * 0.5 + x1 * 0.5 (weights on both sides)
     got = linear_epilogue(_comp(2, [(c, ()), (Mul(), (0, 2)), (Mul(), (1, 2)), (Add(), (3, 4))]))
-    assert got == LinearEpilogue(0.5, 1, 0.5)
+    assert got == LinearEpilogue(C(0.5), 1, C(0.5))
     # x0 + x1 (a bias add), -x0 (no addend), x2 - x0 with an unused x1
-    assert linear_epilogue(_comp(2, [(Add(), (0, 1))])) == LinearEpilogue(1.0, 1, 1.0)
-    assert linear_epilogue(_comp(1, [(Neg(), (0,))])) == LinearEpilogue(-1.0, None, 0.0)
-    assert linear_epilogue(_comp(3, [(Sub(), (2, 0))])) == LinearEpilogue(-1.0, 2, 1.0)
+    assert linear_epilogue(_comp(2, [(Add(), (0, 1))])) == LinearEpilogue(C(1.0), 1, C(1.0))
+    assert linear_epilogue(_comp(1, [(Neg(), (0,))])) == LinearEpilogue(C(-1.0), None, C(0.0))
+    assert linear_epilogue(_comp(3, [(Sub(), (2, 0))])) == LinearEpilogue(C(-1.0), 2, C(1.0))
+    # x1 - x2 * (0.5 * x0) with x2 a scalar operand (a learning rate in a shared variable)
+    lr = _comp(3, [(c, ()), (Mul(), (3, 0)), (Mul(), (2, 4)), (Sub(), (1, 5))])
+    got = linear_epilogue(lr, frozenset({2}))
+    assert got == LinearEpilogue(C(-0.5, (2,)), 1, C(1.0)) and got.factors == (2,)
+    assert got.alpha.value({2: np.array([[0.1]])}) == pytest.approx(-0.05)
+    assert linear_epilogue(lr) is None  # x2 not known to be a scalar: not linear
 
 
 def test_other_forms_refused():
@@ -93,9 +100,10 @@ def test_other_forms_refused():
         "product cancels": _comp(2, [(Sub(), (0, 0)), (Add(), (2, 1))]),
         "a cast": _comp(2, [(Cast("float64"), (0,)), (Cast("float32"), (2,)), (Add(), (3, 1))]),
         "integers": _comp(2, [(Add(), (0, 1))], dtype="int32"),
+        "scalar plus tensor": _comp(3, [(Add(), (0, 2)), (Add(), (3, 1))]),
     }
     for name, comp in refused.items():
-        assert linear_epilogue(comp) is None, name
+        assert linear_epilogue(comp, frozenset({2})) is None, name
 
 
 def _functions(build):
@@ -219,3 +227,20 @@ def test_checked_call_that_fails_leaves_the_variable(host_gemm):
     with pytest.raises(Exception, match="(?i)nan"):
         fn(np.ones((4, 3), "f4"), np.ones((4, 2), "f4"))
     np.testing.assert_array_equal(W.get_value(), W0)
+
+
+def test_learning_rate_in_a_shared_variable(host_gemm):
+    """lr as a shared scalar: read on the host at each call (no epilogue kernel), in place."""
+    rng = np.random.default_rng(5)
+    W0 = rng.standard_normal((4, 3)).astype("f4")
+    W = cg.shared(W0.copy(), name="W")
+    lr = cg.shared(np.float32(0.5), name="lr")
+    h, d = T.fmatrix("h"), T.fmatrix("d")
+    fn = cg.function([h, d], [], updates=[(W, W - lr * T.dot(h.T, d))])
+    assert fn.kernels() == []
+    hv, dv = rng.standard_normal((6, 4)).astype("f4"), rng.standard_normal((6, 3)).astype("f4")
+    fn(hv, dv)
+    assert len(_in_place_slots(fn)) == 1
+    lr.set_value(np.float32(0.25))
+    fn(hv, dv)
+    np.testing.assert_allclose(W.get_value(), W0 - 0.75 * (hv.T @ dv), rtol=1e-5, atol=1e-5)
