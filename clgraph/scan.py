@@ -57,6 +57,15 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
          non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
          name: str | None = None) -> tuple[Any, OrderedDict]:
     """Theano's scan (see the module doc): (outputs, updates)."""
+    return _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards, name)
+
+
+def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
+          non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
+          name: str | None = None, last_only: tuple[bool, ...] = ()
+          ) -> tuple[Any, OrderedDict]:
+    """`scan`, where outputs flagged in `last_only` keep only their last value (a
+    stack of at most one: scan_grad's sums)."""
     from clgraph import tensor as T
 
     seqs = [T.as_tensor_variable(_tap_value(s, "input", [0], "sequence"))
@@ -110,7 +119,7 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         steps = s.shape[0] if steps is None else T.minimum(steps, s.shape[0])
     if n_steps is not None:
         steps = T.cast(T.as_tensor_variable(n_steps), "int64")
-    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards)
+    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only)
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
     stacked = stacked if isinstance(stacked, list) else [stacked]
@@ -174,9 +183,13 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
             for i, o in zip(inits, state_outs)]
     g_outs = [g if g is not None else T.zeros_like(o) for g, o in zip(grads, outs)]
-    f_seq = [D.is_float(s.dtype) for s in seqs]
+    # sequences the step reads (after push-out a sequence may feed only the hoisted product)
+    read = set(map(id, graph_inputs(op.inner.outputs)))
+    f_seq = [D.is_float(s.dtype) and id(p) in read for s, p in zip(seqs, ph)]
     f_state = [D.is_float(i.dtype) for i in inits]
-    f_nonseq = [D.is_float(v.dtype) for v in nonseqs]
+    n_ph = len(ph) - len(nonseqs)
+    f_nonseq = [D.is_float(v.dtype) and id(p) in read for v, p in zip(nonseqs, ph[n_ph:])]
+    stored = [j for j in range(len(outs)) if not op.keeps_last_only(j)]  # every step's value
 
     def step(*args):
         k = 0
@@ -186,6 +199,8 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         k += n_state
         g_t = args[k:k + len(outs)]
         k += len(outs)
+        o_t = args[k:k + len(stored)]
+        k += len(stored)
         carry = list(args[k:k + sum(f_state)])
         k += sum(f_state)
         acc = list(args[k:k + sum(f_nonseq)])
@@ -206,6 +221,10 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         gs = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
                   return_disconnected="zero") if known and wrt else \
             [T.zeros_like(v) for v in wrt]
+        # the step's own outputs (tanh's derivative reads tanh's value) are read from the
+        # forward pass's stacks instead of being computed again
+        gs = clone_graph(gs, {inner_outs[j]: o for j, o in zip(stored, o_t)})[0] if stored \
+            else gs
         n_gs, n_gp = sum(f_seq), sum(f_state)
         new_acc = [a + g for a, g in zip(acc, gs[n_gs + n_gp:])]
         return list(gs[:n_gs + n_gp]) + new_acc
@@ -213,9 +232,11 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     float_seqs = [s for s, f in zip(seq_eff, f_seq) if f]
     zeros_state = [T.zeros_like(i) for i, f in zip(inits, f_state) if f]
     zeros_nonseq = [T.zeros_like(v) for v, f in zip(nonseqs, f_nonseq) if f]
-    bwd, _ = scan(step, sequences=seq_eff + prev + g_outs,
-                  outputs_info=[None] * len(float_seqs) + zeros_state + zeros_nonseq,
-                  non_sequences=nonseqs, go_backwards=True)
+    carried = zeros_state + zeros_nonseq
+    bwd, _ = _scan(step, sequences=seq_eff + prev + g_outs + [outs[j] for j in stored],
+                   outputs_info=[None] * len(float_seqs) + carried, non_sequences=nonseqs,
+                   go_backwards=True,
+                   last_only=(False,) * len(float_seqs) + (True,) * len(carried))
     bwd = bwd if isinstance(bwd, list) else [bwd]
 
     def last(stack, zero):  # the final carried value (the initial one after no steps)
@@ -224,17 +245,17 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     result: list = [None]
     k = 0
     for s, f in zip(seqs, f_seq):
-        if not f:
-            result.append(None)
+        if not f:  # an integer sequence, or one the step does not read
+            result.append(None if not D.is_float(s.dtype) else T.zeros_like(s))
             continue
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
         result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
     # initial values, then non-sequences: the last carried value, or None (not float)
     zeros = iter(zeros_state + zeros_nonseq)
-    for f in f_state + f_nonseq:
-        if not f:
-            result.append(None)
+    for v, f in zip(inits + nonseqs, f_state + f_nonseq):
+        if not f:  # an integer value, or a non-sequence the step does not read
+            result.append(None if not D.is_float(v.dtype) else T.zeros_like(v))
             continue
         result.append(last(bwd[k], next(zeros)))
         k += 1

@@ -33,6 +33,12 @@ class Scan(Op):
     n_seqs: int = 0
     recurrent: tuple[bool, ...] = ()  # per output: fed back as the next step's input
     go_backwards: bool = False
+    # per output: keep only the last step's value (a stack of min(n, 1)); a gradient's
+    # sums over the steps need no more (empty: every step's value for every output)
+    last_only: tuple[bool, ...] = ()
+
+    def keeps_last_only(self, k: int) -> bool:
+        return bool(self.last_only) and self.last_only[k]
 
     @property
     def n_states(self) -> int:
@@ -62,9 +68,10 @@ class Scan(Op):
         if isinstance(getattr(n_steps, "data", None), np.ndarray):
             static_n = int(n_steps.data)
         outs = []
-        for inner_out in self.inner.outputs:
+        for k, inner_out in enumerate(self.inner.outputs):
+            first = None if self.keeps_last_only(k) else static_n
             outs.append(TensorVariable(TensorType(inner_out.dtype,
-                                                  (static_n, *inner_out.type.shape))))
+                                                  (first, *inner_out.type.shape))))
         for init, ph in zip(inits, self.inner.inputs[self.n_seqs:]):
             if init.dtype != ph.dtype or init.ndim != ph.ndim:
                 raise TypeError(f"scan: initial value {init} ({init.type}) does not match "
@@ -88,6 +95,8 @@ class Scan(Op):
             prev = [v for v, r in zip(outs, self.recurrent) if r]
         results = []
         for k, out in enumerate(node.outputs):
+            if self.keeps_last_only(k):
+                stacks[k] = stacks[k][-1:]
             if stacks[k]:
                 results.append(np.stack(stacks[k]).astype(out.dtype))
             else:  # no steps: the shape of one step's output is unknown without running it

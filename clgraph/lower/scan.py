@@ -58,12 +58,9 @@ class ScanStep(Step):
     def _contiguous(self, var, state: PrepareState) -> Layout:
         """`var`'s layout, or that of a contiguous copy of it (enqueued here)."""
         lay = state.layouts[var]
-        want = contiguous_strides(tuple(lay.shape))
-        if all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides, want)):
+        if _contiguous_layout(lay):
             return lay
-        copy_node, step = self.copies[id(var)]
-        step.prepare(state)
-        return state.layouts[copy_node.outputs[0]]
+        return _fresh_copy(self.copies[id(var)], state)
 
     def prepare(self, state: PrepareState) -> None:
         node, op = self.node, self.node.op
@@ -90,18 +87,25 @@ class ScanStep(Step):
         for t in range(n):
             self._bind_step(state, seq_lays, prev, n - 1 - t if op.go_backwards else t)
             self._prepare_inner(state)
-            for k, (out, (_, store)) in enumerate(zip(self.inner.outputs, self.stores)):
+            for k, (out, copy) in enumerate(zip(self.inner.outputs, self.stores)):
                 lay = state.layouts[out]
+                store = copy[1]
+                if op.keeps_last_only(k) and t < n - 1:
+                    # not stored: the next step reads this step's buffer (a copy if a view)
+                    slices[k] = lay if _contiguous_layout(lay) else _fresh_copy(copy, state)
+                    continue
                 if stacks[k] is None:
-                    stacks[k] = state.new_buffer((n, *lay.shape), out.dtype)
+                    length = 1 if op.keeps_last_only(k) else n
+                    stacks[k] = state.new_buffer((length, *lay.shape), out.dtype)
                 elif tuple(lay.shape) != tuple(stacks[k].shape[1:]):
                     raise ValueError(f"{node_label(node)}: scan: output {k} has shape "
                                      f"{lay.shape} at step {t} but {stacks[k].shape[1:]} "
                                      "at step 0; every step's outputs must keep their shapes")
                 stack = stacks[k]
                 size = int(np.prod(lay.shape, dtype=np.int64))
+                at = 0 if op.keeps_last_only(k) else t
                 slices[k] = Layout(stack.buffer, tuple(lay.shape),
-                                   contiguous_strides(tuple(lay.shape)), stack.offset + t * size)
+                                   contiguous_strides(tuple(lay.shape)), stack.offset + at * size)
                 store.prepare(state, out_layouts=[slices[k]])
             # the next step reads this step's values from their (contiguous) stacked slices
             prev = [lay for lay, r in zip(slices, op.recurrent) if r]
@@ -140,3 +144,15 @@ class ScanStep(Step):
         for inner_node in self.inner.toposort():
             for out in inner_node.outputs:
                 state.host_values.pop(out, None)
+
+
+def _contiguous_layout(lay: Layout) -> bool:
+    want = contiguous_strides(tuple(lay.shape))
+    return all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides, want))
+
+
+def _fresh_copy(copy, state: PrepareState) -> Layout:
+    """Enqueue `copy` ((node, step) of copy_step) into a new contiguous buffer."""
+    copy_node, step = copy
+    step.prepare(state)
+    return state.layouts[copy_node.outputs[0]]
