@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 import compile_time  # noqa: E402  (lives next to this script)
 import reference_kernels  # noqa: E402
+import rnn  # noqa: E402
 import training  # noqa: E402
 
 import clgraph as cg  # noqa: E402
@@ -546,6 +547,28 @@ case_lenet_step = _training_case(
              f"{training.LENET_BATCH} f32")
 
 
+def case_rnn(r: Runner) -> list[Row]:
+    """A tanh RNN through scan (benchmarks/rnn.py): forward and training step."""
+    what = f"{rnn.STEPS} steps, batch {rnn.BATCH}, {rnn.HIDDEN} hidden, f32"
+    rows = [Row(f"(k) RNN forward with scan, {what}"),
+            Row(f"(k) RNN training step with scan (BPTT, SGD), {what}")]
+    try:
+        res = rnn.measure(r.time)
+    except Exception as exc:
+        for row in rows:
+            row.error = f"{type(exc).__name__}: {_first_line(exc)}"
+            row.traceback = traceback.format_exc()
+        return rows
+    for row, which in zip(rows, ("forward", "step"), strict=True):
+        times = res[which]
+        row.clgraph, row.numpy = times.get("clgraph"), times.get("NumPy")
+        row.peers = {name: times.get(name) for name in ("PyTorch", "JAX")}
+        row.peers["PyTensor"] = "-"  # not measured here
+    rows[0].notes.append("NumPy: a Python loop; PyTorch: its loop on the CPU; JAX: lax.scan")
+    rows[1].notes.append("NumPy: backpropagation through time written by hand")
+    return rows
+
+
 def case_compile(r: Runner) -> list[Row]:
     """Graph to first result of the MLP step, cold and warm caches, in fresh processes."""
     pairs = 1 if r.s.quick else 3
@@ -577,6 +600,7 @@ CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "overhead": case_overhead,
     "mlp_step": case_mlp_step,
     "lenet_step": case_lenet_step,
+    "rnn": case_rnn,
     "compile": case_compile,
 }
 

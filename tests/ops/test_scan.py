@@ -261,3 +261,18 @@ def test_small_products_in_the_loop_are_kernels():
         state = next(iter(fn.plan._prepared.values()))
         assert not any(isinstance(w, HostCall) for w in state.work)
         assert all(s.small is None for s in top.plan.steps if isinstance(s, GemmStep))
+
+
+def test_gradient_scan_checked_by_debug_mode():
+    """The backwards scan (sums kept as last values, stored forward values read back)
+    against every node's NumPy reference."""
+    rng = np.random.default_rng(6)
+    x, W = T.dmatrix("x"), T.dmatrix("W")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x,
+                    outputs_info=T.zeros((3,), dtype="float64"), non_sequences=W)
+    g = cg.grad((hs ** 2).sum(), [x, W])
+    checked = cg.function([x, W], g, mode=DebugMode())
+    plain = cg.function([x, W], g)
+    xv, Wv = rng.standard_normal((4, 3)), rng.standard_normal((3, 3)) * 0.5
+    for a, b in zip(checked(xv, Wv), plain(xv, Wv), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
