@@ -200,6 +200,8 @@ class ElemwiseStep(Step):
                 sca_stores.append(f"{nm}[p_{nm} + i * {nm}_si] = {sca_outs[j]};")
         return vec_stores, sca_stores
 
+    takes_out_layouts = True  # prepare(out_layouts=...) writes into given layouts
+
     def prepare(self, state: PrepareState, out_layouts=None) -> None:
         node = self.node
         all_layouts = [state.layouts[v] for v in node.inputs]

@@ -245,7 +245,9 @@ class GemmStep(Step):
         return {"outs": outs, "extras": extras, "epi_vec": epi_vec, "epi_scalar": scalar,
                 "epi_note": note}
 
-    def prepare(self, state: PrepareState) -> None:
+    takes_out_layouts = True  # prepare(out_layouts=...) writes into given layouts (scan)
+
+    def prepare(self, state: PrepareState, out_layouts: list | None = None) -> None:
         node = self.node
         a, b = node.inputs[:2]
         la, lb = state.layouts[a], state.layouts[b]
@@ -255,21 +257,21 @@ class GemmStep(Step):
                              f"{shape_str(lb.shape)} ({b}) are not aligned: {k} (axis 1) != "
                              f"{kb} (axis 0)")
         if self.small is not None and _small_enough(m, k, n, self.tile):
-            self.small.prepare(state)
+            self.small.prepare(state, out_layouts)
             return
-        if self.epi is None:
-            lc = state.new_buffer((m, n), self.dtypes[2])
-            outs = [lc]
-        else:
+        if self.epi is not None:
             shapes = [(m, n)] + [state.layouts[v].shape for v in node.inputs[2:]]
             if runtime_broadcast(self.epi, shapes) != (m, n):
                 raise ValueError(f"{node_label(node)}: the epilogue's operands "
                                  f"{', '.join(shape_str(s) for s in shapes[1:])} do not "
                                  f"broadcast to the product's shape {shape_str((m, n))}")
+        if out_layouts is not None:  # contiguous layouts of the outputs' shapes (scan)
+            outs = list(out_layouts)
+        else:
             outs = [state.new_buffer((m, n), v.dtype) for v in node.outputs]
-            lc = outs[0]
-            if self.provider == "host" and node.outputs[0].dtype != self.dtypes[2]:
-                lc = state.new_buffer((m, n), self.dtypes[2])  # else BLAS writes in place
+        lc = outs[0]
+        if self.provider == "host" and node.outputs[0].dtype != self.dtypes[2]:
+            lc = state.new_buffer((m, n), self.dtypes[2])  # else BLAS writes in place
         for var, lay in zip(node.outputs, outs):
             state.layouts[var] = lay
         if m == 0 or n == 0:

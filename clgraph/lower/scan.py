@@ -43,6 +43,7 @@ class ScanStep(Step):
                                       "function is not supported (use T.switch)")
         self.stores = [copy_step(out, ctx, f"{kernel_prefix}_st{k}")
                        for k, out in enumerate(inner.outputs)]
+        self.direct = _direct_writers(self.sub.steps, inner)
         # The inner kernels take their inputs as C-contiguous (graph inputs are): an outer
         # sequence, initial value or non-sequence that is a view is copied once first.
         _, seqs, inits, nonseqs = op.split(node.inputs)
@@ -82,45 +83,47 @@ class ScanStep(Step):
             state.layouts[const] = state.static_buffer(np.asarray(const.data))
             state.host_values[const] = const.data
         prev = [self._contiguous(i, state) for i in inits]
-        stacks: list[Layout | None] = [None] * len(self.inner.outputs)
-        slices: list = [None] * len(self.inner.outputs)
+        # One step's output shapes, from preparing it on a throwaway copy of the state.
+        dry = state.fork()
+        self._bind_step(dry, seq_lays, prev, n - 1 if op.go_backwards else 0)
+        self._prepare_inner(dry, {})
+        shapes = [tuple(dry.layouts[out].shape) for out in self.inner.outputs]
+        stacks = [state.new_buffer((min(n, 1) if op.keeps_last_only(k) else n, *shape), out.dtype)
+                  for k, (out, shape) in enumerate(zip(self.inner.outputs, shapes))]
         for t in range(n):
             self._bind_step(state, seq_lays, prev, n - 1 - t if op.go_backwards else t)
-            self._prepare_inner(state)
+            slices = []
+            for k, shape in enumerate(shapes):
+                if op.keeps_last_only(k) and t < n - 1:
+                    slices.append(None)  # not stored: the next step reads the step's buffer
+                    continue
+                size = int(np.prod(shape, dtype=np.int64))
+                at = 0 if op.keeps_last_only(k) else t
+                slices.append(Layout(stacks[k].buffer, shape, contiguous_strides(shape),
+                                     stacks[k].offset + at * size))
+            # steps computing an output write it straight into its slice; the rest is copied
+            direct = {id(self.direct[k]): [lay] for k, lay in enumerate(slices)
+                      if lay is not None and self.direct[k] is not None}
+            self._prepare_inner(state, direct)
             for k, (out, copy) in enumerate(zip(self.inner.outputs, self.stores)):
                 lay = state.layouts[out]
-                store = copy[1]
-                if op.keeps_last_only(k) and t < n - 1:
-                    # not stored: the next step reads this step's buffer (a copy if a view)
-                    slices[k] = lay if _contiguous_layout(lay) else _fresh_copy(copy, state)
-                    continue
-                if stacks[k] is None:
-                    length = 1 if op.keeps_last_only(k) else n
-                    stacks[k] = state.new_buffer((length, *lay.shape), out.dtype)
-                elif tuple(lay.shape) != tuple(stacks[k].shape[1:]):
+                if tuple(lay.shape) != shapes[k]:
                     raise ValueError(f"{node_label(node)}: scan: output {k} has shape "
-                                     f"{lay.shape} at step {t} but {stacks[k].shape[1:]} "
-                                     "at step 0; every step's outputs must keep their shapes")
-                stack = stacks[k]
-                size = int(np.prod(lay.shape, dtype=np.int64))
-                at = 0 if op.keeps_last_only(k) else t
-                slices[k] = Layout(stack.buffer, tuple(lay.shape),
-                                   contiguous_strides(tuple(lay.shape)), stack.offset + at * size)
-                store.prepare(state, out_layouts=[slices[k]])
-            # the next step reads this step's values from their (contiguous) stacked slices
+                                     f"{lay.shape} at step {t} but {shapes[k]} at the first "
+                                     "step; every step's outputs must keep their shapes")
+                if slices[k] is None:
+                    slices[k] = lay if _contiguous_layout(lay) else _fresh_copy(copy, state)
+                elif lay != slices[k]:
+                    copy[1].prepare(state, out_layouts=[slices[k]])
+            # the next step reads this step's values from their (contiguous) slices
             prev = [lay for lay, r in zip(slices, op.recurrent) if r]
-        if n == 0:  # no steps: one step's shapes come from preparing it on a throwaway copy
-            dry = state.fork()
-            self._bind_step(dry, seq_lays, prev, 0)
-            self._prepare_inner(dry)
-            stacks = [state.new_buffer((0, *dry.layouts[out].shape), out.dtype)
-                      for out in self.inner.outputs]
         for var, stack in zip(node.outputs, stacks):
             state.layouts[var] = stack
 
-    def _prepare_inner(self, state: PrepareState) -> None:
-        """One iteration's inner steps. A value an inner step needs on the host must be
-        known there already (lengths, integer inputs): the loop cannot stop at a sync point."""
+    def _prepare_inner(self, state: PrepareState, direct: dict) -> None:
+        """One iteration's inner steps; `direct`: {id(step): the layouts it writes}. A value an
+        inner step needs on the host must be known there already (lengths, integer inputs):
+        the loop cannot stop at a sync point."""
         for step in self.sub.steps:
             missing = [v for v in step.sync_vars if v not in state.host_values]
             if missing:
@@ -128,7 +131,10 @@ class ScanStep(Step):
                     f"{node_label(self.node)}: scan: {step.node.op} in the step function "
                     f"needs {missing[0]} on the host, computed on the device inside the loop "
                     "(data-dependent lengths or indices); not supported inside scan")
-            step.prepare(state)
+            if id(step) in direct:
+                step.prepare(state, out_layouts=direct[id(step)])
+            else:
+                step.prepare(state)
             self._track(step.node, state)
 
     def _bind_step(self, state: PrepareState, seq_lays: list, prev: list, idx: int) -> None:
@@ -156,3 +162,17 @@ def _fresh_copy(copy, state: PrepareState) -> Layout:
     copy_node, step = copy
     step.prepare(state)
     return state.layouts[copy_node.outputs[0]]
+
+
+def _direct_writers(steps: list, inner) -> list:
+    """Per inner output, the step that can write it straight into its stacked slice (a
+    kernel step with that one output, which no other output shares), or None (copied)."""
+    producer = {id(o): st for st in steps for o in st.node.outputs}
+    outs = inner.outputs
+    found = []
+    for out in outs:
+        st = producer.get(id(out))
+        ok = st is not None and getattr(st, "takes_out_layouts", False) and \
+            len(st.node.outputs) == 1 and sum(o is out for o in outs) == 1
+        found.append(st if ok else None)
+    return found
