@@ -600,8 +600,8 @@ CASES: dict[str, Callable[[Runner], list[Row]]] = {
     "overhead": case_overhead,
     "mlp_step": case_mlp_step,
     "lenet_step": case_lenet_step,
-    "rnn": case_rnn,
     "compile": case_compile,
+    "rnn": case_rnn,
 }
 
 
