@@ -4,10 +4,10 @@ The inner graph is optimized and lowered once (its steps and kernels join the pr
 named under the Scan's kernel prefix). `prepare` knows the number of steps (shapes and
 integer inputs are on the host; a computed count is read back at a sync point), so it
 prepares the inner steps once per iteration: each sequence's element t is a view into the
-sequence, each recurrent input is the buffer the previous iteration wrote, and a copy
-kernel stores each step output into its slice of the stacked output. The work list then
-holds every iteration's launches back to back; the memory planner reuses the buffers
-of iterations that are done.
+sequence, each recurrent input is the slice the previous iteration wrote, and each step
+output lands in its slice of the stacked output (written there by the kernel computing it
+where one does, else copied). The work list then holds every iteration's launches back to
+back; the memory planner reuses the buffers of iterations that are done.
 """
 
 from __future__ import annotations
