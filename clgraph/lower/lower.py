@@ -19,7 +19,7 @@ from clgraph.expr.scan_op import Scan
 from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
-from clgraph.expr.variable import Constant, Variable
+from clgraph.expr.variable import Constant, SharedVariable, Variable
 from clgraph.lower.branches import branch_guards, lazy_order
 from clgraph.lower.elemwise import ElemwiseStep
 from clgraph.lower.gemm import GemmStep
@@ -136,8 +136,8 @@ class Plan:
         """Integer scalar inputs: their values join the shapes in the prepare key, so they
         can serve as indices and lengths (Theano's `x[i * bs:(i + 1) * bs]`)."""
         return [k for k, v in enumerate(self.fgraph.inputs)
-                if v.ndim == 0 and v.dtype in ("int8", "int16", "int32", "int64", "uint8",
-                                               "uint16", "uint32")]
+                if v.ndim == 0 and not isinstance(v, SharedVariable) and
+                v.dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")]
 
     def prepare(self, shapes: tuple[tuple[int, ...], ...], host_scalars: tuple = ()
                 ) -> PrepareState:

@@ -355,8 +355,8 @@ class ReduceStep(Step):
         `first` of `ptr`, in place (`<kname>_epi`)."""
         acc_t = cl_type(self.acc)
         nd = self.node.outputs[0].ndim
-        lines = [f"static void {kname}_epi(__global {acc_t}* ptr, const long first, "
-                 f"const long count, {', '.join(self._epi_params())})", "{",
+        params = [f"__global {acc_t}* ptr", "const long first", "const long count"]
+        lines = [f"static void {kname}_epi({', '.join(params + self._epi_params())})", "{",
                  "    for (long eo = first; eo < first + count; ++eo) {"]
         regs = ["a0"]
         lines.append(f"        const {acc_t} a0 = ptr[eo];")
@@ -387,7 +387,7 @@ class ReduceStep(Step):
             return ""
         cond = f"if ({when}) " if when else ""
         names = [p.rsplit(" ", 1)[1] for p in self._epi_params()]  # passed on as they are
-        return f"{cond}{kname}_epi({ptr}, {first}, {count}, {', '.join(names)});"
+        return f"{cond}{kname}_epi({', '.join([ptr, first, count, *names])});"
 
     def _fold_unrolled(self) -> list[str]:
         lines = []

@@ -51,7 +51,7 @@ class ScanStep(Step):
                        for k, v in enumerate([*seqs, *inits, *nonseqs])}
 
     def kernels(self) -> list:
-        defs = list(self.sub.kernel_defs)
+        defs = self.claim(list(self.sub.kernel_defs))  # listed as the Scan's kernels
         for _, step in [*self.stores, *self.copies.values()]:
             defs += self.claim(step.kernels())
         return defs

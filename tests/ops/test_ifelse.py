@@ -187,3 +187,15 @@ def test_condition_computed_on_the_device(launched):
         np.testing.assert_allclose(fn(xv), np.sin(xv) if big else np.cos(xv), rtol=1e-6)
         ran = " ".join(launched)
         assert ("sin" in ran) == big and ("cos" in ran) == (not big)
+
+
+def test_condition_in_a_shared_variable(launched):
+    flag = cg.shared(np.int32(1), name="flag")
+    x = T.dvector("x")
+    fn = cg.function([x], ifelse(flag, T.sin(x), T.cos(x)))
+    xv = np.array([0.3, 1.2])
+    np.testing.assert_allclose(fn(xv), np.sin(xv))
+    flag.set_value(np.int32(0))
+    launched.clear()
+    np.testing.assert_allclose(fn(xv), np.cos(xv))
+    assert not any("sin" in k for k in launched)

@@ -395,3 +395,25 @@ def test_cpu_column_reductions_run_their_copy_without_mode_0():
     np.testing.assert_allclose(g(xv), xv.sum(1), rtol=1e-5, atol=1e-5)
     state = g.plan.prepare(((64, 40),), ())
     assert not any(w.kernel.endswith("_cols") for w in state.work if hasattr(w, "gsize"))
+
+
+def test_epilogue_on_a_whole_array_reduction():
+    """An elementwise consumer of a full reduction (a 0-d result, no extra operand) fused
+    as the reduction's epilogue: the gradient of a branch, zeros_like(x.sum())."""
+    x = T.dvector("x")
+    xv = np.arange(5.0)
+    for expr, want in [(T.zeros_like(x.sum()), 0.0), (T.ones_like(x.max()), 1.0),
+                       (x.sum() * 2 + 1, 21.0)]:
+        fn = cg.function([x], expr)
+        assert float(fn(xv)) == want
+
+
+def test_integer_shared_scalar_in_a_graph():
+    """A shared integer scalar is not an input's value known on the host: it is read from
+    its buffer (it was once taken for an explicit input's slot and failed)."""
+    n = cg.shared(np.int32(3), name="n")
+    x = T.dvector("x")
+    fn = cg.function([x], x * n + n)
+    np.testing.assert_allclose(fn(np.arange(3.0)), np.arange(3.0) * 3 + 3)
+    n.set_value(np.int32(-2))
+    np.testing.assert_allclose(fn(np.arange(3.0)), np.arange(3.0) * -2 - 2)

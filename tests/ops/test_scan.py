@@ -3,6 +3,7 @@ iteration, views as operands, and gradients against finite differences."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -276,3 +277,22 @@ def test_gradient_scan_checked_by_debug_mode():
     xv, Wv = rng.standard_normal((4, 3)), rng.standard_normal((3, 3)) * 0.5
     for a, b in zip(checked(xv, Wv), plain(xv, Wv), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_shared_sequence_profiled_and_gradient_through_ifelse():
+    from clgraph.ifelse import ifelse
+
+    S = cg.shared(np.arange(12.0).reshape(4, 3), name="S")
+    sums, _ = cg.scan(lambda r, acc: acc + r, sequences=S,
+                      outputs_info=T.zeros((3,), dtype="float64"))
+    fn = cg.function([], sums[-1], profile=True)
+    np.testing.assert_allclose(fn(), S.get_value().sum(0))
+    # the step's kernel, once per step, under the user's node
+    assert re.search(r"composite_add\s+Elemwise\{add\}\s+4\s", fn.profile.summary())
+    y, c = T.dvector("y"), T.iscalar("c")
+    prods, _ = cg.scan(lambda v, a: a * v, sequences=y,
+                       outputs_info=T.constant(np.float64(1.0)))
+    grad = cg.function([c, y], cg.grad(ifelse(c, prods[-1], prods.sum()), y))
+    yv = np.array([2.0, 3.0, 4.0])
+    np.testing.assert_allclose(grad(1, yv), [12.0, 8.0, 6.0])
+    np.testing.assert_allclose(grad(0, yv), [16.0, 10.0, 6.0])
