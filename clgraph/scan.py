@@ -54,15 +54,30 @@ def _placeholder(type_: TensorType, name: str) -> TensorVariable:
 
 
 def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
-         non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
-         name: str | None = None) -> tuple[Any, OrderedDict]:
-    """Theano's scan (see the module doc): (outputs, updates)."""
-    return _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards, name)
+         non_sequences: Any = None, n_steps: Any = None, truncate_gradient: int = -1,
+         go_backwards: bool = False, mode: Any = None, name: str | None = None,
+         profile: Any = False, allow_gc: Any = None, strict: bool = False,
+         return_list: bool = False) -> tuple[Any, OrderedDict]:
+    """Theano's scan (see the module doc): (outputs, updates).
+
+    Theano's other arguments are accepted as Theano scripts pass them: `strict=True`
+    refuses a step function that reads variables it was not given; `return_list=True`
+    returns a list even for one output; `truncate_gradient` must be -1 (the full
+    gradient); `mode`, `profile` and `allow_gc` belong to Theano's inner compilation and
+    change nothing here (the step is compiled with the function that uses it)."""
+    if truncate_gradient != -1:
+        raise NotImplementedError(f"scan: truncate_gradient={truncate_gradient}: only -1 "
+                                  "(backpropagation through every step) is supported")
+    outs, updates = _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
+                          name, strict=strict)
+    if return_list and not isinstance(outs, list):
+        outs = [outs]
+    return outs, updates
 
 
 def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
           non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
-          name: str | None = None, last_only: tuple[bool, ...] = ()
+          name: str | None = None, last_only: tuple[bool, ...] = (), strict: bool = False
           ) -> tuple[Any, OrderedDict]:
     """`scan`, where outputs flagged in `last_only` keep only their last value (a
     stack of at most one: scan_grad's sums)."""
@@ -104,6 +119,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     args = seq_ph + state_ph + nonseq_ph
     given = set(map(id, args))
     free = [v for v in graph_inputs(outs) if id(v) not in given and not isinstance(v, Constant)]
+    if strict and free:
+        raise ValueError(f"scan(strict=True): the step function reads {', '.join(map(str, free))}"
+                         " without being given it; pass it in non_sequences")
     free_ph = [_placeholder(v.type, v.name or "free") for v in free]
     if free:
         outs = clone_graph(outs, dict(zip(free, free_ph)))[0]

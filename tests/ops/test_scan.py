@@ -296,3 +296,18 @@ def test_shared_sequence_profiled_and_gradient_through_ifelse():
     yv = np.array([2.0, 3.0, 4.0])
     np.testing.assert_allclose(grad(1, yv), [12.0, 8.0, 6.0])
     np.testing.assert_allclose(grad(0, yv), [16.0, 10.0, 6.0])
+
+
+def test_theano_arguments():
+    x = T.dvector("x")
+    w = cg.shared(2.0, name="w")
+    out, _ = cg.scan(lambda v: v * 3, sequences=x, return_list=True, strict=True,
+                     truncate_gradient=-1, mode=None, profile=False, allow_gc=False)
+    assert isinstance(out, list) and len(out) == 1
+    np.testing.assert_allclose(cg.function([x], out[0])(np.arange(3.0)), [0.0, 3.0, 6.0])
+    with pytest.raises(ValueError, match="strict=True.*w"):
+        cg.scan(lambda v: v * w, sequences=x, strict=True)
+    with pytest.raises(NotImplementedError, match="truncate_gradient"):
+        cg.scan(lambda v: v, sequences=x, truncate_gradient=5)
+    scaled, _ = cg.scan(lambda v, ww: v * ww, sequences=x, non_sequences=w, strict=True)
+    np.testing.assert_allclose(cg.function([x], scaled)(np.arange(3.0)), [0.0, 2.0, 4.0])
