@@ -22,10 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from clgraph.expr import dtypes as D
-from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
+from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs, toposort
 from clgraph.expr.scan_op import Scan
 from clgraph.expr.type import TensorType
-from clgraph.expr.variable import Constant, TensorVariable
+from clgraph.expr.variable import Constant, SharedVariable, TensorVariable
+from clgraph.tensor.random import draw_serial
 
 __all__ = ["scan"]
 
@@ -98,6 +99,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
               for s in seqs]
     state_ph = [_placeholder(i.type, f"{i.name or 'state'}[t-1]") for i in inits if i is not None]
     nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
+    drawn_before = draw_serial()
     result = fn(*seq_ph, *state_ph, *nonseq_ph)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
         result, updates = result
@@ -115,13 +117,28 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         if init is not None and (out.dtype != init.dtype or out.ndim != init.ndim):
             raise TypeError(f"scan: output {k} of the step ({out.type}) must have the dtype and "
                             f"rank of its initial value {init} ({init.type})")
-    # Variables the step read without being given them join the non-sequences.
+    n_user = len(outs)
+    # Random streams drawn inside the step advance every step: their states are carried as
+    # recurrent values (kept for every step: the gradient's scan draws the same numbers
+    # again from them), and their last values come back as updates.
+    rng = [v for v in graph_inputs(outs) if isinstance(v, SharedVariable) and
+           v.default_update is not None and getattr(v, "rng_serial", -1) >= drawn_before]
+    if rng:
+        rng_ph = [_placeholder(v.type, f"{v.name or 'rstate'}[t-1]") for v in rng]
+        both = clone_graph(outs + [v.default_update for v in rng], dict(zip(rng, rng_ph)))[0]
+        outs, inits, state_ph = both, inits + rng, state_ph + rng_ph
+        last_only = tuple(last_only) + (False,) * len(rng) if last_only else ()
     args = seq_ph + state_ph + nonseq_ph
-    given = set(map(id, args))
-    free = [v for v in graph_inputs(outs) if id(v) not in given and not isinstance(v, Constant)]
-    if strict and free:
-        raise ValueError(f"scan(strict=True): the step function reads {', '.join(map(str, free))}"
-                         " without being given it; pass it in non_sequences")
+    if strict:
+        unknown = [v for v in graph_inputs(outs, args)
+                   if id(v) not in set(map(id, args)) and not isinstance(v, Constant)]
+        if unknown:
+            raise ValueError(f"scan(strict=True): the step function reads "
+                             f"{', '.join(map(str, unknown))} without being given it; pass it "
+                             "in non_sequences")
+    # Values the step reads that depend on none of its inputs (shared weights, outer
+    # tensors, expressions of them) are computed once, outside: extra non-sequences.
+    free = _outer_values(outs, args)
     free_ph = [_placeholder(v.type, v.name or "free") for v in free]
     if free:
         outs = clone_graph(outs, dict(zip(free, free_ph)))[0]
@@ -141,10 +158,37 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
     stacked = stacked if isinstance(stacked, list) else [stacked]
+    updates = OrderedDict(
+        (state, T.concatenate([T.shape_padleft(state), states], axis=0)[-1])
+        for state, states in zip(rng, stacked[n_user:]))  # the initial state after no steps
+    stacked = stacked[:n_user]
     if name is not None:
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"
-    return (stacked[0] if single or len(stacked) == 1 else stacked), OrderedDict()
+    return (stacked[0] if single or len(stacked) == 1 else stacked), updates
+
+
+def _outer_values(outs: list, args: list) -> list:
+    """The outermost variables under `outs` that depend on none of `args` (constants
+    excepted), in first-use order: what the step reads from outside the loop."""
+    arg_ids = set(map(id, args))
+    inner: set[int] = set(arg_ids)  # variables that depend on an argument
+    for node in toposort(outs, args):
+        if any(id(i) in inner for i in node.inputs):
+            inner.update(id(o) for o in node.outputs)
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack = list(reversed(outs))
+    while stack:
+        v = stack.pop()
+        if id(v) in seen or id(v) in arg_ids or isinstance(v, Constant):
+            continue
+        seen.add(id(v))
+        if id(v) not in inner:
+            found.setdefault(id(v), v)
+        elif v.owner is not None:
+            stack.extend(reversed(v.owner.inputs))
+    return list(found.values())
 
 
 def _push_out_products(outs: list, seqs: list, nonseqs: list) -> tuple[list, list, list]:

@@ -46,8 +46,6 @@ class PhiloxStep(Step):
         state.layouts[node.outputs[1]] = out
         n = out.size
         blocks = max(1, -(-n // per_block(node.op.dtype)))
-        if lst.offset != 0:
-            raise ValueError(f"{node_label(node)}: the stream state must not be a view")
         state.work.append(Launch(self.kname, (blocks,), None,
-                                 [np.int64(n), BufRef(lst.buffer),
+                                 [np.int64(n), BufRef(lst.buffer), np.int64(lst.offset),
                                   BufRef(new_state.buffer), BufRef(out.buffer)], node))

@@ -4,11 +4,13 @@
  * ${dist} numbers of type ${ctype}: work-item b encrypts the counter (b, stream counter) with
  * the stream's key and turns the 4 words into ${per_block} numbers, elements
  * [${per_block} b, ${per_block} (b + 1)). Work-item 0 also writes the advanced state. */
-__kernel void ${kname}(const long n, __global const uint* state, __global uint* new_state,
+__kernel void ${kname}(const long n, __global const uint* state_buf, const long state_off,
+                       __global uint* new_state,
                        __global ${ctype}* out)
 {
     const long b = get_global_id(0);
     const long e0 = b * ${per_block};
+    __global const uint* state = state_buf + state_off;  /* a slice when scan carries it */
     const uint2 key = (uint2)(state[0], state[1]);
     const uint4 r = philox4x32_10((uint4)((uint)b, (uint)(b >> 32), state[2], state[3]), key);
     if (b == 0) {

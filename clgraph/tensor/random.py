@@ -28,6 +28,15 @@ def _T():
     return T
 
 
+_draws = [0]  # streams drawn so far in this process (scan tells its step's draws apart)
+
+
+def draw_serial() -> int:
+    """How many streams have been drawn so far; a stream's state has `rng_serial`, its
+    place in that count."""
+    return _draws[0]
+
+
 def _key(seed: int, index: int) -> np.ndarray:
     words = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(seed) >> 32, index])
     return words.generate_state(2, dtype=np.uint32)
@@ -79,6 +88,8 @@ class RandomStreams:
         state = cg.shared(np.concatenate([_key(self._seed, self._count), [0, 0]]).astype(
             "uint32"), name=f"rstate{self._count}")
         self._count += 1
+        state.rng_serial = _draws[0]
+        _draws[0] += 1
         new_state, sample = PhiloxRandom(dist, dtype, static)(state, shape)
         state.default_update = new_state
         self.state_updates.append((state, new_state))

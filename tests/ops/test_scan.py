@@ -311,3 +311,54 @@ def test_theano_arguments():
         cg.scan(lambda v: v, sequences=x, truncate_gradient=5)
     scaled, _ = cg.scan(lambda v, ww: v * ww, sequences=x, non_sequences=w, strict=True)
     np.testing.assert_allclose(cg.function([x], scaled)(np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def test_random_numbers_drawn_in_the_step():
+    """A stream drawn inside the step gives new numbers every step (its state is carried
+    through the loop) and every call once its update is applied; the same seed gives the
+    same numbers; a draw made outside the loop is one value that every step reads."""
+    from clgraph.tensor.random import RandomStreams
+
+    def build(seed):
+        srng = RandomStreams(seed)
+        x = T.dmatrix("x")
+        outs, updates = cg.scan(
+            lambda xt: [xt * srng.binomial(size=(50,), p=0.5, dtype="float64"),
+                        srng.uniform(size=(3,), dtype="float64")], sequences=x)
+        assert len(updates) == 2  # one per stream drawn in the step
+        return cg.function([x], outs, updates=updates), x
+
+    fn, _ = build(7)
+    xv = np.ones((6, 50))
+    masked, uni = fn(xv)
+    assert masked.shape == (6, 50) and uni.shape == (6, 3)
+    assert len({tuple(r) for r in masked}) == 6  # a new mask every step
+    assert 0.3 < masked.mean() < 0.7 and set(np.unique(masked)) <= {0.0, 1.0}
+    assert np.all((uni >= 0) & (uni < 1)) and len({tuple(r) for r in uni}) == 6
+    masked2, uni2 = fn(xv)
+    assert not np.array_equal(uni, uni2)  # the updates moved the states on
+    same, _ = build(7)
+    np.testing.assert_array_equal(same(xv)[1], uni)  # same seed, same numbers
+
+    srng = RandomStreams(3)
+    x = T.dmatrix("x")
+    outside = srng.uniform(size=(4,), dtype="float64")
+    rows, updates = cg.scan(lambda xt: xt * outside, sequences=x)
+    assert not updates
+    got = cg.function([x], rows)(np.ones((5, 4)))
+    assert all(np.array_equal(r, got[0]) for r in got)
+
+
+def test_gradient_through_dropout_in_the_step():
+    """The backwards scan draws the same masks again from the stored states."""
+    from clgraph.tensor.random import RandomStreams
+
+    srng = RandomStreams(11)
+    x = T.dmatrix("x")
+    (y, masks), updates = cg.scan(
+        lambda xt: (lambda m: [xt * m * 2.0, m])(
+            srng.binomial(size=(8,), p=0.5, dtype="float64")), sequences=x)
+    g = cg.grad(y.sum(), x)
+    fn = cg.function([x], [g, masks], updates=updates)
+    grad, got_masks = fn(np.ones((5, 8)))
+    np.testing.assert_array_equal(grad, 2.0 * got_masks)
