@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from clgraph.expr import dtypes as D
 from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs, toposort
 from clgraph.expr.scan_op import Scan
@@ -37,15 +39,19 @@ def _as_list(x) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _tap_value(entry, key: str, allowed: list, what: str):
-    """The variable of a sequence or outputs_info entry, checking Theano's `taps`."""
-    if isinstance(entry, dict):
-        taps = entry.get("taps", allowed)
-        if list(taps) != allowed:
-            raise NotImplementedError(f"scan: {what} taps {list(taps)}: only {allowed} is "
-                                      "supported")
-        return entry.get(key)
-    return entry
+def _with_taps(entry, key: str, default: list, what: str) -> tuple[Any, list[int]]:
+    """(variable, taps) of a sequence or outputs_info entry: a variable, or Theano's dict
+    (`input=`/`initial=`, `taps=`)."""
+    if not isinstance(entry, dict):
+        return entry, list(default)
+    taps = entry.get("taps", default)
+    taps = list(taps) if isinstance(taps, (list, tuple)) else [taps]
+    if not taps or not all(isinstance(t, (int, np.integer)) for t in taps) or \
+            len(set(taps)) != len(taps):
+        raise ValueError(f"scan: {what}: taps must be distinct integers, got {taps}")
+    if key not in entry:
+        raise ValueError(f"scan: {what}: a dict entry needs {key!r}")
+    return entry[key], [int(t) for t in taps]
 
 
 def _placeholder(type_: TensorType, name: str) -> TensorVariable:
@@ -84,40 +90,74 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     stack of at most one: scan_grad's sums)."""
     from clgraph import tensor as T
 
-    seqs = [T.as_tensor_variable(_tap_value(s, "input", [0], "sequence"))
-            for s in _as_list(sequences)]
-    for k, s in enumerate(seqs):
-        if s.ndim == 0:
-            raise TypeError(f"scan: sequence {k} ({s}) is a scalar; sequences are iterated "
+    # Sequences: one view per tap (element t + tap - min(taps) at step t, Theano's rule).
+    seqs = []
+    for k, entry in enumerate(_as_list(sequences)):
+        var, taps = _with_taps(entry, "input", [0], f"sequence {k}")
+        var = T.as_tensor_variable(var)
+        if var.ndim == 0:
+            raise TypeError(f"scan: sequence {k} ({var}) is a scalar; sequences are iterated "
                             "over their first axis")
-    infos = _as_list(outputs_info)
-    inits = [None if i is None else T.as_tensor_variable(_tap_value(i, "initial", [-1],
-                                                                    "outputs_info"))
-             for i in infos]
+        lo, hi = min(taps), max(taps)
+        seqs += [var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
+                 for tap in taps]
+    # Outputs fed back: taps [-1] carry the previous value; other (negative) taps carry a
+    # window of the last -min(taps) values, from the initial value's last rows.
+    inits, out_taps = [], []
+    for k, entry in enumerate(_as_list(outputs_info)):
+        if entry is None:
+            inits.append(None)
+            out_taps.append(None)
+            continue
+        var, taps = _with_taps(entry, "initial", [-1], f"outputs_info {k}")
+        if any(t >= 0 for t in taps):
+            raise ValueError(f"scan: outputs_info {k}: taps must be negative, got {taps}")
+        var = T.as_tensor_variable(var)
+        inits.append(var if taps == [-1] else var[min(taps):])
+        out_taps.append(taps)
     nonseqs = [T.as_tensor_variable(v) for v in _as_list(non_sequences)]
     seq_ph = [_placeholder(TensorType(s.dtype, s.type.shape[1:]), f"{s.name or 'seq'}[t]")
               for s in seqs]
     state_ph = [_placeholder(i.type, f"{i.name or 'state'}[t-1]") for i in inits if i is not None]
+    state_args = []  # the step's arguments for the fed-back outputs: a value per tap
+    for ph, taps in zip(state_ph, [t for t in out_taps if t is not None]):
+        width = -min(taps)
+        state_args += [ph] if taps == [-1] else [ph[width + t] for t in taps]
     nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
     drawn_before = draw_serial()
-    result = fn(*seq_ph, *state_ph, *nonseq_ph)
+    result = fn(*seq_ph, *state_args, *nonseq_ph)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
         result, updates = result
         if updates:
-            raise NotImplementedError("scan: updates made inside the step function (random "
-                                      "numbers, shared variables) are not supported")
+            raise NotImplementedError("scan: updates returned by the step function are not "
+                                      "supported (random streams drawn in it need none)")
     single = not isinstance(result, (list, tuple))
     outs = [T.as_tensor_variable(o) for o in _as_list(result)]
-    if not infos:
-        inits = [None] * len(outs)
+    if not out_taps:
+        inits, out_taps = [None] * len(outs), [None] * len(outs)
     if len(inits) != len(outs):
         raise ValueError(f"scan: the step function returns {len(outs)} output(s) but "
                          f"outputs_info has {len(inits)} entries")
-    for k, (out, init) in enumerate(zip(outs, inits)):
-        if init is not None and (out.dtype != init.dtype or out.ndim != init.ndim):
+    # Inner outputs: per output its value; a windowed one first its moved-on window.
+    inner_outs, rec_inits, value_at, si = [], [], [], 0
+    for k, (out, init, taps) in enumerate(zip(outs, inits, out_taps)):
+        windowed = taps is not None and taps != [-1]
+        if init is not None and (out.dtype != init.dtype or out.ndim + windowed != init.ndim):
             raise TypeError(f"scan: output {k} of the step ({out.type}) must have the dtype and "
                             f"rank of its initial value {init} ({init.type})")
-    n_user = len(outs)
+        if windowed:
+            window = T.concatenate([state_ph[si][1:], T.shape_padleft(out)], axis=0)
+            inner_outs.append(window)
+            rec_inits.append(init)
+        if init is not None:
+            si += 1
+        value_at.append(len(inner_outs))
+        inner_outs.append(out)
+        rec_inits.append(None if windowed else init)
+    if last_only and len(last_only) != len(inner_outs):
+        raise AssertionError("scan: last_only is given per inner output")
+    outs, inits = inner_outs, rec_inits
+    n_inner = len(outs)
     # Random streams drawn inside the step advance every step: their states are carried as
     # recurrent values (kept for every step: the gradient's scan draws the same numbers
     # again from them), and their last values come back as updates.
@@ -160,8 +200,8 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     stacked = stacked if isinstance(stacked, list) else [stacked]
     updates = OrderedDict(
         (state, T.concatenate([T.shape_padleft(state), states], axis=0)[-1])
-        for state, states in zip(rng, stacked[n_user:]))  # the initial state after no steps
-    stacked = stacked[:n_user]
+        for state, states in zip(rng, stacked[n_inner:]))  # the initial state after no steps
+    stacked = [stacked[k] for k in value_at]
     if name is not None:
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"

@@ -203,11 +203,13 @@ def test_bad_use_is_named():
         cg.scan(lambda xt, h: [h + xt, h], sequences=x, outputs_info=[h0])
     with pytest.raises(TypeError, match="dtype and rank of its initial value"):
         cg.scan(lambda xt, h: T.cast(h + xt, "float32"), sequences=x, outputs_info=h0)
-    with pytest.raises(NotImplementedError, match="taps"):
-        cg.scan(lambda a, b, h: h, sequences=dict(input=x, taps=[-1, 0]), outputs_info=h0)
+    with pytest.raises(ValueError, match="taps must be distinct"):
+        cg.scan(lambda a, b, h: h, sequences=dict(input=x, taps=[0, 0]), outputs_info=h0)
+    with pytest.raises(ValueError, match="taps must be negative"):
+        cg.scan(lambda a, h: h, sequences=x, outputs_info=dict(initial=x, taps=[-1, 0]))
     with pytest.raises(TypeError, match="is a scalar"):
         cg.scan(lambda a, h: h, sequences=h0, outputs_info=h0)
-    with pytest.raises(NotImplementedError, match="updates made inside"):
+    with pytest.raises(NotImplementedError, match="updates returned by the step"):
         cg.scan(lambda xt: (xt, {cg.shared(1.0): T.constant(2.0)}), sequences=x)
 
 
@@ -362,3 +364,40 @@ def test_gradient_through_dropout_in_the_step():
     fn = cg.function([x], [g, masks], updates=updates)
     grad, got_masks = fn(np.ones((5, 8)))
     np.testing.assert_array_equal(grad, 2.0 * got_masks)
+
+
+def test_taps():
+    """Theano's taps: a sequence's elements t-1 and t+1 at step t (the first step where all
+    exist), and an output's two previous values (Fibonacci), with gradients."""
+    x = T.dvector("x")
+    diffs, _ = cg.scan(lambda prev, nxt: nxt - prev, sequences=dict(input=x, taps=[-1, 1]))
+    xv = np.array([1.0, 4.0, 9.0, 16.0, 25.0])
+    np.testing.assert_allclose(cg.function([x], diffs)(xv), xv[2:] - xv[:-2])
+
+    f0 = T.dvector("f0")  # the two values before the first step
+    n = T.iscalar("n")
+    fib, _ = cg.scan(lambda a, b: a + b, outputs_info=dict(initial=f0, taps=[-2, -1]),
+                     n_steps=n)
+    fn = cg.function([f0, n], fib)
+    np.testing.assert_allclose(fn(np.array([0.0, 1.0]), 8), [1, 2, 3, 5, 8, 13, 21, 34])
+    np.testing.assert_allclose(fn(np.array([5.0, 0.0, 1.0]), 3), [1, 2, 3])  # last two rows
+
+    # d fib[-1] / d f0: fib[n-1] = F(n) * f0[0] + F(n+1) * f0[1] (Fibonacci numbers)
+    g = cg.function([f0, n], cg.grad(fib[-1], f0))
+    np.testing.assert_allclose(g(np.array([0.0, 1.0]), 6), [8.0, 13.0])
+    # a sequence tap and a windowed output together, against a NumPy loop
+    y = T.dvector("y")
+    out, _ = cg.scan(lambda a, b, h2, h1: 0.5 * h2 + 0.25 * h1 + a * b,
+                     sequences=dict(input=y, taps=[0, 2]),
+                     outputs_info=dict(initial=T.zeros((2,), dtype="float64"), taps=[-2, -1]))
+    yv = np.arange(1.0, 8.0)
+    h, want = [0.0, 0.0], []
+    for t in range(len(yv) - 2):
+        h.append(0.5 * h[-2] + 0.25 * h[-1] + yv[t] * yv[t + 2])
+        want.append(h[-1])
+    np.testing.assert_allclose(cg.function([y], out)(yv), want)
+    gy = cg.function([y], cg.grad(out.sum(), y))(yv)
+    eps = 1e-6
+    fy = cg.function([y], out.sum())
+    num = [(fy(yv + d) - fy(yv - d)) / (2 * eps) for d in np.eye(len(yv)) * eps]
+    np.testing.assert_allclose(gy, num, rtol=1e-6, atol=1e-6)
