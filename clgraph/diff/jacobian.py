@@ -17,8 +17,9 @@ def jacobian(expression: Any, wrt: Any, consider_constant=None,
              disconnected_inputs: str = "raise") -> Any:
     """Jacobian of a scalar or vector expression: shape expression.shape + wrt.shape.
 
-    The expression's length must be static (Theano loops with scan; clgraph unrolls one
-    gradient per element, which the merge pass shares between elements).
+    A length known at build time is unrolled (one gradient per element, which the merge
+    pass shares between elements); otherwise, as Theano does, a scan over the rows of the
+    identity: row i is the gradient of expression . e_i.
     """
     T = _T()
     expression = T.as_tensor_variable(expression)
@@ -33,9 +34,16 @@ def jacobian(expression: Any, wrt: Any, consider_constant=None,
                         f"{expression.type}")
     n = expression.type.shape[0]
     if n is None:
-        raise ValueError("jacobian: the expression's length must be known at build time "
-                         "(declare it, e.g. T.tensor('float64', shape=(3,))); unrolling "
-                         "needs it until scan is available")
+        from clgraph.scan import scan
+
+        def row(unit):
+            return grad(None, wrts, consider_constant=consider_constant,
+                        disconnected_inputs=disconnected_inputs,
+                        known_grads={expression: unit}, return_disconnected="zero")
+
+        rows, _ = scan(row, sequences=T.eye(expression.shape[0], dtype=expression.dtype),
+                       return_list=True)
+        return rows[0] if single else rows
     rows = [grad(expression[i], wrts, consider_constant=consider_constant,
                  disconnected_inputs=disconnected_inputs) for i in range(n)]
     out = [T.stack([r[k] for r in rows]) for k in range(len(wrts))]
@@ -44,7 +52,7 @@ def jacobian(expression: Any, wrt: Any, consider_constant=None,
 
 def hessian(cost: Any, wrt: Any, consider_constant=None,
             disconnected_inputs: str = "raise") -> Any:
-    """Hessian of a scalar cost with respect to vector(s) of static length."""
+    """Hessian of a scalar cost with respect to vector(s)."""
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)
     out = []

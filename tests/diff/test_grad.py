@@ -216,3 +216,23 @@ def test_rop_through_advanced_indexing():
     only_w = np.zeros(5, "float32")
     np.add.at(only_w, idx, uv)
     np.testing.assert_allclose(got_w, only_w)
+
+
+def test_jacobian_and_hessian_of_unknown_length():
+    """Lengths known only at run time: a scan over the identity's rows (Theano's way)."""
+    x = T.dvector("x")
+    J = jacobian(T.sin(x) * x.sum(), x)
+    H = hessian((x ** 3).sum() + x.sum() ** 2, x)
+    f = cg.function([x], [J, H])
+    for a in (np.array([0.3, 1.0, -2.0]), np.arange(5.0), np.array([0.7])):
+        rJ, rH = f(a)
+        np.testing.assert_allclose(rJ, np.diag(np.cos(a) * a.sum()) + np.sin(a)[:, None],
+                                   atol=1e-12)
+        np.testing.assert_allclose(rH, np.diag(6 * a) + 2, atol=1e-12)
+    W = T.dmatrix("W")  # with respect to a matrix: shape (len, *W.shape)
+    y = T.dot(W, x)
+    g = cg.function([W, x], jacobian(y, W))
+    Wv, xv = np.arange(6.0).reshape(2, 3), np.array([1.0, -1.0, 2.0])
+    want = np.zeros((2, 2, 3))
+    want[0, 0], want[1, 1] = xv, xv
+    np.testing.assert_allclose(g(Wv, xv), want)
