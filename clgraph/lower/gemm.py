@@ -23,7 +23,9 @@ A GemmEpilogue's program runs, in the template, on the accumulators just before 
 (each extra operand is read at the same elements through its own strides, 0 where it is
 broadcast); on the host path, BLAS writes the product into the first output's buffer and
 one elementwise kernel then runs the program there in place (it reads each element before
-writing it), writing the other outputs beside it.
+writing it), writing the other outputs beside it. An epilogue linear in the product and
+one operand (an SGD update, a bias add: lower/linear_epilogue.py) needs no kernel there:
+C is filled with that operand and BLAS's gemm applies alpha and beta itself.
 """
 
 from __future__ import annotations
