@@ -99,8 +99,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
             raise TypeError(f"scan: sequence {k} ({var}) is a scalar; sequences are iterated "
                             "over their first axis")
         lo, hi = min(taps), max(taps)
-        seqs += [var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
-                 for tap in taps]
+        seqs += [var] if taps == [0] else [
+            var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
+            for tap in taps]
     # Outputs fed back: taps [-1] carry the previous value; other (negative) taps carry a
     # window of the last -min(taps) values, from the initial value's last rows.
     inits, out_taps = [], []
