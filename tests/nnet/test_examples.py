@@ -15,7 +15,8 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
 @pytest.mark.parametrize("name,epochs,need", [("logistic_regression", 3, 0.85),
                                               ("mlp_digits", 2, 0.85),
-                                              ("lenet_digits", 2, 0.6)])
+                                              ("lenet_digits", 2, 0.6),
+                                              ("rnn_digits", 2, 0.6)])
 def test_example_learns(name, epochs, need):
     module = runpy.run_path(os.path.join(EXAMPLES, f"{name}.py"), run_name="test")
     buf = io.StringIO()
