@@ -3,16 +3,19 @@
     outputs, updates = cg.scan(fn, sequences=None, outputs_info=None, non_sequences=None,
                                n_steps=None, go_backwards=False)
 
-`fn` is called once, on placeholders, with one element of each sequence, then the previous
-value of each output that has an initial value in `outputs_info` (None there: the output
-is not fed back), then the non-sequences; it returns the step's outputs (one variable or a
-list). Variables `fn` reads without being given them (shared weights, outer tensors) become
-non-sequences by themselves. The outputs come back stacked on a new first axis in the order
-computed; `updates` is empty (updates made inside the step are not supported).
+`fn` is called once, on placeholders: one argument per tap of each sequence (by default
+element t), then per output that has an initial value in `outputs_info` one argument per
+tap (by default its previous value; None there: the output is not fed back), then the
+non-sequences; it returns the step's outputs (one variable or a list). Values `fn` reads
+without being given them (shared weights, outer tensors, expressions of them) are computed
+once, outside the loop. The outputs come back stacked on a new first axis in the order
+computed. `updates` holds the final states of random streams drawn inside the step (pass it
+to `function`); updates the step function returns itself are not supported.
 
-The number of steps is the shortest sequence's length, or `n_steps` (at most that length).
-Supported taps: a sequence's element t (taps [0]) and an output's previous value (taps
-[-1]); other taps raise NotImplementedError.
+The number of steps is the shortest sequence's length (less the span of its taps), or
+`n_steps` (at most that). Taps follow Theano: a sequence tap k gives element
+t + k - min(taps) at step t; output taps are negative, and `initial` holds the last
+-min(taps) values.
 """
 
 from __future__ import annotations
