@@ -9,8 +9,9 @@ tap (by default its previous value; None there: the output is not fed back), the
 non-sequences; it returns the step's outputs (one variable or a list). Values `fn` reads
 without being given them (shared weights, outer tensors, expressions of them) are computed
 once, outside the loop. The outputs come back stacked on a new first axis in the order
-computed. `updates` holds the final states of random streams drawn inside the step (pass it
-to `function`); updates the step function returns itself are not supported.
+computed. `updates` holds the final values of the shared variables the step updates (its
+own updates, returned as `(outputs, updates)`, and random streams drawn inside it): pass
+it to `function`.
 
 The number of steps is the shortest sequence's length (less the span of its taps), or
 `n_steps` (at most that). Taps follow Theano: a sequence tap k gives element
@@ -130,11 +131,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
     drawn_before = draw_serial()
     result = fn(*seq_ph, *state_args, *nonseq_ph)
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-        result, updates = result
-        if updates:
-            raise NotImplementedError("scan: updates returned by the step function are not "
-                                      "supported (random streams drawn in it need none)")
+    result, step_updates = _outputs_and_updates(result)
     single = not isinstance(result, (list, tuple))
     outs = [T.as_tensor_variable(o) for o in _as_list(result)]
     if not out_taps:
@@ -165,13 +162,24 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     # Random streams drawn inside the step advance every step: their states are carried as
     # recurrent values (kept for every step: the gradient's scan draws the same numbers
     # again from them), and their last values come back as updates.
-    rng = [v for v in graph_inputs(outs) if isinstance(v, SharedVariable) and
-           v.default_update is not None and getattr(v, "rng_serial", -1) >= drawn_before]
-    if rng:
-        rng_ph = [_placeholder(v.type, f"{v.name or 'rstate'}[t-1]") for v in rng]
-        both = clone_graph(outs + [v.default_update for v in rng], dict(zip(rng, rng_ph)))[0]
-        outs, inits, state_ph = both, inits + rng, state_ph + rng_ph
-        last_only = tuple(last_only) + (False,) * len(rng) if last_only else ()
+    # Shared variables the step function updates itself are carried the same way (Theano:
+    # each step reads the value the previous step gave it).
+    step_new = [T.as_tensor_variable(e) for e in step_updates.values()]
+    rng = [v for v in graph_inputs(outs + step_new) if isinstance(v, SharedVariable) and
+           v.default_update is not None and getattr(v, "rng_serial", -1) >= drawn_before
+           and v not in step_updates]
+    carried = rng + list(step_updates)
+    if carried:
+        for var, new in zip(step_updates, step_new):
+            if new.dtype != var.dtype or new.ndim != var.ndim:
+                raise TypeError(f"scan: the step's update of {var} ({var.type}) has type "
+                                f"{new.type}")
+        carried_ph = [_placeholder(v.type, f"{v.name or 'shared'}[t-1]") for v in carried]
+        nexts = [v.default_update for v in rng] + step_new
+        both = clone_graph(outs + nexts, dict(zip(carried, carried_ph)))[0]
+        outs, inits, state_ph = both, inits + carried, state_ph + carried_ph
+        last_only = tuple(last_only) + (False,) * len(carried) if last_only else ()
+    rng = carried
     args = seq_ph + state_ph + nonseq_ph
     if strict:
         unknown = [v for v in graph_inputs(outs, args)
@@ -209,7 +217,27 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     if name is not None:
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"
+    if not stacked:
+        return [], updates
     return (stacked[0] if single or len(stacked) == 1 else stacked), updates
+
+
+def _outputs_and_updates(result) -> tuple[Any, dict]:
+    """Theano's forms of a step's result: outputs, (outputs, updates), (updates, outputs)
+    or updates alone (a dict of shared variable -> new value)."""
+    if isinstance(result, dict):
+        result, updates = [], result
+    elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        result, updates = result
+    elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict):
+        updates, result = result
+    else:
+        updates = {}
+    for var in updates:
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"scan: the step function's updates must be keyed by shared "
+                            f"variables, got {var!r}")
+    return result, dict(updates)
 
 
 def _outer_values(outs: list, args: list) -> list:

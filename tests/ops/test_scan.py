@@ -209,8 +209,10 @@ def test_bad_use_is_named():
         cg.scan(lambda a, h: h, sequences=x, outputs_info=dict(initial=x, taps=[-1, 0]))
     with pytest.raises(TypeError, match="is a scalar"):
         cg.scan(lambda a, h: h, sequences=h0, outputs_info=h0)
-    with pytest.raises(NotImplementedError, match="updates returned by the step"):
-        cg.scan(lambda xt: (xt, {cg.shared(1.0): T.constant(2.0)}), sequences=x)
+    with pytest.raises(TypeError, match="keyed by shared variables"):
+        cg.scan(lambda xt: (xt, {x: xt}), sequences=x)
+    with pytest.raises(TypeError, match="step's update of"):
+        cg.scan(lambda xt: (xt, {cg.shared(np.zeros(2)): xt}), sequences=x)
 
 
 def test_nested_scan():
@@ -401,3 +403,31 @@ def test_taps():
     fy = cg.function([y], out.sum())
     num = [(fy(yv + d) - fy(yv - d)) / (2 * eps) for d in np.eye(len(yv)) * eps]
     np.testing.assert_allclose(gy, num, rtol=1e-6, atol=1e-6)
+
+
+def test_updates_returned_by_the_step():
+    """Theano's step updates: each step reads the value the previous one gave the shared
+    variable; the last comes back in `updates` (results also as (updates, outputs), or
+    updates alone)."""
+    count = cg.shared(np.float64(10.0), name="count")
+    total = cg.shared(np.zeros(2), name="total")
+    x = T.dmatrix("x")
+    outs, updates = cg.scan(lambda row: (count * row, {count: count + 1, total: total + row}),
+                            sequences=x)
+    assert list(updates) == [count, total]
+    fn = cg.function([x], outs, updates=updates)
+    xv = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(fn(xv), [xv[0] * 10, xv[1] * 11, xv[2] * 12])
+    assert float(count.get_value()) == 13.0
+    np.testing.assert_allclose(total.get_value(), xv.sum(0))
+    np.testing.assert_allclose(fn(xv), [xv[0] * 13, xv[1] * 14, xv[2] * 15])
+    only, upd = cg.scan(lambda row: {total: total * 2 + row}, sequences=x)
+    assert only == [] and list(upd) == [total]
+    total.set_value(np.zeros(2))
+    cg.function([x], [], updates=upd)(xv)
+    np.testing.assert_allclose(total.get_value(), (xv[0] * 2 + xv[1]) * 2 + xv[2])
+    first, upd2 = cg.scan(lambda row: ({count: count * 2}, row + count), sequences=x)
+    count.set_value(np.float64(1.0))
+    np.testing.assert_allclose(cg.function([x], first, updates=upd2)(xv),
+                               [xv[0] + 1, xv[1] + 2, xv[2] + 4])
+    assert float(count.get_value()) == 8.0
