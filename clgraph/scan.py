@@ -194,6 +194,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     free_ph = [_placeholder(v.type, v.name or "free") for v in free]
     if free:
         outs = clone_graph(outs, dict(zip(free, free_ph)))[0]
+    outs = _gather_device_indices(outs, seq_ph + state_ph)
     outs, hoisted_ph, hoisted = _push_out_products(
         outs, list(zip(seq_ph, seqs)), list(zip(nonseq_ph + free_ph, nonseqs + free)))
     seq_ph, seqs = seq_ph + hoisted_ph, seqs + hoisted
@@ -261,6 +262,27 @@ def _outer_values(outs: list, args: list) -> list:
         elif v.owner is not None:
             stack.extend(reversed(v.owner.inputs))
     return list(found.values())
+
+
+def _gather_device_indices(outs: list, step_values: list) -> list:
+    """`x[i]` where i comes from a sequence or a carried value (an embedding row per token):
+    such an index lives on the device, where a view cannot use it, so it becomes a gather
+    (`x[[i]][0]`, advanced indexing). Other index forms are left as they are."""
+    from clgraph import tensor as T
+    from clgraph.expr.subtensor import Subtensor
+
+    inside = set(map(id, step_values))
+    for node in toposort(outs, step_values):
+        if any(id(i) in inside for i in node.inputs):
+            inside.update(id(o) for o in node.outputs)
+    replace = {}
+    for node in toposort(outs, step_values):
+        op = node.op
+        if isinstance(op, Subtensor) and op.idx_list == (("int", ("in", 0)),) and \
+                id(node.inputs[1]) in inside:
+            x, i = node.inputs
+            replace[node.outputs[0]] = x[T.shape_padleft(i)][0]
+    return clone_graph(outs, replace)[0] if replace else outs
 
 
 def _push_out_products(outs: list, seqs: list, nonseqs: list) -> tuple[list, list, list]:

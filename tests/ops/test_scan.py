@@ -431,3 +431,26 @@ def test_updates_returned_by_the_step():
     np.testing.assert_allclose(cg.function([x], first, updates=upd2)(xv),
                                [xv[0] + 1, xv[1] + 2, xv[2] + 4])
     assert float(count.get_value()) == 8.0
+
+
+def test_rows_picked_by_indices_from_a_sequence():
+    """E[i] with i an element of an integer sequence (an embedding lookup per token): a
+    gather inside the loop; its gradient scatters into E."""
+    idx, E = T.ivector("idx"), T.dmatrix("E")
+    rows, _ = cg.scan(lambda i, acc: acc * 0.5 + E[i], sequences=idx,
+                      outputs_info=T.zeros_like(E[0]))
+    fn = cg.function([idx, E], [rows, cg.grad(rows.sum(), E)])
+    Ev = np.arange(12.0).reshape(4, 3)
+    iv = np.array([3, 0, 2, 2], dtype=np.int32)
+    got, grad = fn(iv, Ev)
+    acc, want, weight = np.zeros(3), [], np.zeros(len(iv))
+    for t, i in enumerate(iv):
+        acc = acc * 0.5 + Ev[i]
+        want.append(acc)
+    for t in range(len(iv)):  # d(sum of all states)/d(row added at step t)
+        weight[t] = sum(0.5 ** (s - t) for s in range(t, len(iv)))
+    want_grad = np.zeros_like(Ev)
+    for t, i in enumerate(iv):
+        want_grad[i] += weight[t]
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(grad, want_grad)
