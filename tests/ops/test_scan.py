@@ -444,7 +444,7 @@ def test_rows_picked_by_indices_from_a_sequence():
     iv = np.array([3, 0, 2, 2], dtype=np.int32)
     got, grad = fn(iv, Ev)
     acc, want, weight = np.zeros(3), [], np.zeros(len(iv))
-    for t, i in enumerate(iv):
+    for i in iv:
         acc = acc * 0.5 + Ev[i]
         want.append(acc)
     for t in range(len(iv)):  # d(sum of all states)/d(row added at step t)
