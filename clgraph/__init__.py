@@ -12,10 +12,11 @@ from clgraph.compile.function import Function, function
 from clgraph.compile.io import Out
 from clgraph.config import config
 from clgraph.gradient import grad
+from clgraph.loops import foldl, foldr, map, reduce  # noqa: A004 - Theano's names
 from clgraph.scan import scan
 from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "Out", "config", "function", "grad", "gradient", "ifelse", "printing",
-           "scan", "shared", "__version__"]
+__all__ = ["Function", "Out", "config", "foldl", "foldr", "function", "grad", "gradient",
+           "ifelse", "map", "printing", "reduce", "scan", "shared", "__version__"]

@@ -416,3 +416,4 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         result.append(last(bwd[k], next(zeros)))
         k += 1
     return result
+

@@ -37,6 +37,14 @@ class Scan(Op):
     # sums over the steps need no more (empty: every step's value for every output)
     last_only: tuple[bool, ...] = ()
 
+    # Identity, not the fields: two scans are the same computation only when they are one
+    # op (the inner graphs are not compared; the base class's equality would see no fields).
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
     def keeps_last_only(self, k: int) -> bool:
         return bool(self.last_only) and self.last_only[k]
 

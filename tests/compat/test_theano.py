@@ -142,6 +142,8 @@ def test_missing_names_say_so(compat):
     with pytest.raises(AttributeError, match="'In'.*clgraph"):
         theano.In  # noqa: B018 - clgraph has no In yet
     assert theano.scan is cg.scan  # implemented now (tests/ops/test_scan.py)
+    assert (theano.map, theano.reduce, theano.foldl, theano.foldr) == \
+        (cg.map, cg.reduce, cg.foldl, cg.foldr)
 
 
 def test_theano_scan_program(compat):

@@ -454,3 +454,30 @@ def test_rows_picked_by_indices_from_a_sequence():
         want_grad[i] += weight[t]
     np.testing.assert_allclose(got, want)
     np.testing.assert_allclose(grad, want_grad)
+
+
+def test_map_reduce_foldl_foldr():
+    x = T.dvector("x")
+    xv = np.array([1.0, 2.0, 3.0, 4.0])
+    squares, _ = cg.map(lambda v: v * v, sequences=x)
+    total, _ = cg.reduce(lambda v, acc: acc + v, sequences=x,
+                         outputs_info=T.constant(np.float64(0.0)))
+    left, _ = cg.foldl(lambda v, acc: acc * 10 + v, sequences=x,
+                       outputs_info=T.constant(np.float64(0.0)))
+    right, _ = cg.foldr(lambda v, acc: acc * 10 + v, sequences=x,
+                        outputs_info=T.constant(np.float64(0.0)))
+    got = cg.function([x], [squares, total, left, right])(xv)
+    np.testing.assert_allclose(got[0], xv ** 2)
+    assert float(got[1]) == 10.0 and float(got[2]) == 1234.0 and float(got[3]) == 4321.0
+
+
+def test_two_scans_over_the_same_inputs_stay_apart():
+    """Scans are equal only when they are one op: the merge pass must not fold two scans of
+    the same inputs whose steps differ (their ops have no fields that tell them apart)."""
+    x = T.dvector("x")
+    zero = T.constant(np.float64(0.0))
+    a, _ = cg.scan(lambda v, acc: acc + v, sequences=x, outputs_info=zero)
+    b, _ = cg.scan(lambda v, acc: acc * 10 + v, sequences=x, outputs_info=zero)
+    got = cg.function([x], [a, b])(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(got[0], [1, 3, 6])
+    np.testing.assert_allclose(got[1], [1, 12, 123])
