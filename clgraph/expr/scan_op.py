@@ -72,14 +72,10 @@ class Scan(Op):
             if seq.ndim == 0:
                 raise TypeError(f"scan: sequence {seq} is a scalar; sequences are iterated "
                                 "over their first axis")
-        static_n = None
-        if isinstance(getattr(n_steps, "data", None), np.ndarray):
-            static_n = int(n_steps.data)
-        outs = []
-        for k, inner_out in enumerate(self.inner.outputs):
-            first = None if self.keeps_last_only(k) else static_n
-            outs.append(TensorVariable(TensorType(inner_out.dtype,
-                                                  (first, *inner_out.type.shape))))
+        # The number of steps is left unknown in the type even when constant: a rewrite that
+        # folds it into a constant must not change the outputs' types.
+        outs = [TensorVariable(TensorType(o.dtype, (None, *o.type.shape)))
+                for o in self.inner.outputs]
         for init, ph in zip(inits, self.inner.inputs[self.n_seqs:]):
             if init.dtype != ph.dtype or init.ndim != ph.ndim:
                 raise TypeError(f"scan: initial value {init} ({init.type}) does not match "

@@ -481,3 +481,13 @@ def test_two_scans_over_the_same_inputs_stay_apart():
     got = cg.function([x], [a, b])(np.array([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(got[0], [1, 3, 6])
     np.testing.assert_allclose(got[1], [1, 12, 123])
+
+
+def test_a_step_output_changing_shape_is_an_error():
+    h0 = T.dvector("h0")
+    grow, _ = cg.scan(lambda h: T.concatenate([h, h[:1]]), outputs_info=h0, n_steps=3)
+    fn = cg.function([h0], grow)
+    with pytest.raises(ValueError, match="must keep their shapes"):
+        fn(np.ones(2))
+    same, _ = cg.scan(lambda h: h * 2, outputs_info=h0, n_steps=3)  # a constant n_steps
+    np.testing.assert_allclose(cg.function([h0], same)(np.ones(2)), [[2, 2], [4, 4], [8, 8]])
