@@ -265,9 +265,10 @@ def _outer_values(outs: list, args: list) -> list:
 
 
 def _gather_device_indices(outs: list, step_values: list) -> list:
-    """`x[i]` where i comes from a sequence or a carried value (an embedding row per token):
-    such an index lives on the device, where a view cannot use it, so it becomes a gather
-    (`x[[i]][0]`, advanced indexing). Other index forms are left as they are."""
+    """`x[i]` (and `x[i, j]`...) where an index comes from a sequence or a carried value (an
+    embedding row per token): such an index lives on the device, where a view cannot use
+    it, so each becomes a gather (`x[[i]][0]`, advanced indexing). Slices with computed
+    bounds are left as they are."""
     from clgraph import tensor as T
     from clgraph.expr.subtensor import Subtensor
 
@@ -278,10 +279,18 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
     replace = {}
     for node in toposort(outs, step_values):
         op = node.op
-        if isinstance(op, Subtensor) and op.idx_list == (("int", ("in", 0)),) and \
-                id(node.inputs[1]) in inside:
-            x, i = node.inputs
-            replace[node.outputs[0]] = x[T.shape_padleft(i)][0]
+        if not isinstance(op, Subtensor) or not op.idx_list or \
+                any(e[0] != "int" for e in op.idx_list) or \
+                not any(id(i) in inside for i in node.inputs[1:]):
+            continue
+        out = node.inputs[0]
+        for _, index in op.idx_list:  # x[i, j] is x[i][j]: one axis at a time
+            if isinstance(index, tuple):  # ("in", k): an index computed in the graph
+                i = node.inputs[1 + index[1]]
+                out = out[T.shape_padleft(i)][0] if id(i) in inside else out[i]
+            else:
+                out = out[index]
+        replace[node.outputs[0]] = out
     return clone_graph(outs, replace)[0] if replace else outs
 
 

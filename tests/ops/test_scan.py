@@ -491,3 +491,40 @@ def test_a_step_output_changing_shape_is_an_error():
         fn(np.ones(2))
     same, _ = cg.scan(lambda h: h * 2, outputs_info=h0, n_steps=3)  # a constant n_steps
     np.testing.assert_allclose(cg.function([h0], same)(np.ones(2)), [[2, 2], [4, 4], [8, 8]])
+
+
+def test_theano_tutorial_loops():
+    """The loops of Theano's scan tutorial, as written there."""
+    X = T.dmatrix("X")
+    Xv = np.arange(12.0).reshape(3, 4) / 7
+    # norms of the rows of X
+    norms, _ = cg.scan(lambda x_i: T.sqrt((x_i ** 2).sum()), sequences=[X])
+    np.testing.assert_allclose(cg.function([X], norms)(Xv), np.sqrt((Xv ** 2).sum(1)))
+    # trace of X, indexing with two sequences of positions
+    Y = T.dmatrix("Y")
+    trace, _ = cg.scan(lambda i, j, t_f: Y[i, j] + t_f,
+                       sequences=[T.arange(Y.shape[0]), T.arange(Y.shape[1])],
+                       outputs_info=np.asarray(0.0, dtype="float64"))
+    Yv = np.arange(16.0).reshape(4, 4)
+    assert float(cg.function([Y], trace[-1])(Yv)) == np.trace(Yv)
+    # a polynomial from its coefficients
+    coefficients, x = T.dvector("coefficients"), T.dscalar("x")
+    components, _ = cg.scan(lambda c, power, free_var: c * (free_var ** power),
+                            sequences=[coefficients, T.arange(1000)], non_sequences=x)
+    poly = cg.function([coefficients, x], components.sum())
+    assert float(poly(np.array([1.0, 0.0, 2.0]), 3.0)) == 19.0
+    # x(t) = tanh(x(t-1) W + y(t) U + p(T-t) V), sequences y and p reversed
+    W, U, V = (T.dmatrix(n) for n in "WUV")
+    y, p, x0 = T.dmatrix("y"), T.dmatrix("p"), T.dvector("x0")
+    results, _ = cg.scan(lambda y_t, p_tm, x_tm1: T.tanh(T.dot(x_tm1, W) + T.dot(y_t, U)
+                                                         + T.dot(p_tm, V)),
+                         sequences=[y, p[::-1]], outputs_info=[x0])
+    fn = cg.function([x0, W, y, U, p, V], results)
+    rng = np.random.default_rng(7)
+    xv0, Wv, yv, Uv, pv, Vv = (rng.standard_normal(s) * 0.5 for s in
+                              [(2,), (2, 2), (5, 2), (2, 2), (5, 2), (2, 2)])
+    want, xt = [], xv0
+    for t in range(5):
+        xt = np.tanh(xt @ Wv + yv[t] @ Uv + pv[4 - t] @ Vv)
+        want.append(xt)
+    np.testing.assert_allclose(fn(xv0, Wv, yv, Uv, pv, Vv), want, rtol=1e-12)
