@@ -194,7 +194,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     free_ph = [_placeholder(v.type, v.name or "free") for v in free]
     if free:
         outs = clone_graph(outs, dict(zip(free, free_ph)))[0]
-    outs = _gather_device_indices(outs, seq_ph + state_ph)
+    outs = _gather_device_indices(_switch_for_ifelse(outs), seq_ph + state_ph)
     outs, hoisted_ph, hoisted = _push_out_products(
         outs, list(zip(seq_ph, seqs)), list(zip(nonseq_ph + free_ph, nonseqs + free)))
     seq_ph, seqs = seq_ph + hoisted_ph, seqs + hoisted
@@ -262,6 +262,24 @@ def _outer_values(outs: list, args: list) -> list:
         elif v.owner is not None:
             stack.extend(reversed(v.owner.inputs))
     return list(found.values())
+
+
+def _switch_for_ifelse(outs: list) -> list:
+    """An ifelse inside the step becomes a switch: the loop is unrolled when the call is
+    prepared, before any condition is known, so both branches are computed and the
+    condition picks elementwise (the same values; a branch that cannot run fails)."""
+    from clgraph import tensor as T
+    from clgraph.expr.ifelse import IfElse
+
+    replace = {}
+    for node in toposort(outs):
+        if isinstance(node.op, IfElse):
+            n = node.op.n_outs
+            cond, thens, elses = node.inputs[0], node.inputs[1:1 + n], node.inputs[1 + n:]
+            picked = [T.switch(T.neq(cond, 0), a, b) for a, b in zip(thens, elses)]
+            if all(p.type == o.type for p, o in zip(picked, node.outputs)):
+                replace.update(zip(node.outputs, picked))  # else lowering says it cannot
+    return clone_graph(outs, replace)[0] if replace else outs
 
 
 def _gather_device_indices(outs: list, step_values: list) -> list:

@@ -39,8 +39,9 @@ class ScanStep(Step):
             IN_LOOP.reset(token)
         self._track = track_host_values
         if self.sub.guards:
-            raise NotImplementedError(f"{node_label(node)}: scan: ifelse inside the step "
-                                      "function is not supported (use T.switch)")
+            raise NotImplementedError(f"{node_label(node)}: scan: an ifelse inside the step "
+                                      "whose branches differ in type is not supported (an "
+                                      "ifelse of one type runs as a switch there)")
         self.stores = [copy_step(out, ctx, f"{kernel_prefix}_st{k}")
                        for k, out in enumerate(inner.outputs)]
         self.direct = _direct_writers(self.sub.steps, inner)

@@ -528,3 +528,17 @@ def test_theano_tutorial_loops():
         xt = np.tanh(xt @ Wv + yv[t] @ Uv + pv[4 - t] @ Vv)
         want.append(xt)
     np.testing.assert_allclose(fn(xv0, Wv, yv, Uv, pv, Vv), want, rtol=1e-12)
+
+
+def test_ifelse_inside_the_step():
+    """Inside a loop an ifelse computes both branches and picks (a switch): same values,
+    same gradients."""
+    from clgraph.ifelse import ifelse
+
+    x = T.dvector("x")
+    out, _ = cg.scan(lambda v, a: ifelse(v > 2, a + v, a - v), sequences=x,
+                     outputs_info=T.constant(np.float64(0.0)))
+    fn = cg.function([x], [out, cg.grad(out[-1], x)])
+    got, grad = fn(np.array([1.0, 3.0, 2.0, 5.0]))
+    np.testing.assert_allclose(got, [-1.0, 2.0, 0.0, 5.0])
+    np.testing.assert_allclose(grad, [-1.0, 1.0, -1.0, 1.0])
