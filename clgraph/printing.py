@@ -163,7 +163,8 @@ def debugprint(obj: Any, file: Any = None, print_type: bool = False, ids: str = 
         for k in fn.plan.kernel_defs:
             if k.alt_of is not None:
                 continue
-            nodes = ", ".join(f"[id {done.get(id(n), '?')}] {n.op}" for n in k.nodes)
+            nodes = ", ".join(f"[id {done[id(n)]}] {n.op}" if id(n) in done else
+                              f"{n.op} (in a scan's step)" for n in k.nodes)
             also = f", and its copy {alts[k.name]}" if k.name in alts else ""
             buf.write(f"  {k.name} ({k.template}{also}): {nodes}\n")
             for n in k.nodes:

@@ -52,7 +52,9 @@ class ScanStep(Step):
                        for k, v in enumerate([*seqs, *inits, *nonseqs])}
 
     def kernels(self) -> list:
-        defs = self.claim(list(self.sub.kernel_defs))  # listed as the Scan's kernels
+        defs = list(self.sub.kernel_defs)
+        for d in defs:  # the Scan's kernels, each with the step's nodes it computes
+            d.nodes = [self.node] + [n for n in d.nodes if n is not self.node]
         for _, step in [*self.stores, *self.copies.values()]:
             defs += self.claim(step.kernels())
         return defs
