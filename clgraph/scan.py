@@ -288,7 +288,7 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
     it, so each becomes a gather (`x[[i]][0]`, advanced indexing). Slices with computed
     bounds are left as they are."""
     from clgraph import tensor as T
-    from clgraph.expr.subtensor import Subtensor
+    from clgraph.expr.subtensor import IncSubtensor, Subtensor
 
     inside = set(map(id, step_values))
     for node in toposort(outs, step_values):
@@ -297,6 +297,13 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
     replace = {}
     for node in toposort(outs, step_values):
         op = node.op
+        if isinstance(op, IncSubtensor) and op.idx_list == (("int", ("in", 0)),) and \
+                id(node.inputs[2]) in inside:
+            # x[i] = y (or += y) at a device index: a scatter of one row
+            x, y, i = node.inputs
+            write = T.set_subtensor if op.set_instead_of_inc else T.inc_subtensor
+            replace[node.outputs[0]] = write(x[T.shape_padleft(i)], T.shape_padleft(y))
+            continue
         if not isinstance(op, Subtensor) or not op.idx_list or \
                 any(e[0] != "int" for e in op.idx_list) or \
                 not any(id(i) in inside for i in node.inputs[1:]):

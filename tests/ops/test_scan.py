@@ -542,3 +542,19 @@ def test_ifelse_inside_the_step():
     got, grad = fn(np.array([1.0, 3.0, 2.0, 5.0]))
     np.testing.assert_allclose(got, [-1.0, 2.0, 0.0, 5.0])
     np.testing.assert_allclose(grad, [-1.0, 1.0, -1.0, 1.0])
+
+
+def test_rows_written_at_indices_from_a_sequence():
+    """set_subtensor / inc_subtensor at an index from a sequence: a one-row scatter."""
+    idx, v = T.ivector("idx"), T.dvector("v")
+    put, _ = cg.scan(lambda i, val, acc: T.set_subtensor(acc[i], val), sequences=[idx, v],
+                     outputs_info=T.zeros((5,), dtype="float64"))
+    last = put[-1]
+    fn = cg.function([idx, v], [last, cg.grad(last.sum() + (last ** 2).sum(), v)])
+    got, grad = fn(np.array([4, 1], np.int32), np.array([7.0, 9.0]))
+    np.testing.assert_allclose(got, [0, 9, 0, 0, 7])
+    np.testing.assert_allclose(grad, [15.0, 19.0])
+    add, _ = cg.scan(lambda i, val, acc: T.inc_subtensor(acc[i], val), sequences=[idx, v],
+                     outputs_info=T.zeros((3, 2), dtype="float64"))
+    got = cg.function([idx, v], add[-1])(np.array([2, 2, 0], np.int32), np.array([1.0, 2, 5]))
+    np.testing.assert_allclose(got, [[5, 5], [0, 0], [3, 3]])
