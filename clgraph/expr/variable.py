@@ -224,6 +224,68 @@ class TensorVariable(Variable):
     def any(self, axis=None, keepdims=False):
         return self._t().any(self, axis=axis, keepdims=keepdims)
 
+    # ---- Theano's other methods, as its TensorVariable has them --------------------------
+    def cumsum(self, axis=None):
+        return self._t().cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return self._t().cumprod(self, axis=axis)
+
+    def repeat(self, repeats, axis=None):
+        return self._t().repeat(self, repeats, axis=axis)
+
+    def round(self, mode="half_away_from_zero"):
+        return self._t().round(self, mode=mode)
+
+    def sort(self, axis=-1, kind="quicksort", order=None):
+        return self._t().sort(self, axis=axis, kind=kind, order=order)
+
+    def argsort(self, axis=-1, kind="quicksort", order=None):
+        return self._t().argsort(self, axis=axis, kind=kind, order=order)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return self._t().take(self, indices, axis=axis, mode=mode)
+
+    def zeros_like(self, dtype=None):
+        return self._t().zeros_like(self, dtype=dtype)
+
+    def ones_like(self, dtype=None):
+        return self._t().ones_like(self, dtype=dtype)
+
+    def fill(self, value):
+        return self._t().fill(self, value)
+
+    def nonzero_values(self):
+        return self._t().nonzero_values(self)
+
+    def squeeze(self):
+        """Without its broadcastable (static length 1) axes, as Theano's squeeze."""
+        return self.dimshuffle([d for d, b in enumerate(self.broadcastable) if not b])
+
+    def swapaxes(self, axis1, axis2):
+        order = list(range(self.ndim))
+        order[axis1], order[axis2] = order[axis2], order[axis1]
+        return self.dimshuffle(order)
+
+    def ptp(self, axis=None, keepdims=False):
+        """max - min (peak to peak)."""
+        return self.max(axis=axis, keepdims=keepdims) - self.min(axis=axis, keepdims=keepdims)
+
+    def norm(self, L, axis=None, keepdims=False):
+        """The L-norm along `axis` (all axes by default): (sum |x|^L)^(1/L)."""
+        if L == 0:
+            raise NotImplementedError("norm: L=0 is not supported")
+        return (abs(self) ** L).sum(axis=axis, keepdims=keepdims) ** (1.0 / L)
+
+    def copy(self, name=None):
+        """A copy in a buffer of its own (Theano's tensor_copy)."""
+        from clgraph.expr.elemwise import Elemwise
+        from clgraph.expr.scalar.ops import identity
+
+        out = Elemwise(identity)(self)
+        out.name = name
+        return out
+
     def eval(self, inputs_dict: dict | None = None):
         """Compile (cached per input set) and run this variable, as Theano's `eval`."""
         from clgraph.compile.function import eval_variable

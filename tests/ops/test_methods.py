@@ -1,0 +1,44 @@
+"""Theano's TensorVariable methods beyond the arithmetic ones, against NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import clgraph as cg
+import clgraph.tensor as T
+
+
+def test_methods_match_numpy():
+    x = T.dmatrix("x")
+    xv = np.array([[3.0, -1.0, 2.5], [0.5, 4.0, -2.0]])
+    cases = {
+        "cumsum": (x.cumsum(axis=1), np.cumsum(xv, 1)),
+        "cumprod": (x.cumprod(), np.cumprod(xv)),
+        "repeat": (x.repeat(2, axis=0), np.repeat(xv, 2, 0)),
+        "round": (x.round(), np.array([[3.0, -1.0, 3.0], [1.0, 4.0, -2.0]])),  # half away
+        "sort": (x.sort(), np.sort(xv)),
+        "argsort": (x.argsort(axis=0), np.argsort(xv, axis=0)),
+        "take": (x.take(T.constant(np.array([2, 0])), axis=1), xv[:, [2, 0]]),
+        "zeros_like": (x.zeros_like(), np.zeros_like(xv)),
+        "ones_like": (x.ones_like(dtype="int32"), np.ones_like(xv, dtype=np.int32)),
+        "fill": (x.fill(np.float64(7.0)), np.full_like(xv, 7.0)),  # the value's dtype
+        "swapaxes": (x.swapaxes(0, 1), xv.T),
+        "ptp": (x.ptp(axis=0), np.ptp(xv, 0)),
+        "norm2": (x.norm(2), np.linalg.norm(xv)),
+        "norm1": (x.norm(1, axis=1), np.abs(xv).sum(1)),
+        "copy": (x.copy(), xv),
+        "nonzero_values": (x.nonzero_values(), xv[xv != 0]),
+    }
+    got = cg.function([x], [v for v, _ in cases.values()])(xv)
+    for (name, (_, want)), g in zip(cases.items(), got, strict=True):
+        np.testing.assert_allclose(g, want, err_msg=name)
+        assert g.dtype == np.asarray(want).dtype, name
+
+
+def test_squeeze_drops_broadcastable_axes():
+    b = T.tensor("float64", shape=(1, None, 1))
+    fn = cg.function([b], b.squeeze())
+    assert fn(np.ones((1, 4, 1))).shape == (4,)
+    with pytest.raises(NotImplementedError, match="L=0"):
+        b.norm(0)
