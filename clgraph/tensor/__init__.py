@@ -31,6 +31,7 @@ from clgraph.tensor.array import (  # noqa: F401
 from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
 from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
+from clgraph.tensor.extra import diagonal, ptp, squeeze, swapaxes, trace  # noqa: F401
 from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
 from clgraph.tensor.join import concatenate, stack  # noqa: F401
 from clgraph.tensor.masks import flatnonzero, nonzero, nonzero_values  # noqa: F401

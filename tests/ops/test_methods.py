@@ -42,3 +42,26 @@ def test_squeeze_drops_broadcastable_axes():
     assert fn(np.ones((1, 4, 1))).shape == (4,)
     with pytest.raises(NotImplementedError, match="L=0"):
         b.norm(0)
+
+
+def test_diagonal_trace_ptp_swapaxes_functions():
+    x = T.dmatrix("x")
+    outs = {
+        "diagonal": (T.diagonal(x), lambda a: np.diagonal(a)),
+        "above": (T.diagonal(x, 1), lambda a: np.diagonal(a, 1)),
+        "below": (T.diagonal(x, -1), lambda a: np.diagonal(a, -1)),
+        "past the edge": (T.diagonal(x, 5), lambda a: np.diagonal(a, 5)),
+        "trace": (T.trace(x), np.trace),
+        "ptp": (T.ptp(x, axis=1), lambda a: np.ptp(a, 1)),
+        "swapaxes": (T.swapaxes(x, 0, 1), lambda a: a.T),
+    }
+    fn = cg.function([x], [v for v, _ in outs.values()])
+    for xv in (np.arange(12.0).reshape(3, 4), np.arange(6.0).reshape(3, 2)):
+        for (name, (_, ref)), got in zip(outs.items(), fn(xv), strict=True):
+            want = ref(xv)
+            assert np.shape(got) == np.shape(want), name
+            np.testing.assert_allclose(got, want, err_msg=name)
+    grad = cg.function([x], cg.grad(T.trace(x), x))(np.ones((2, 3)))
+    np.testing.assert_allclose(grad, np.eye(2, 3))
+    with pytest.raises(TypeError, match="must be a matrix"):
+        T.diagonal(T.dvector())
