@@ -101,3 +101,14 @@ def parse(argv, description: str, epochs: int, quick_epochs: int):
     if args.epochs is None:
         args.epochs = quick_epochs if args.quick else epochs
     return args
+
+
+def run_flat(argv, out, description: str, build, epochs: int = 30, quick_epochs: int = 3
+             ) -> dict:
+    """The main of an example on flat 64-pixel digits: `build(seed)` gives (train,
+    predict); minibatches of 32."""
+    args = parse(argv, description, epochs=epochs, quick_epochs=quick_epochs)
+    data = load_digits(args.seed)
+    train, predict = build(args.seed)
+    return fit(train, predict, data, args.epochs, batch=32, seed=args.seed, out=out,
+               progress=not args.no_progress)

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digits_common import fit, load_digits, parse, sgd_momentum  # noqa: E402
+from digits_common import run_flat, sgd_momentum  # noqa: E402
 
 
 def build(seed: int = 0, hidden=(256, 256), dropout: float = 0.1, lr: float = 0.05):
@@ -48,12 +48,7 @@ def build(seed: int = 0, hidden=(256, 256), dropout: float = 0.1, lr: float = 0.
 
 
 def main(argv=None, out=None) -> dict:
-    args = parse(argv, "MLP on digits", epochs=30, quick_epochs=3)
-    data = load_digits(args.seed)
-    train, predict = build(args.seed)
-    return fit(train, predict, data, args.epochs, batch=32, seed=args.seed, out=out,
-               progress=not args.no_progress)
-
+    return run_flat(argv, out, "MLP on digits", build)
 
 if __name__ == "__main__":
     main()
