@@ -187,14 +187,15 @@ class Function:
         for v in inputs:
             self.ctx.check_dtype(v.dtype, f"input {v}")
         t0 = time.perf_counter()
-        self.plan = Plan(self.maker_fgraph, self.ctx)
         # (shared variable's input, its new value) pairs: a host product may then write an
         # update like W - lr * A.B into W's own buffer (lower/memory.py, update_in_place).
         # Not in checked modes: a check that fails later in the call must leave W as it was.
+        in_place = []
         if self.mode.linker not in ("debug", "nanguard"):
             graph_in, graph_out = self.maker_fgraph.inputs, self.maker_fgraph.outputs
-            self.plan.updates = [(graph_in[len(inputs) + shared.index(s)],
-                                  graph_out[len(outs) + k]) for k, (s, _) in enumerate(updates)]
+            in_place = [(graph_in[len(inputs) + shared.index(s)], graph_out[len(outs) + k])
+                        for k, (s, _) in enumerate(updates)]
+        self.plan = Plan(self.maker_fgraph, self.ctx, updates=in_place)
         self.timings["lower"] = time.perf_counter() - t0
         from clgraph.runtime.cache import stats
 

@@ -451,7 +451,7 @@ class HostGemm:
     def _product(self, x: np.ndarray, y: np.ndarray, out: np.ndarray,
                  addend: np.ndarray | None, scalars: list) -> None:
         lin = self.linear
-        values = dict(zip(lin.factors, scalars)) if lin is not None else {}
+        values = dict(zip(lin.factors, scalars)) if lin is not None and scalars else {}
         beta = 0.0 if lin is None or addend is None else lin.beta.value(values)
         if addend is not None and addend is not out:
             np.copyto(out, addend)  # gemm scales it by beta in place
@@ -468,7 +468,12 @@ class HostGemm:
             if lin is None:
                 np.dot(x, y, out=out)
             else:
-                gemm_for(c_dt)(lin.alpha.value(values), x, y, beta, out)
+                self._gemm(lin.alpha.value(values), x, y, beta, out)
+
+    @functools.cached_property
+    def _gemm(self):
+        """The host BLAS's gemm for C's dtype, looked up once (not on every call)."""
+        return gemm_for(self.dtypes[2])
 
 
 def _blas_linear(comp, operands: list, out_dtype: str) -> LinearEpilogue | None:

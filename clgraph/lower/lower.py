@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
@@ -80,8 +81,10 @@ class Plan:
 
     MAX_SHAPE_CACHE = 64
 
-    def __init__(self, fgraph: FunctionGraph, ctx, prefix: str = "k") -> None:
-        """`prefix` starts every kernel name (a Scan's inner plan nests its own)."""
+    def __init__(self, fgraph: FunctionGraph, ctx, prefix: str = "k",
+                 updates: Sequence = ()) -> None:
+        """`prefix` starts every kernel name (a Scan's inner plan nests its own); `updates`:
+        (shared variable input, its new value) pairs that may be written in place."""
         self.fgraph = fgraph
         self.ctx = ctx
         consts = [v for v in fgraph.variables if isinstance(v, Constant)
@@ -113,7 +116,7 @@ class Plan:
         self.kernel_alias = _dedupe(self.kernel_defs)
         self.source = self._assemble()
         self._prepared: OrderedDict[tuple, PrepareState] = OrderedDict()
-        self.updates: list = []  # (shared input, update output) pairs, set by compile.function
+        self.updates = list(updates)
 
     def _assemble(self) -> str:
         bodies = [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]

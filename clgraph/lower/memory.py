@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 
-from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.plan import BufRef, HostCall, PrepareState
 
 
@@ -108,6 +107,4 @@ def update_in_place(state: PrepareState, updates: list, outputs: list) -> None:
 
 def _whole(lay, like) -> bool:
     """`lay` covers a whole contiguous buffer of `like`'s shape from offset 0."""
-    return lay.offset == 0 and tuple(lay.shape) == tuple(like.shape) and \
-        all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides,
-                                                  contiguous_strides(tuple(lay.shape))))
+    return lay.offset == 0 and tuple(lay.shape) == tuple(like.shape) and lay.is_contiguous

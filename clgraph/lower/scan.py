@@ -62,7 +62,7 @@ class ScanStep(Step):
     def _contiguous(self, var, state: PrepareState) -> Layout:
         """`var`'s layout, or that of a contiguous copy of it (enqueued here)."""
         lay = state.layouts[var]
-        if _contiguous_layout(lay):
+        if lay.is_contiguous:
             return lay
         return _fresh_copy(self.copies[id(var)], state)
 
@@ -115,7 +115,7 @@ class ScanStep(Step):
                                      f"{lay.shape} at step {t} but {shapes[k]} at the first "
                                      "step; every step's outputs must keep their shapes")
                 if slices[k] is None:
-                    slices[k] = lay if _contiguous_layout(lay) else _fresh_copy(copy, state)
+                    slices[k] = lay if lay.is_contiguous else _fresh_copy(copy, state)
                 elif lay != slices[k]:
                     copy[1].prepare(state, out_layouts=[slices[k]])
             # the next step reads this step's values from their (contiguous) slices
@@ -153,11 +153,6 @@ class ScanStep(Step):
         for inner_node in self.inner.toposort():
             for out in inner_node.outputs:
                 state.host_values.pop(out, None)
-
-
-def _contiguous_layout(lay: Layout) -> bool:
-    want = contiguous_strides(tuple(lay.shape))
-    return all(n <= 1 or a == b for n, a, b in zip(lay.shape, lay.strides, want))
 
 
 def _fresh_copy(copy, state: PrepareState) -> Layout:
