@@ -179,7 +179,6 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         both = clone_graph(outs + nexts, dict(zip(carried, carried_ph)))[0]
         outs, inits, state_ph = both, inits + carried, state_ph + carried_ph
         last_only = tuple(last_only) + (False,) * len(carried) if last_only else ()
-    rng = carried
     args = seq_ph + state_ph + nonseq_ph
     if strict:
         unknown = [v for v in graph_inputs(outs, args)
@@ -213,7 +212,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     stacked = stacked if isinstance(stacked, list) else [stacked]
     updates = OrderedDict(
         (state, T.concatenate([T.shape_padleft(state), states], axis=0)[-1])
-        for state, states in zip(rng, stacked[n_inner:]))  # the initial state after no steps
+        for state, states in zip(carried, stacked[n_inner:]))  # the initial one after no steps
     stacked = [stacked[k] for k in value_at]
     if name is not None:
         for k, v in enumerate(stacked):
