@@ -39,11 +39,14 @@ __all__ = [
     "stats",
 ]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Version of the on-disk entry layout and of the key recipe; part of every key."""
 
 _MAGIC = b"CLGRAPH-BIN\n"
 _HEADER = struct.Struct("<12s32sQ")  # magic, sha256 of the payload, payload length
+# The payload: one binary per device the program is built for (ctx.build_devices), each
+# preceded by its length.
+_LENGTH = struct.Struct("<Q")
 _MAX_LINES_SHOWN = 400  # longer sources show only windows around the lines the log names
 _WINDOW = 8
 
@@ -105,7 +108,7 @@ def cache_key(ctx: DeviceContext, source: str, options: Sequence[str] = ()) -> s
         str(CACHE_FORMAT),
         _package_version(),
         cl.VERSION_TEXT,
-        ctx.identity,
+        ctx.build_identity,
         "\0".join(_normalise_options(options)),
         source,
     )
@@ -186,9 +189,13 @@ def _load(ctx: DeviceContext, path: str, opts: tuple[str, ...]) -> Any:
         if magic != _MAGIC or not intact:
             _remove(path)
             return None
+        binaries = _split(payload)
+        if len(binaries) != len(ctx.build_devices):
+            _remove(path)
+            return None
         try:
-            return cl.Program(ctx.context, [ctx.device], [payload]).build(
-                options=list(opts), devices=[ctx.device]
+            return cl.Program(ctx.context, ctx.build_devices, binaries).build(
+                options=list(opts), devices=ctx.build_devices
             )
         except cl.Error:
             _remove(path)
@@ -197,13 +204,29 @@ def _load(ctx: DeviceContext, path: str, opts: tuple[str, ...]) -> Any:
         stats.disk_read_seconds += time.perf_counter() - start
 
 
+def _split(payload: bytes) -> list[bytes]:
+    """The binaries of a payload (see _LENGTH); [] if it does not parse."""
+    out, at = [], 0
+    while at < len(payload):
+        if at + _LENGTH.size > len(payload):
+            return []
+        (n,) = _LENGTH.unpack_from(payload, at)
+        at += _LENGTH.size
+        if at + n > len(payload):
+            return []
+        out.append(payload[at:at + n])
+        at += n
+    return out
+
+
 def _binary_of(ctx: DeviceContext, program: Any) -> bytes:
-    devices = program.get_info(cl.program_info.DEVICES)
-    binaries = program.get_info(cl.program_info.BINARIES)
-    for device, binary in zip(devices, binaries, strict=False):
-        if device == ctx.device:
-            return bytes(binary or b"")
-    return b""
+    """The payload of a program: its binary for each of ctx.build_devices; b"" if one lacks."""
+    found = dict(zip(program.get_info(cl.program_info.DEVICES),
+                     program.get_info(cl.program_info.BINARIES), strict=False))
+    binaries = [bytes(found.get(d) or b"") for d in ctx.build_devices]
+    if not all(binaries):
+        return b""
+    return b"".join(_LENGTH.pack(len(b)) + b for b in binaries)
 
 
 def _store(ctx: DeviceContext, path: str, program: Any) -> None:
@@ -254,7 +277,7 @@ def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cl.CompilerWarning)
             program = cl.Program(ctx.context, source).build(
-                options=list(opts), devices=[ctx.device], cache_dir=False
+                options=list(opts), devices=ctx.build_devices, cache_dir=False
             )
     except cl.Error as exc:
         log = _log_from_error(exc)

@@ -6,7 +6,9 @@ naming the device and the fix, never a kernel that builds badly or computes wron
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -181,19 +183,35 @@ class DeviceInfo:
 class DeviceContext(DeviceInfo):
     """A chosen device with its context and in-order queue (one per config.device value).
 
-    Two config.device values naming the same device share one OpenCL context and queue, so
+    Two config.device values naming the same device share one OpenCL context and queues, so
     device arrays and built programs stay usable when the flag is switched back and forth.
+
+    `inline_queue`: on PoCL's threaded CPU device, a queue on its sibling 'basic' device in
+    the same context (same memory), whose commands run in the enqueuing thread before the
+    enqueue returns; the executor sends small launches there (see `inline_sibling`).
+    None elsewhere. Programs are built for both devices (`build_devices`).
     """
 
-    def __init__(
-        self, platform: Any, device: Any, reason: str = "", context: Any = None, queue: Any = None
-    ):
+    def __init__(self, platform: Any, device: Any, reason: str = "",
+                 shared: DeviceContext | None = None):
         super().__init__(platform, device, reason)
-        self.context = cl.Context([device]) if context is None else context
-        self.queue = cl.CommandQueue(self.context, device) if queue is None else queue
+        if shared is not None:
+            self.context, self.queue = shared.context, shared.queue
+            self.inline_queue, self.build_devices = shared.inline_queue, shared.build_devices
+        else:
+            sibling = inline_sibling(platform, device) if config.pocl_inline else None
+            self.build_devices = [device] if sibling is None else [device, sibling]
+            self.context = cl.Context(self.build_devices)
+            self.queue = cl.CommandQueue(self.context, device)
+            self.inline_queue = None if sibling is None else cl.CommandQueue(self.context, sibling)
         # Held by a compiled function's call (compile/function.py): calls on one device run
         # one at a time.
         self.call_lock = threading.RLock()
+
+    @functools.cached_property
+    def build_identity(self) -> str:
+        """`identity` of every device programs are built for: the binary cache's key."""
+        return " + ".join(DeviceInfo(self.platform, d).identity for d in self.build_devices)
 
     @functools.cached_property
     def host_addressable(self) -> bool:
@@ -214,13 +232,72 @@ class DeviceContext(DeviceInfo):
         )
 
 
+# --- PoCL's in-thread driver -----------------------------------------------------------------
+
+# PoCL's 'basic' CPU driver runs a command in the thread that enqueues it, before the enqueue
+# returns: a small launch and a blocking read cost ~4 µs there, against ~50 µs through the
+# threaded 'pthread' driver, which must wake its worker threads and wait for them (measured
+# on a 2-core EPYC). PoCL offers only 'pthread' unless POCL_DEVICES asks for more, and reads
+# it once, when its devices are first enumerated.
+_POCL_DRIVERS = "pthread basic"
+_POCL = "Portable Computing Language"
+
+
+def _platforms() -> list:
+    """cl.get_platforms(), asking PoCL for its in-thread driver too (config.pocl_inline) when
+    the user has not chosen PoCL's drivers: the variable is set only while PoCL reads it."""
+    ask = config.pocl_inline and "POCL_DEVICES" not in os.environ
+    if ask:
+        os.environ["POCL_DEVICES"] = _POCL_DRIVERS
+    try:
+        platforms = cl.get_platforms()
+        if ask:
+            for platform in platforms:  # PoCL enumerates its devices on the first request
+                with contextlib.suppress(cl.Error, RuntimeError):
+                    platform.get_devices()
+        return platforms
+    finally:
+        if ask:
+            del os.environ["POCL_DEVICES"]
+
+
+def _pocl_driver(platform: Any, device: Any) -> tuple[str, str]:
+    """('pthread', 'AMD EPYC ...') for PoCL's device names; ('', name) elsewhere."""
+    name = device.name.strip()
+    driver, _, rest = name.partition("-")
+    if _POCL not in platform.name or not rest:
+        return "", name
+    return driver, rest
+
+
+def inline_sibling(platform: Any, device: Any) -> Any:
+    """The 'basic' device beside PoCL's threaded CPU device `device` (same CPU), or None."""
+    driver, rest = _pocl_driver(platform, device)
+    if driver != "pthread":
+        return None
+    try:
+        devices = platform.get_devices()
+    except (cl.Error, RuntimeError):
+        return None
+    return next((d for d in devices if _pocl_driver(platform, d) == ("basic", rest)), None)
+
+
+def _helper_only(platform: Any, device: Any, devices: Sequence[Any]) -> bool:
+    """A PoCL 'basic' device that has a 'pthread' sibling: a helper of that device, not a
+    choice of its own (it runs kernels on one core)."""
+    driver, rest = _pocl_driver(platform, device)
+    return driver == "basic" and any(_pocl_driver(platform, d) == ("pthread", rest)
+                                     for d in devices)
+
+
 # --- enumeration and choice ------------------------------------------------------------------
 
 
 def list_devices() -> list[DeviceEntry]:
-    """Every OpenCL device present, as (platform index, device index, platform, device)."""
+    """Every OpenCL device present, as (platform index, device index, platform, device).
+    PoCL's in-thread helper devices are left out (and not counted in the indices)."""
     try:
-        platforms = cl.get_platforms()
+        platforms = _platforms()
     except (cl.Error, RuntimeError) as exc:  # no ICD loader or no driver registered
         raise NoDeviceError(f"No OpenCL platform found ({exc}). {INSTALL_FIX}") from None
     out: list[DeviceEntry] = []
@@ -229,7 +306,8 @@ def list_devices() -> list[DeviceEntry]:
             devices = platform.get_devices()
         except (cl.Error, RuntimeError):  # a platform with no device reports an error
             devices = []
-        out.extend((pi, di, platform, device) for di, device in enumerate(devices))
+        shown = [d for d in devices if not _helper_only(platform, d, devices)]
+        out.extend((pi, di, platform, device) for di, device in enumerate(shown))
     return out
 
 
@@ -315,9 +393,6 @@ def get_context() -> DeviceContext:
         if ctx is None:
             (_, _, platform, device), reason = choose_device(spec, list_devices())
             same = next((c for c in _contexts.values() if c.device == device), None)
-            if same is None:
-                ctx = DeviceContext(platform, device, reason)
-            else:
-                ctx = DeviceContext(platform, device, reason, same.context, same.queue)
+            ctx = DeviceContext(platform, device, reason, same)
             _contexts[spec] = ctx
         return ctx

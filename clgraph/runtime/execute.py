@@ -117,27 +117,40 @@ class Executor:
             b.activate(bufs)
             self._active = b
         queue = ctx.queue
+        inline_queue = ctx.inline_queue
         enqueue = cl.enqueue_nd_range_kernel
         item = gate = None
         gates = b.gates
         events: dict[int, object] = {}
+        # Whether `queue` may still have work: an inline launch waits for it first (the two
+        # queues are ordered by the host, never by events: see _Binding). Earlier calls and
+        # this call's uploads may have left some.
+        busy = True
         try:
             for i, item in enumerate(b.items):
-                kernel, gsize, lsize, varying, host, mark = item
+                kernel, gsize, lsize, varying, host, mark, inline = item
                 if host is not None:
                     if mark is not None:  # the launches on its buffers must be done
                         events[mark].wait() if mark >= 0 else queue.finish()
                     host.fn(ctx, [bufs[s] for s in varying])
+                    busy = True  # it may have queued work (maps)
                     continue
-                if gates and gates.get(i) is False:
-                    gate = _open_gate(ctx, queue)
                 for k, slot in varying:
                     kernel.set_arg(k, bufs[slot])
-                event = enqueue(queue, kernel, gsize, lsize)
+                if inline:
+                    if busy:
+                        queue.finish()
+                        busy = False
+                    event = enqueue(inline_queue, kernel, gsize, lsize)  # done on return
+                else:
+                    if gates and gates.get(i) is False:
+                        gate = _open_gate(ctx, queue)
+                    event = enqueue(queue, kernel, gsize, lsize)
+                    busy = True
+                    if gates and gates.get(i):
+                        gate = _close_gate(gate)
                 if mark:
                     events[i] = event
-                if gates and gates.get(i):
-                    gate = _close_gate(gate)
         except cl.Error as e:
             raise self._launch_error(b.work[b.items.index(item)], state, e) from e
         finally:
@@ -147,9 +160,11 @@ class Executor:
         arrays = [np.empty(shape, dt) for _, shape, dt, _ in reads]
         if arrays:
             final = arrays[-1]
+            # with nothing left on the threaded queue, reads are copies in this thread
+            read_queue = queue if busy else inline_queue
             for out, (slot, _, _, offset) in zip(arrays, reads):
                 # Only the last read blocks: the queue is in order, so all are done then.
-                _read_buffer(queue, bufs[slot], out, offset, None, out is final)
+                _read_buffer(read_queue, bufs[slot], out, offset, None, out is final)
         return bufs, arrays
 
     @staticmethod
@@ -390,6 +405,8 @@ class _Binding:
         # Per launch: (kernel, [(arg index, packed scalar or slot), ...]) set on activation.
         self.fixed: list[tuple] = []
         uses: dict[str, int] = {}
+        inline_ok = ex.ctx.inline_queue is not None
+        slot_bytes = _slot_bytes(state, ex.const_buffers, n_inputs) if inline_ok else {}
         # the order launches are queued in (the fast path's; checked calls keep state.work's)
         self.work = _defer_launches(state) if ex.ctx.is_cpu else list(state.work)
         waits = host_waits(state, self.work)
@@ -400,7 +417,7 @@ class _Binding:
                 if not all(isinstance(a, BufRef) for a in work.args):
                     raise TypeError(f"host call {work.fn}: arguments must be buffers")
                 slots = tuple(a.slot for a in work.args)
-                self.items.append((None, None, None, slots, work, waits.get(i)))
+                self.items.append((None, None, None, slots, work, waits.get(i), False))
                 continue
             index = uses.get(work.kernel, 0)
             uses[work.kernel] = index + 1
@@ -415,7 +432,8 @@ class _Binding:
             self.fixed.append((kernel, fixed))
             gsize = tuple(int(g) for g in work.gsize)
             lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
-            self.items.append((kernel, gsize, lsize, tuple(varying), None, i in awaited))
+            inline = inline_ok and _runs_inline(work, state, slot_bytes)
+            self.items.append((kernel, gsize, lsize, tuple(varying), None, i in awaited, inline))
         self.gates = _gated_runs(self.items) if ex.ctx.is_cpu and waits else {}
 
     def activate(self, bufs: list) -> None:
@@ -444,8 +462,8 @@ def _gated_runs(items: list) -> dict[int, bool]:
     """{item index: False to open a gate before that launch, True to close it after}."""
     gates: dict[int, bool] = {}
     start = None
-    for i, item in enumerate(items + [(None, None, None, None, "end", None)]):
-        if item[4] is None:  # a launch
+    for i, item in enumerate(items + [(None, None, None, None, "end", None, False)]):
+        if item[4] is None and not item[6]:  # a launch on the threaded queue
             if start is None:
                 start = i
             continue
@@ -454,6 +472,44 @@ def _gated_runs(items: list) -> dict[int, bool]:
             gates[i - 1] = True
         start = None
     return gates
+
+
+# Launches that read and write at most this many bytes run on the inline queue (PoCL's
+# 'basic' driver, in the calling thread: runtime/device.py) on devices that have one.
+INLINE_MAX_BYTES = 1 << 20
+
+
+def _slot_bytes(state, const_buffers: list, n_inputs: int) -> dict[int, int]:
+    """Bytes of each buffer slot that a state knows: allocations, static values, constants
+    and the whole-buffer layouts of the inputs."""
+    sizes = {a.slot: a.nbytes for a in state.allocs}
+    for slot, value in state.static.items():
+        sizes[slot] = value.nbytes
+    for k, buf in enumerate(const_buffers):
+        sizes[n_inputs + k] = buf.size
+    for var, lay in state.layouts.items():
+        if lay.buffer < n_inputs and lay.offset == 0:
+            nbytes = lay.size * np.dtype(var.dtype).itemsize
+            sizes[lay.buffer] = max(sizes.get(lay.buffer, 0), nbytes)
+    return sizes
+
+
+def _runs_inline(work: Launch, state, slot_bytes: dict[int, int]) -> bool:
+    """Whether a launch is small enough for the inline queue: the values its node reads and
+    writes (views count their own size: a scan step's slice of a stack), else its buffers,
+    come to at most INLINE_MAX_BYTES. Unknown sizes: no."""
+    node = work.node
+    layouts = state.layouts
+    if node is not None and all(v in layouts for v in (*node.inputs, *node.outputs)):
+        total = sum(layouts[v].size * np.dtype(v.dtype).itemsize
+                    for v in (*node.inputs, *node.outputs))
+    else:
+        sizes = [slot_bytes.get(state.aliases.get(a.slot, a.slot))
+                 for a in work.args if isinstance(a, BufRef)]
+        if None in sizes:
+            return False
+        total = sum(sizes)
+    return total <= INLINE_MAX_BYTES
 
 
 def _open_gate(ctx, queue):

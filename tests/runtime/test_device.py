@@ -92,9 +92,38 @@ def test_get_context_is_cached_per_device_string(ctx):
 def test_list_devices():
     found = list_devices()
     assert found
+    per_platform: dict[int, list[int]] = {}
     for pi, di, platform, device in found:
-        assert cl.get_platforms()[pi].get_devices()[di] == device
+        assert cl.get_platforms()[pi] == platform and device in platform.get_devices()
         assert device.platform == platform
+        per_platform.setdefault(pi, []).append(di)
+    # indices count the devices listed: PoCL's in-thread helper is not one of them
+    for indices in per_platform.values():
+        assert indices == list(range(len(indices)))
+    names = [device.name for _, _, _, device in found]
+    assert not any(n.startswith("basic-") and "pthread-" + n[6:] in names for n in names)
+
+
+def test_pocl_inline_queue_runs_small_launches():
+    """On PoCL's threaded CPU device, small launches go to the 'basic' sibling's queue (run
+    in the calling thread) and large ones stay on the threaded queue; results agree."""
+    import clgraph as cg
+    import clgraph.tensor as T
+    from clgraph.runtime import execute
+
+    ctx = get_context()
+    if ctx.inline_queue is None:
+        pytest.skip(f"{ctx.name}: no PoCL 'basic' sibling device")
+    assert len(ctx.build_devices) == 2 and ctx.inline_queue.device in ctx.build_devices
+    x = T.vector("x")
+    f = cg.function([x], T.exp(x) * 2 + 1)
+    big = execute.INLINE_MAX_BYTES // 4  # in + out: twice the limit
+    for n, inline in ((10, True), (big, False), (7, True), (big + 3, False)):
+        a = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+        for _ in range(2):  # the binding is made on the first call, reused on the second
+            np.testing.assert_allclose(f(a), np.exp(a) * 2 + 1, rtol=1e-5)
+        launches = [item for item in f._last[-1].bound.items if item[4] is None]
+        assert launches and all(item[6] is inline for item in launches), n
 
 
 def test_choice_prefers_gpu_then_discrete_then_throughput():

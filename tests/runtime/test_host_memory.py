@@ -188,13 +188,17 @@ def test_gated_runs_of_launches():
     (opened before the first, closed after the last)."""
     from clgraph.runtime.execute import GATE_MIN_LAUNCHES, _gated_runs
 
-    launch, host = (None, None, None, None, None, None), (None, None, None, None, "h", None)
+    launch = (None, None, None, None, None, None, False)
+    host = (None, None, None, None, "h", None, False)
+    inline = (None, None, None, None, None, None, True)  # runs in this thread: not gated
     n = GATE_MIN_LAUNCHES
     items = [host] + [launch] * n + [host] + [launch] * (n - 1) + [host] + [launch] * n
     gates = _gated_runs(items)
     tail = 2 * n + 2
     assert gates == {1: False, n: True, tail: False, tail + n - 1: True}
     assert _gated_runs([launch] * (n - 1)) == {}
+    assert _gated_runs([launch] * (n - 1) + [inline] + [launch] * (n - 1)) == {}
+    assert _gated_runs([inline] + [launch] * n) == {1: False, n: True}
 
 
 def test_gated_training_step_matches_numpy(monkeypatch):
@@ -202,6 +206,7 @@ def test_gated_training_step_matches_numpy(monkeypatch):
     import clgraph.runtime.execute as execute
 
     monkeypatch.setattr(execute, "GATE_MIN_LAUNCHES", 2)  # this small step's tail is short
+    monkeypatch.setattr(execute, "INLINE_MAX_BYTES", 0)  # and on the threaded queue
     fn, params, xv, yv = _mlp_step(n=64, kernel_updates=True)
     w0 = [p.get_value() for p in params]
     loss = float(fn(xv, yv))
