@@ -476,7 +476,7 @@ def _gated_runs(items: list) -> dict[int, bool]:
 
 # Launches that read and write at most this many bytes run on the inline queue (PoCL's
 # 'basic' driver, in the calling thread: runtime/device.py) on devices that have one.
-INLINE_MAX_BYTES = 1 << 20
+INLINE_MAX_BYTES = 4 << 20
 
 
 def _slot_bytes(state, const_buffers: list, n_inputs: int) -> dict[int, int]:
@@ -495,20 +495,28 @@ def _slot_bytes(state, const_buffers: list, n_inputs: int) -> dict[int, int]:
 
 
 def _runs_inline(work: Launch, state, slot_bytes: dict[int, int]) -> bool:
-    """Whether a launch is small enough for the inline queue: the values its node reads and
-    writes (views count their own size: a scan step's slice of a stack), else its buffers,
-    come to at most INLINE_MAX_BYTES. Unknown sizes: no."""
-    node = work.node
-    layouts = state.layouts
-    if node is not None and all(v in layouts for v in (*node.inputs, *node.outputs)):
-        total = sum(layouts[v].size * np.dtype(v.dtype).itemsize
-                    for v in (*node.inputs, *node.outputs))
-    else:
-        sizes = [slot_bytes.get(state.aliases.get(a.slot, a.slot))
-                 for a in work.args if isinstance(a, BufRef)]
-        if None in sizes:
-            return False
-        total = sum(sizes)
+    """Whether a launch is small enough for the inline queue: the buffers it is given come
+    to at most INLINE_MAX_BYTES, a buffer holding its node's values counted by those values
+    (a scan step's slice of a stack is one step's worth), any other (scratch: a convolution's
+    columns) whole. Unknown sizes: no."""
+    def phys(slot: int) -> int:
+        return state.aliases.get(slot, slot)
+
+    seen: dict[int, int] = {}
+    if work.node is not None:
+        for v in (*work.node.inputs, *work.node.outputs):
+            lay = state.layouts.get(v)
+            if lay is not None:
+                slot = phys(lay.buffer)
+                seen[slot] = seen.get(slot, 0) + lay.size * np.dtype(v.dtype).itemsize
+    total = 0
+    for a in work.args:
+        if isinstance(a, BufRef):
+            slot = phys(a.slot)
+            nbytes = seen.get(slot, slot_bytes.get(slot))
+            if nbytes is None:
+                return False
+            total += nbytes
     return total <= INLINE_MAX_BYTES
 
 
