@@ -26,7 +26,7 @@ from typing import Any
 import pyopencl as cl
 
 from clgraph.config import config
-from clgraph.runtime.device import DeviceContext
+from clgraph.runtime.device import DeviceContext, DeviceInfo
 
 __all__ = [
     "CACHE_FORMAT",
@@ -39,14 +39,11 @@ __all__ = [
     "stats",
 ]
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 1
 """Version of the on-disk entry layout and of the key recipe; part of every key."""
 
 _MAGIC = b"CLGRAPH-BIN\n"
 _HEADER = struct.Struct("<12s32sQ")  # magic, sha256 of the payload, payload length
-# The payload: one binary per device the program is built for (ctx.build_devices), each
-# preceded by its length.
-_LENGTH = struct.Struct("<Q")
 _MAX_LINES_SHOWN = 400  # longer sources show only windows around the lines the log names
 _WINDOW = 8
 
@@ -102,13 +99,17 @@ def _normalise_options(options: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(str(o) for o in options)
 
 
-def cache_key(ctx: DeviceContext, source: str, options: Sequence[str] = ()) -> str:
-    """sha256 over cache format, clgraph and pyopencl versions, driver identity, options, source."""
+def cache_key(ctx: DeviceContext, source: str, options: Sequence[str] = (),
+              device: Any = None) -> str:
+    """sha256 over cache format, clgraph and pyopencl versions, driver identity, options, source.
+    `device`: the device built for (default ctx.device; PoCL's in-thread sibling is another)."""
+    identity = ctx.identity if device is None or device == ctx.device else \
+        DeviceInfo(ctx.platform, device).identity
     parts = (
         str(CACHE_FORMAT),
         _package_version(),
         cl.VERSION_TEXT,
-        ctx.build_identity,
+        identity,
         "\0".join(_normalise_options(options)),
         source,
     )
@@ -125,26 +126,29 @@ def entry_path(key: str) -> str:
     return os.path.join(config.compiledir, key[:2], key + ".bin")
 
 
-def build_program(ctx: DeviceContext, source: str, options: Sequence[str] = ()) -> Any:
+def build_program(ctx: DeviceContext, source: str, options: Sequence[str] = (),
+                  device: Any = None) -> Any:
     """A built pyopencl.Program for source: from memory, else from disk, else compiled.
+    `device`: the one device of ctx's context to build for (default ctx.device).
 
     No fast-math options are added: numerics stay IEEE unless the caller asks otherwise.
     """
+    device = ctx.device if device is None else device
     opts = _normalise_options(options)
-    key = cache_key(ctx, source, opts)
+    key = cache_key(ctx, source, opts, device)
     mkey = (id(ctx.context), key)
     hit = _memory.get(mkey)
     if hit is not None:
         stats.memory_hits += 1
         return hit[1]
     path = entry_path(key)
-    program = _load(ctx, path, opts)
+    program = _load(ctx, device, path, opts)
     if program is not None:
         stats.disk_hits += 1
     else:
-        program = _compile(ctx, source, opts)
+        program = _compile(ctx, device, source, opts)
         if _stores_binaries(ctx):
-            _store(ctx, path, program)
+            _store(ctx, device, path, program)
     _memory[mkey] = (ctx.context, program)
     return program
 
@@ -171,7 +175,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-def _load(ctx: DeviceContext, path: str, opts: tuple[str, ...]) -> Any:
+def _load(ctx: DeviceContext, device: Any, path: str, opts: tuple[str, ...]) -> Any:
     """The program from a valid disk entry, or None (absent, damaged or refused: removed)."""
     start = time.perf_counter()
     try:
@@ -189,13 +193,9 @@ def _load(ctx: DeviceContext, path: str, opts: tuple[str, ...]) -> Any:
         if magic != _MAGIC or not intact:
             _remove(path)
             return None
-        binaries = _split(payload)
-        if len(binaries) != len(ctx.build_devices):
-            _remove(path)
-            return None
         try:
-            return cl.Program(ctx.context, ctx.build_devices, binaries).build(
-                options=list(opts), devices=ctx.build_devices
+            return cl.Program(ctx.context, [device], [payload]).build(
+                options=list(opts), devices=[device]
             )
         except cl.Error:
             _remove(path)
@@ -204,35 +204,19 @@ def _load(ctx: DeviceContext, path: str, opts: tuple[str, ...]) -> Any:
         stats.disk_read_seconds += time.perf_counter() - start
 
 
-def _split(payload: bytes) -> list[bytes]:
-    """The binaries of a payload (see _LENGTH); [] if it does not parse."""
-    out, at = [], 0
-    while at < len(payload):
-        if at + _LENGTH.size > len(payload):
-            return []
-        (n,) = _LENGTH.unpack_from(payload, at)
-        at += _LENGTH.size
-        if at + n > len(payload):
-            return []
-        out.append(payload[at:at + n])
-        at += n
-    return out
+def _binary_of(device: Any, program: Any) -> bytes:
+    devices = program.get_info(cl.program_info.DEVICES)
+    binaries = program.get_info(cl.program_info.BINARIES)
+    for built_for, binary in zip(devices, binaries, strict=False):
+        if built_for == device:
+            return bytes(binary or b"")
+    return b""
 
 
-def _binary_of(ctx: DeviceContext, program: Any) -> bytes:
-    """The payload of a program: its binary for each of ctx.build_devices; b"" if one lacks."""
-    found = dict(zip(program.get_info(cl.program_info.DEVICES),
-                     program.get_info(cl.program_info.BINARIES), strict=False))
-    binaries = [bytes(found.get(d) or b"") for d in ctx.build_devices]
-    if not all(binaries):
-        return b""
-    return b"".join(_LENGTH.pack(len(b)) + b for b in binaries)
-
-
-def _store(ctx: DeviceContext, path: str, program: Any) -> None:
+def _store(ctx: DeviceContext, device: Any, path: str, program: Any) -> None:
     """Write the program's binary atomically; an unwritable compiledir only warns, once."""
     try:
-        payload = _binary_of(ctx, program)
+        payload = _binary_of(device, program)
     except cl.Error:
         return
     if not payload:
@@ -269,7 +253,7 @@ def _store(ctx: DeviceContext, path: str, program: Any) -> None:
 # --- compiling --------------------------------------------------------------------------------
 
 
-def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
+def _compile(ctx: DeviceContext, device: Any, source: str, opts: tuple[str, ...]) -> Any:
     start = time.perf_counter()
     try:
         # pyopencl warns whenever the log is not empty (NVIDIA's compiler always says
@@ -277,7 +261,7 @@ def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cl.CompilerWarning)
             program = cl.Program(ctx.context, source).build(
-                options=list(opts), devices=ctx.build_devices, cache_dir=False
+                options=list(opts), devices=[device], cache_dir=False
             )
     except cl.Error as exc:
         log = _log_from_error(exc)
@@ -287,7 +271,7 @@ def _compile(ctx: DeviceContext, source: str, opts: tuple[str, ...]) -> Any:
         stats.build_seconds += time.perf_counter() - start
     stats.builds += 1
     if config.debug >= 1:
-        log = program.get_build_info(ctx.device, cl.program_build_info.LOG).strip()
+        log = program.get_build_info(device, cl.program_build_info.LOG).strip()
         if log:
             print(f"clgraph: build log on {ctx.name}:\n{log}", file=sys.stderr)
     return program

@@ -188,8 +188,8 @@ class DeviceContext(DeviceInfo):
 
     `inline_queue`: on PoCL's threaded CPU device, a queue on its sibling 'basic' device in
     the same context (same memory), whose commands run in the enqueuing thread before the
-    enqueue returns; the executor sends small launches there (see `inline_sibling`).
-    None elsewhere. Programs are built for both devices (`build_devices`).
+    enqueue returns; the executor sends small launches there (see `inline_sibling`), with
+    programs built for that device. None elsewhere.
     """
 
     def __init__(self, platform: Any, device: Any, reason: str = "",
@@ -197,21 +197,15 @@ class DeviceContext(DeviceInfo):
         super().__init__(platform, device, reason)
         if shared is not None:
             self.context, self.queue = shared.context, shared.queue
-            self.inline_queue, self.build_devices = shared.inline_queue, shared.build_devices
+            self.inline_queue = shared.inline_queue
         else:
             sibling = inline_sibling(platform, device) if config.pocl_inline else None
-            self.build_devices = [device] if sibling is None else [device, sibling]
-            self.context = cl.Context(self.build_devices)
+            self.context = cl.Context([device] if sibling is None else [device, sibling])
             self.queue = cl.CommandQueue(self.context, device)
             self.inline_queue = None if sibling is None else cl.CommandQueue(self.context, sibling)
         # Held by a compiled function's call (compile/function.py): calls on one device run
         # one at a time.
         self.call_lock = threading.RLock()
-
-    @functools.cached_property
-    def build_identity(self) -> str:
-        """`identity` of every device programs are built for: the binary cache's key."""
-        return " + ".join(DeviceInfo(self.platform, d).identity for d in self.build_devices)
 
     @functools.cached_property
     def host_addressable(self) -> bool:

@@ -34,27 +34,27 @@ class Executor:
     def __init__(self, plan: Plan, ctx) -> None:
         self.plan = plan
         self.ctx = ctx
+        # The program for each queue (False: the device's, True: the inline one), built on
+        # first need, so that PoCL compiles for the device the launches use (building for a
+        # second device costs its compiler's start again: ~0.4 s cold). The one for small
+        # launches, which most functions have, is built now, so that build errors show here.
+        self._programs: dict[bool, object] = {}
         t0 = time.perf_counter()
-        try:
-            self.program = build_program(ctx, plan.source) if plan.kernel_defs else None
-        except KernelBuildError as exc:
-            _blame_kernels(exc, plan)
-            raise
+        self._program(ctx.inline_queue is not None)
         self.build_seconds = time.perf_counter() - t0
-        self.kernels = {k.name: cl.Kernel(self.program, plan.kernel_alias.get(k.name, k.name))
-                        for k in plan.kernel_defs}
         self.const_buffers = [upload(ctx, c.data) for c in plan.constants]
         self.profile = None  # set by compile.function when profiling
         self._typed: dict[str, list] = {}  # kernel name -> scalar dtypes (None for buffers)
-        self._declared: set[str] = set()  # kernels whose set_args knows those dtypes
+        # The general path's kernel objects by name, with their scalar dtypes declared.
+        self._declared: dict[str, object] = {}
         # Variables whose buffers the caller keeps after a call (updates, borrowed outputs):
         # fresh per call. Set by compile.function.
         self.fresh_vars: list = []
         # Outputs read back into NumPy arrays (not borrowed). Set by compile.function.
         self.host_vars: list = []
-        # Kernel objects by kernel name, one per launch of that name in a state: bindings
-        # share them (the active binding's arguments are the ones set).
-        self._kernel_pool: dict[str, list] = {}
+        # Kernel objects by (kernel name, inline), one per launch of that name in a state:
+        # bindings share them (the active binding's arguments are the ones set).
+        self._kernel_pool: dict[tuple[str, bool], list] = {}
         self._active: _Binding | None = None
         self._bound: deque = deque()  # states holding a binding (its kept buffers), oldest first
 
@@ -205,11 +205,28 @@ class Executor:
             old.bound = None  # its kept buffers go back to the pool
         return binding
 
-    def _kernel_for(self, name: str, index: int):
-        """The index-th kernel object of this name (created on first need)."""
-        pool = self._kernel_pool.setdefault(name, [self.kernels[name]])
+    def _program(self, inline: bool):
+        """The program built for the inline queue's device or for the device's own."""
+        program = self._programs.get(inline)
+        if program is None and self.plan.kernel_defs:
+            device = self.ctx.inline_queue.device if inline else self.ctx.device
+            try:
+                program = build_program(self.ctx, self.plan.source, device=device)
+            except KernelBuildError as exc:
+                _blame_kernels(exc, self.plan)
+                raise
+            self._programs[inline] = program
+        return program
+
+    def new_kernel(self, name: str, inline: bool = False):
+        """A new kernel object of kernel `name` (its alias where it is a copy)."""
+        return cl.Kernel(self._program(inline), self.plan.kernel_alias.get(name, name))
+
+    def _kernel_for(self, name: str, index: int, inline: bool):
+        """The index-th kernel object of this name for that queue (created on first need)."""
+        pool = self._kernel_pool.setdefault((name, inline), [])
         while len(pool) <= index:
-            pool.append(cl.Kernel(self.program, self.plan.kernel_alias.get(name, name)))
+            pool.append(self.new_kernel(name, inline))
         return pool[index]
 
     def _run_general(self, slot_buffers: list, state) -> tuple[list, object]:
@@ -268,10 +285,11 @@ class Executor:
     def _kernel(self, work: Launch):
         """The kernel, with its scalar argument types declared once: pyopencl packs
         undeclared scalars by inspection, which costs ~40 µs a call (measured)."""
-        kernel = self.kernels[work.kernel]
-        if work.kernel not in self._declared:
+        kernel = self._declared.get(work.kernel)
+        if kernel is None:
+            kernel = self.new_kernel(work.kernel)
             kernel.set_scalar_arg_dtypes(self.scalar_dtypes(work))
-            self._declared.add(work.kernel)
+            self._declared[work.kernel] = kernel
         return kernel
 
     def enqueue(self, work, bufs: list, state, queue) -> None:
@@ -419,9 +437,10 @@ class _Binding:
                 slots = tuple(a.slot for a in work.args)
                 self.items.append((None, None, None, slots, work, waits.get(i), False))
                 continue
-            index = uses.get(work.kernel, 0)
-            uses[work.kernel] = index + 1
-            kernel = ex._kernel_for(work.kernel, index)
+            inline = inline_ok and _runs_inline(work, state, slot_bytes)
+            index = uses.get((work.kernel, inline), 0)
+            uses[work.kernel, inline] = index + 1
+            kernel = ex._kernel_for(work.kernel, index, inline)
             dtypes = ex.scalar_dtypes(work)
             varying, fixed = [], []
             for k, (a, dt) in enumerate(zip(work.args, dtypes, strict=True)):
@@ -432,7 +451,6 @@ class _Binding:
             self.fixed.append((kernel, fixed))
             gsize = tuple(int(g) for g in work.gsize)
             lsize = None if work.lsize is None else tuple(int(g) for g in work.lsize)
-            inline = inline_ok and _runs_inline(work, state, slot_bytes)
             self.items.append((kernel, gsize, lsize, tuple(varying), None, i in awaited, inline))
         self.gates = _gated_runs(self.items) if ex.ctx.is_cpu and waits else {}
 

@@ -93,7 +93,7 @@ def test_key_covers_source_options_and_device(ctx):
     assert cache_key(ctx, SOURCE + " ", OPTIONS) != base
     assert cache_key(ctx, SOURCE, ("-DVALUE=4.0f",)) != base
     assert cache_key(ctx, SOURCE, ()) != base
-    other = SimpleNamespace(build_identity=ctx.build_identity + " driver 2")
+    other = SimpleNamespace(identity=ctx.identity + " driver 2")
     assert cache_key(other, SOURCE, OPTIONS) != base  # type: ignore[arg-type]
     # Options change what is built, not only the key.
     four = build_program(ctx, SOURCE, ["-DVALUE=4.0f"])
