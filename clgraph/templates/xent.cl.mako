@@ -38,7 +38,17 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     for (long i = 0; i < L; ++i) m = fmax(m, ${X("i")});
     if (isinf(m)) m = 0;
     ${ctype} s = 0;
+% if kind in ("loss_labels", "loss_dense"):
     for (long i = 0; i < L; ++i) s += exp(${X("i")} - m);
+% else:
+    /* the exponentials go into the gradient's row (scaled below): one exp per element */
+    __global ${ctype}* orow = ${"dx" if kind == "both_labels" else "out"} + r * L;
+    for (long i = 0; i < L; ++i) {
+        const ${ctype} e = exp(${X("i")} - m);
+        s += e;
+        orow[i] = e;
+    }
+% endif
 % if kind in ("loss_labels", "grad_labels", "both_labels"):
     long c = (long)y[y_off + r * y_s0];
     if (c < 0) c += L;
@@ -55,22 +65,19 @@ __kernel void ${kname}(const long n_rows, const long L, __global const ${ctype}*
     out[r] = -acc;
 % elif kind == "both_labels":
     out[r] = ok ? log(s) - (${X("c")} - m) : (${ctype})NAN;
-    __global ${ctype}* orow = dx + r * L;
     const ${ctype} gr = ok ? g[g_off + r * g_s0] : (${ctype})0;
     const ${ctype} scale = gr / s;
-    for (long i = 0; i < L; ++i) orow[i] = exp(${X("i")} - m) * scale;
+    for (long i = 0; i < L; ++i) orow[i] *= scale;
     if (ok) orow[c] -= gr;
 % elif kind == "grad_labels":
-    __global ${ctype}* orow = out + r * L;
     const ${ctype} gr = ok ? g[g_off + r * g_s0] : (${ctype})0;
     const ${ctype} scale = gr / s;
-    for (long i = 0; i < L; ++i) orow[i] = exp(xr[i] - m) * scale;
+    for (long i = 0; i < L; ++i) orow[i] *= scale;
     if (ok) orow[c] -= gr;
 % else:
-    __global ${ctype}* orow = out + r * L;
     ${ctype} sg = 0;
     for (long i = 0; i < L; ++i) sg += tr[i];
     const ${ctype} scale = sg / s;
-    for (long i = 0; i < L; ++i) orow[i] = tr[i] - exp(xr[i] - m) * scale;
+    for (long i = 0; i < L; ++i) orow[i] = tr[i] - orow[i] * scale;
 % endif
 }
