@@ -244,3 +244,27 @@ def test_learning_rate_in_a_shared_variable(host_gemm):
     lr.set_value(np.float32(0.25))
     fn(hv, dv)
     np.testing.assert_allclose(W.get_value(), W0 - 0.75 * (hv.T @ dv), rtol=1e-5, atol=1e-5)
+
+
+def test_host_product_reuses_its_views_and_sees_new_contents():
+    """A host product called with the same buffers again (a binding's intermediates and
+    shared variables) reuses its NumPy views: each call still reads the buffers' current
+    contents, and a call with other buffers makes new views."""
+    rng = np.random.default_rng(3)
+    with cg.config.change_flags(gemm="host"):
+        W = cg.shared(rng.standard_normal((24, 16)).astype(np.float32), name="W")
+        x = T.fmatrix("x")
+        f = cg.function([x], T.tanh(T.dot(T.exp(x) * 2, W)))
+    if not f.executor.ctx.host_addressable:
+        pytest.skip("buffers are mapped on this device: no views to keep")
+    products = []
+    for call in range(4):
+        if call == 2:  # new contents of the same buffer, then a buffer of its own
+            W.set_value(rng.standard_normal((24, 16)).astype(np.float32))
+        a = rng.standard_normal((8, 24)).astype(np.float32)
+        want = np.tanh((np.exp(a) * 2) @ W.get_value())
+        np.testing.assert_allclose(f(a), want, rtol=1e-5, atol=1e-5)
+        hosts = [it[4].fn for it in f._last[-1].bound.items if it[4] is not None]
+        assert len(hosts) == 1
+        products.append(hosts[0]._last_operands[1])
+    assert products[1] is products[0]  # same buffers: the views kept
