@@ -71,6 +71,9 @@ def info(out: TextIO | None = None, err: TextIO | None = None) -> int:
     if chosen is not None:
         print(f"chosen: {chosen.name} ({chosen.platform_name})", file=out)
         print(f"reason: {chosen.reason}", file=out)
+        if chosen.inline_queue is not None:
+            print(f"small launches: in the calling thread on {chosen.inline_queue.device.name} "
+                  "(PoCL's basic driver; config.pocl_inline)", file=out)
     print(f"compiledir: {config.compiledir}", file=out)
     print("config flags:", file=out)
     described = config.describe()

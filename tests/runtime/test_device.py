@@ -218,3 +218,37 @@ def test_allocate_zero_bytes(ctx):
     assert buf.size >= 1
     with pytest.raises(ValueError):
         buffers.allocate(ctx, -1)
+
+
+_INLINE_PROBE = """
+import json, os
+import numpy as np
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.runtime.device import get_context
+ctx = get_context()
+x = T.vector("x")
+f = cg.function([x], x * 3 + 1)
+a = np.arange(5, dtype=np.float32)
+print(json.dumps(dict(inline=ctx.inline_queue is not None, ok=bool((f(a) == a * 3 + 1).all()),
+                      env=os.environ.get("POCL_DEVICES"),
+                      devices=[d.name for d in ctx.context.devices])))
+"""
+
+
+@pytest.mark.parametrize("flag", ["True", "False"])
+def test_pocl_inline_flag_in_a_fresh_process(run_python, child_env, flag):
+    """config.pocl_inline decides whether PoCL is asked for its in-thread driver; the
+    variable that asks is not left in the environment (child processes see the user's)."""
+    import json
+
+    if "Portable Computing Language" not in get_context().platform_name:
+        pytest.skip("not PoCL")
+    env = dict(child_env)
+    env.pop("POCL_DEVICES", None)
+    env["CLGRAPH_FLAGS"] += f",pocl_inline={flag}"
+    proc = run_python(_INLINE_PROBE, env)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["ok"] and got["env"] is None
+    assert got["inline"] is (flag == "True") and len(got["devices"]) == (2 if got["inline"] else 1)
