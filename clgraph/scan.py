@@ -379,8 +379,16 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     n_ph = len(ph) - len(nonseqs)
     f_nonseq = [D.is_float(v.dtype) and id(p) in read for v, p in zip(nonseqs, ph[n_ph:])]
     stored = [j for j in range(len(outs)) if not op.keeps_last_only(j)]  # every step's value
+    bwd_seqs = seq_eff + prev + g_outs + [outs[j] for j in stored]
+    # Per float non-sequence: True where its gradient is one product a_t^T . b_t per step
+    # (W in h_{t-1} . W), summed outside as one GEMM over the stacked a, b (set by the first
+    # trace; see _outer_terms). `sources`: per such product, the index in bwd_seqs of a_t
+    # where it is a sequence the step reads, else None (a_t is then stacked as an output).
+    pushed: list[bool] = []
+    sources: list = []
 
     def step(*args):
+        first = len(pushed) == 0
         k = 0
         s_t = args[k:k + n_seq]
         k += n_seq
@@ -392,8 +400,9 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         k += len(stored)
         carry = list(args[k:k + sum(f_state)])
         k += sum(f_state)
-        acc = list(args[k:k + sum(f_nonseq)])
-        ns = args[k + sum(f_nonseq):]
+        n_acc = sum(f_nonseq) if first else pushed.count(False)
+        acc = list(args[k:k + n_acc])
+        ns = args[k + n_acc:]
         inner_outs = clone_graph(op.inner.outputs, dict(zip(ph, [*s_t, *p_t, *ns])))[0]
         known, ci, si = {}, 0, 0
         for out, g, rec in zip(inner_outs, g_t, op.recurrent):
@@ -415,17 +424,39 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         gs = clone_graph(gs, {inner_outs[j]: o for j, o in zip(stored, o_t)})[0] if stored \
             else gs
         n_gs, n_gp = sum(f_seq), sum(f_state)
-        new_acc = [a + g for a, g in zip(acc, gs[n_gs + n_gp:])]
-        return list(gs[:n_gs + n_gp]) + new_acc
+        nonseq_gs = gs[n_gs + n_gp:]
+        step_seqs = [*s_t, *p_t, *g_t, *o_t]  # this step's elements of bwd_seqs
+        terms = [_outer_terms(g) for g in nonseq_gs]
+        srcs = [None if t is None else
+                next((i for i, v in enumerate(step_seqs) if v is t[0]), None) for t in terms]
+        if first:  # the plan (both traces build the same graph): sums stay in this loop
+            pushed[:] = [t is not None for t in terms] or [False]
+            sources[:] = [src for src, t in zip(srcs, terms) if t is not None]
+            return list(gs[:n_gs + n_gp]) + [a + g for a, g in zip(acc, nonseq_gs)]
+        new_acc, stacked = [], []
+        for g, t, src in zip(nonseq_gs, terms, srcs):
+            if t is None:
+                new_acc.append(acc[len(new_acc)] + g)
+            else:
+                stacked += [t[1]] if src is not None else [t[1], t[0]]
+        return list(gs[:n_gs + n_gp]) + new_acc + stacked
 
     float_seqs = [s for s, f in zip(seq_eff, f_seq) if f]
     zeros_state = [T.zeros_like(i) for i, f in zip(inits, f_state) if f]
     zeros_nonseq = [T.zeros_like(v) for v, f in zip(nonseqs, f_nonseq) if f]
     carried = zeros_state + zeros_nonseq
-    bwd, _ = _scan(step, sequences=seq_eff + prev + g_outs + [outs[j] for j in stored],
+    bwd, _ = _scan(step, sequences=bwd_seqs,
                    outputs_info=[None] * len(float_seqs) + carried, non_sequences=nonseqs,
                    go_backwards=True,
                    last_only=(False,) * len(float_seqs) + (True,) * len(carried))
+    if any(pushed):  # again, with those sums out of the loop
+        kept = [z for z, p in zip(zeros_nonseq, pushed) if not p]
+        n_extra = sum(1 if src is not None else 2 for src in sources)
+        bwd, _ = _scan(step, sequences=bwd_seqs,
+                       outputs_info=[None] * len(float_seqs) + zeros_state + kept +
+                       [None] * n_extra, non_sequences=nonseqs, go_backwards=True,
+                       last_only=(False,) * len(float_seqs) +
+                       (True,) * (len(zeros_state) + len(kept)) + (False,) * n_extra)
     bwd = bwd if isinstance(bwd, list) else [bwd]
 
     def last(stack, zero):  # the final carried value (the initial one after no steps)
@@ -440,13 +471,52 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
         result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
-    # initial values, then non-sequences: the last carried value, or None (not float)
-    zeros = iter(zeros_state + zeros_nonseq)
+    # The sums: the carried ones (initial values' gradients, then the non-sequences' kept
+    # in the loop), then the stacks of the products summed outside (b_t, and a_t unless it
+    # is a sequence), in the order of the float non-sequences.
+    in_loop = [not p for p in pushed] if any(pushed) else [True] * len(zeros_nonseq)
+    carried_sums = iter(bwd[k:])
+    sums = [last(next(carried_sums), z) for z in zeros_state]
+    sums += [last(next(carried_sums), z) if kept else None
+             for z, kept in zip(zeros_nonseq, in_loop)]
+    outside = iter(sources)
+    for j, kept in enumerate(in_loop):
+        if not kept:
+            src, b = next(outside), next(carried_sums)
+            # the loop ran backwards: its stacks are in reverse step order, sequences are not
+            a = bwd_seqs[src][::-1] if src is not None else next(carried_sums)
+            sums[len(zeros_state) + j] = _sum_of_products(a, b)
+    sums = iter(sums)
+    # initial values, then non-sequences: their sums, or None (not float)
     for v, f in zip(inits + nonseqs, f_state + f_nonseq):
         if not f:  # an integer value, or a non-sequence the step does not read
             result.append(None if not D.is_float(v.dtype) else T.zeros_like(v))
             continue
-        result.append(last(bwd[k], next(zeros)))
-        k += 1
+        result.append(next(sums))
     return result
+
+
+def _outer_terms(g) -> tuple | None:
+    """(a_t, b_t) where a step's gradient `g` is dot(a_t.T, b_t), else None."""
+    from clgraph.expr.blas import Dot22
+    from clgraph.expr.shape_ops import DimShuffle
+
+    node = g.owner
+    if node is None or not isinstance(node.op, Dot22):
+        return None
+    a, b = node.inputs
+    if a.owner is None or not isinstance(a.owner.op, DimShuffle) or \
+            a.owner.op.new_order != (1, 0):
+        return None
+    return a.owner.inputs[0], b
+
+
+def _sum_of_products(a, b):
+    """sum over steps t of a[t].T . b[t], as one product: (steps * m, k)^T . (steps * m, n).
+    `a` may be longer than `b` (a sequence of previous states has one row for no steps)."""
+    from clgraph import tensor as T
+
+    a = a[:b.shape[0]]
+    rows = b.shape[0] * b.shape[1]
+    return T.dot(T.reshape(a, (rows, a.shape[2])).T, T.reshape(b, (rows, b.shape[2])))
 

@@ -558,3 +558,37 @@ def test_rows_written_at_indices_from_a_sequence():
                      outputs_info=T.zeros((3, 2), dtype="float64"))
     got = cg.function([idx, v], add[-1])(np.array([2, 2, 0], np.int32), np.array([1.0, 2, 5]))
     np.testing.assert_allclose(got, [[5, 5], [0, 0], [3, 3]])
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_gradient_sums_of_products_leave_the_loop(backwards):
+    """The gradient of a weight the step multiplies by (h_{t-1} . W) is a sum over steps of
+    h_{t-1}^T . d_t: the backward scan stacks d_t and one product over all steps sums them
+    (Theano's scan push-out), instead of a small product per step. Checked against finite
+    differences, with 0 steps (the sum is zero), and that the backward loop carries no sum
+    for W."""
+    from clgraph.lower.scan import ScanStep
+
+    rng = np.random.default_rng(11)
+    x, h0, W, V = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("V")
+    n = T.iscalar("n")
+    # W: a product by the carried state (pushed out); V: by a value computed in the step
+    # (a_t stacked as well); h0 also reads W outside the loop.
+    hs, _ = cg.scan(lambda xt, h, w, v: T.tanh(T.dot(T.tanh(T.dot(h, w) + xt), v)),
+                    sequences=x, outputs_info=T.dot(h0, W), non_sequences=[W, V],
+                    n_steps=n, go_backwards=backwards)
+    cost = (hs ** 2).sum() + hs.sum()
+    grads = cg.grad(cost, [x, h0, W, V])
+    f_cost = cg.function([x, h0, W, V, n], cost)
+    f_grad = cg.function([x, h0, W, V, n], grads)
+    xv, h0v = rng.standard_normal((4, 3, 5)), rng.standard_normal((3, 5))
+    Wv, Vv = rng.standard_normal((5, 5)) * 0.5, rng.standard_normal((5, 5)) * 0.5
+    for steps in (4, 2, 0):
+        got = f_grad(xv, h0v, Wv, Vv, steps)
+        for k in range(4):
+            want = _numeric_grad(lambda *a, n=steps: f_cost(*a, n), [xv, h0v, Wv, Vv], k)
+            np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-7)
+    # the backward loop carries only the state's gradient: no sum for W or V
+    loops = [s.node.op for s in f_grad.plan.steps if isinstance(s, ScanStep)]
+    backward = [op for op in loops if any(op.last_only)]
+    assert len(backward) == 1 and sum(backward[0].last_only) == 1
