@@ -197,6 +197,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     outs, hoisted_ph, hoisted = _push_out_products(
         outs, list(zip(seq_ph, seqs)), list(zip(nonseq_ph + free_ph, nonseqs + free)))
     seq_ph, seqs = seq_ph + hoisted_ph, seqs + hoisted
+    outs, copied_ph, copied = _contiguous_transposes(
+        outs, list(zip(nonseq_ph + free_ph, nonseqs + free)))
+    free_ph, free = free_ph + copied_ph, free + copied
     args = seq_ph + state_ph + nonseq_ph
     inner = FunctionGraph(args + free_ph, outs)
     if n_steps is None and not seqs:
@@ -355,6 +358,39 @@ def _push_out_products(outs: list, seqs: list, nonseqs: list) -> tuple[list, lis
     return clone_graph(outs, replace)[0], new_ph, new_seqs
 
 
+def _contiguous_transposes(outs: list, nonseqs: list) -> tuple[list, list, list]:
+    """The right operand of a product that is the transpose of a non-sequence (`dot(d,
+    W.T)`, which every RNN's gradient has), made contiguous once before the loop, as an
+    extra non-sequence: the product's kernel would otherwise copy it every step (a B with
+    strided rows is copied first: lower/gemm.py). `nonseqs`: (placeholder, outer value)
+    pairs. Returns (outputs, new placeholders, their outer values)."""
+    from clgraph.expr.blas import Dot22
+    from clgraph.expr.shape_ops import DimShuffle
+
+    outer_of = {id(ph): outer for ph, outer in nonseqs}
+    fg = FunctionGraph([ph for ph, _ in nonseqs], outs)
+    replace: dict = {}
+    made: dict[int, TensorVariable] = {}  # id(placeholder) -> its transposed copy's placeholder
+    new_ph, new_outer = [], []
+    for node in fg.toposort():
+        if not isinstance(node.op, Dot22):
+            continue
+        b = node.inputs[1]
+        if b.owner is None or not isinstance(b.owner.op, DimShuffle) or \
+                b.owner.op.new_order != (1, 0) or id(b.owner.inputs[0]) not in outer_of:
+            continue
+        src = b.owner.inputs[0]
+        if id(src) not in made:
+            outer = outer_of[id(src)].T.copy()
+            made[id(src)] = _placeholder(outer.type, f"{src.name or 'non_seq'}.T")
+            new_ph.append(made[id(src)])
+            new_outer.append(outer)
+        replace[b] = made[id(src)]
+    if not replace:
+        return outs, [], []
+    return clone_graph(outs, replace)[0], new_ph, new_outer
+
+
 def scan_grad(op: Scan, node, grads: list) -> list:
     """Gradients of a Scan's inputs: a second Scan over the steps in reverse, carrying the
     gradient of each float recurrent value and summing those of the non-sequences."""
@@ -382,8 +418,10 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     bwd_seqs = seq_eff + prev + g_outs + [outs[j] for j in stored]
     # Per float non-sequence: True where its gradient is one product a_t^T . b_t per step
     # (W in h_{t-1} . W), summed outside as one GEMM over the stacked a, b (set by the first
-    # trace; see _outer_terms). `sources`: per such product, the index in bwd_seqs of a_t
-    # where it is a sequence the step reads, else None (a_t is then stacked as an output).
+    # trace; see _outer_terms). `sources`: per such product, (the index in bwd_seqs of a_t
+    # where it is a sequence the step reads, the index among the step's sequence gradients
+    # of b_t where it is one of them (an RNN's d_t is its input's gradient)); None where
+    # the value is stacked as an extra output instead.
     pushed: list[bool] = []
     sources: list = []
 
@@ -427,18 +465,18 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         nonseq_gs = gs[n_gs + n_gp:]
         step_seqs = [*s_t, *p_t, *g_t, *o_t]  # this step's elements of bwd_seqs
         terms = [_outer_terms(g) for g in nonseq_gs]
-        srcs = [None if t is None else
-                next((i for i, v in enumerate(step_seqs) if v is t[0]), None) for t in terms]
+        srcs = [None if t is None else (_index(step_seqs, t[0]), _index(gs[:n_gs], t[1]))
+                for t in terms]
         if first:  # the plan (both traces build the same graph): sums stay in this loop
             pushed[:] = [t is not None for t in terms] or [False]
-            sources[:] = [src for src, t in zip(srcs, terms) if t is not None]
+            sources[:] = [src for src in srcs if src is not None]
             return list(gs[:n_gs + n_gp]) + [a + g for a, g in zip(acc, nonseq_gs)]
         new_acc, stacked = [], []
         for g, t, src in zip(nonseq_gs, terms, srcs):
             if t is None:
                 new_acc.append(acc[len(new_acc)] + g)
             else:
-                stacked += [t[1]] if src is not None else [t[1], t[0]]
+                stacked += [v for v, known in zip(t[::-1], src[::-1]) if known is None]
         return list(gs[:n_gs + n_gp]) + new_acc + stacked
 
     float_seqs = [s for s, f in zip(seq_eff, f_seq) if f]
@@ -451,7 +489,7 @@ def scan_grad(op: Scan, node, grads: list) -> list:
                    last_only=(False,) * len(float_seqs) + (True,) * len(carried))
     if any(pushed):  # again, with those sums out of the loop
         kept = [z for z, p in zip(zeros_nonseq, pushed) if not p]
-        n_extra = sum(1 if src is not None else 2 for src in sources)
+        n_extra = sum(known is None for src in sources for known in src)
         bwd, _ = _scan(step, sequences=bwd_seqs,
                        outputs_info=[None] * len(float_seqs) + zeros_state + kept +
                        [None] * n_extra, non_sequences=nonseqs, go_backwards=True,
@@ -482,9 +520,10 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     outside = iter(sources)
     for j, kept in enumerate(in_loop):
         if not kept:
-            src, b = next(outside), next(carried_sums)
+            a_src, b_src = next(outside)
+            b = bwd[b_src] if b_src is not None else next(carried_sums)
             # the loop ran backwards: its stacks are in reverse step order, sequences are not
-            a = bwd_seqs[src][::-1] if src is not None else next(carried_sums)
+            a = bwd_seqs[a_src][::-1] if a_src is not None else next(carried_sums)
             sums[len(zeros_state) + j] = _sum_of_products(a, b)
     sums = iter(sums)
     # initial values, then non-sequences: their sums, or None (not float)
@@ -494,6 +533,11 @@ def scan_grad(op: Scan, node, grads: list) -> list:
             continue
         result.append(next(sums))
     return result
+
+
+def _index(values: list, var) -> int | None:
+    """The position of `var` itself (not an equal variable) in `values`, or None."""
+    return next((i for i, v in enumerate(values) if v is var), None)
 
 
 def _outer_terms(g) -> tuple | None:

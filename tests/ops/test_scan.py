@@ -4,7 +4,7 @@ iteration, views as operands, and gradients against finite differences."""
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import numpy as np
 import pytest
@@ -583,7 +583,7 @@ def test_gradient_sums_of_products_leave_the_loop(backwards):
     f_grad = cg.function([x, h0, W, V, n], grads)
     xv, h0v = rng.standard_normal((4, 3, 5)), rng.standard_normal((3, 5))
     Wv, Vv = rng.standard_normal((5, 5)) * 0.5, rng.standard_normal((5, 5)) * 0.5
-    for steps in (4, 2, 0):
+    for steps in (0, 2, 4):
         got = f_grad(xv, h0v, Wv, Vv, steps)
         for k in range(4):
             want = _numeric_grad(lambda *a, n=steps: f_cost(*a, n), [xv, h0v, Wv, Vv], k)
@@ -592,3 +592,39 @@ def test_gradient_sums_of_products_leave_the_loop(backwards):
     loops = [s.node.op for s in f_grad.plan.steps if isinstance(s, ScanStep)]
     backward = [op for op in loops if any(op.last_only)]
     assert len(backward) == 1 and sum(backward[0].last_only) == 1
+
+
+def test_rnn_gradient_against_numpy_bptt_with_one_launch_per_product():
+    """An RNN's gradient at a size where the step's products are kernels: W.T (read by the
+    backward step's d . W.T) is made contiguous once before the loop instead of being copied
+    by the product's kernel every step, d_t is stacked once (it is also the gradient of the
+    pushed-out x_t . U), and the result is NumPy's backpropagation through time."""
+    from clgraph.lower.plan import Launch
+
+    rng = np.random.default_rng(12)
+    steps, batch, hidden = 6, 16, 16
+    Wv, Uv = rng.standard_normal((2, hidden, hidden)) * 0.3
+    xv = rng.standard_normal((steps, batch, hidden))
+    W, U = cg.shared(Wv, name="W"), cg.shared(Uv, name="U")
+    x = T.dtensor3("x")
+    hs, _ = cg.scan(lambda xt, h: T.tanh(T.dot(h, W) + T.dot(xt, U)), sequences=x,
+                    outputs_info=T.zeros((batch, hidden), dtype="float64"))
+    f = cg.function([x], cg.grad((hs[-1] ** 2).sum(), [W, U]))
+    gW, gU = f(xv)
+    h = [np.zeros((batch, hidden))]
+    for t in range(steps):
+        h.append(np.tanh(h[-1] @ Wv + xv[t] @ Uv))
+    g, wW, wU = 2 * h[-1], np.zeros_like(Wv), np.zeros_like(Uv)
+    for t in range(steps, 0, -1):
+        d = g * (1 - h[t] ** 2)
+        wW += h[t - 1].T @ d
+        wU += xv[t - 1].T @ d
+        g = d @ Wv.T
+    np.testing.assert_allclose(gW, wW, rtol=1e-10)
+    np.testing.assert_allclose(gU, wU, rtol=1e-10)
+    launched = [w.kernel for w in f._last[-1].work if isinstance(w, Launch)]
+    assert not [k for k in launched if "copy_b" in k], launched
+    # per step: the forward product and, backwards, d_t and d_t . W.T (no stores, no sums)
+    counts = Counter(launched)
+    per_step = [k for k, c in counts.items() if c > 1]
+    assert len(per_step) == 3 and all(counts[k] == steps for k in per_step), counts
