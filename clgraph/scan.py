@@ -365,7 +365,6 @@ def _contiguous_transposes(outs: list, nonseqs: list) -> tuple[list, list, list]
     strided rows is copied first: lower/gemm.py). `nonseqs`: (placeholder, outer value)
     pairs. Returns (outputs, new placeholders, their outer values)."""
     from clgraph.expr.blas import Dot22
-    from clgraph.expr.shape_ops import DimShuffle
 
     outer_of = {id(ph): outer for ph, outer in nonseqs}
     fg = FunctionGraph([ph for ph, _ in nonseqs], outs)
@@ -376,10 +375,9 @@ def _contiguous_transposes(outs: list, nonseqs: list) -> tuple[list, list, list]
         if not isinstance(node.op, Dot22):
             continue
         b = node.inputs[1]
-        if b.owner is None or not isinstance(b.owner.op, DimShuffle) or \
-                b.owner.op.new_order != (1, 0) or id(b.owner.inputs[0]) not in outer_of:
+        src = _transposed(b)
+        if src is None or id(src) not in outer_of:
             continue
-        src = b.owner.inputs[0]
         if id(src) not in made:
             outer = outer_of[id(src)].T.copy()
             made[id(src)] = _placeholder(outer.type, f"{src.name or 'non_seq'}.T")
@@ -540,19 +538,25 @@ def _index(values: list, var) -> int | None:
     return next((i for i, v in enumerate(values) if v is var), None)
 
 
+def _transposed(v):
+    """The matrix `v` is the transpose of (v = DimShuffle{1,0}(m)), or None."""
+    from clgraph.expr.shape_ops import DimShuffle
+
+    node = v.owner
+    if node is None or not isinstance(node.op, DimShuffle) or node.op.new_order != (1, 0):
+        return None
+    return node.inputs[0]
+
+
 def _outer_terms(g) -> tuple | None:
     """(a_t, b_t) where a step's gradient `g` is dot(a_t.T, b_t), else None."""
     from clgraph.expr.blas import Dot22
-    from clgraph.expr.shape_ops import DimShuffle
 
     node = g.owner
     if node is None or not isinstance(node.op, Dot22):
         return None
-    a, b = node.inputs
-    if a.owner is None or not isinstance(a.owner.op, DimShuffle) or \
-            a.owner.op.new_order != (1, 0):
-        return None
-    return a.owner.inputs[0], b
+    a = _transposed(node.inputs[0])
+    return None if a is None else (a, node.inputs[1])
 
 
 def _sum_of_products(a, b):

@@ -11,6 +11,13 @@ buffers the caller keeps: updates and borrowed outputs) are set before each enqu
 Intermediates and outputs read back to NumPy live in buffers the binding keeps between
 calls: the queue is in order and the read-back is blocking, so the next call cannot
 overwrite what this call returns.
+
+On PoCL's CPU device the fast path also has the device's inline queue (PoCL's 'basic'
+driver, which runs a command inside its enqueue: runtime/device.py): launches whose buffers
+are small (`_runs_inline`) go there and cost ~4 µs instead of a wake-up of PoCL's worker
+threads. The two queues are ordered by this thread, never by events (PoCL 3.0 hung on a
+'basic' command waiting for a 'pthread' event): an inline launch first finishes the
+threaded queue if it may hold work, and is itself done when its enqueue returns.
 """
 
 from __future__ import annotations
@@ -123,8 +130,8 @@ class Executor:
         gates = b.gates
         events: dict[int, object] = {}
         # Whether `queue` may still have work: an inline launch waits for it first (the two
-        # queues are ordered by the host, never by events: see _Binding). Earlier calls and
-        # this call's uploads may have left some.
+        # queues are ordered by this thread, never by events: see the module doc). Earlier
+        # calls and this call's uploads may have left some.
         busy = True
         try:
             for i, item in enumerate(b.items):
