@@ -397,6 +397,16 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     n, seqs, inits, nonseqs = op.split(node.inputs)
     outs = node.outputs
+    if any(op.last_only):
+        # A gradient's own scan (a second-order gradient): its sums keep only their last
+        # value, but differentiating needs every step's. The same loop again, keeping all
+        # of them; an output's gradient lands on its last step.
+        op = Scan(op.inner, op.n_seqs, op.recurrent, op.go_backwards)
+        full = op(*node.inputs)
+        full = full if isinstance(full, list) else [full]
+        grads = [T.set_subtensor(T.zeros_like(f)[-1:], g) if kept and g is not None else g
+                 for f, g, kept in zip(full, grads, node.op.last_only)]
+        outs = full
     ph = op.inner.inputs
     n_seq, n_state = len(seqs), len(inits)
     # What step t read: sequences cut to n steps (reversed for a backwards scan), and the

@@ -368,9 +368,18 @@ class Function:
         ctx = self.ctx
         bufs = []
         aliased = False
+        shared = None
         for v in values:
             if isinstance(v, cl_array.Array):
-                bufs.append(device_array_buffer(ctx, v))
+                buf = device_array_buffer(ctx, v)
+                if shared is None:
+                    shared = {c.buffer.int_ptr for c in self._containers if c.buffer is not None}
+                if buf.int_ptr in shared:
+                    # a shared variable's own memory (get_value(return_internal_type=True),
+                    # a borrowed output): an update may write it while kernels or BLAS still
+                    # read it as this input, so the input is a copy (as Theano does)
+                    buf = device_array_buffer(ctx, v.copy())
+                bufs.append(buf)
             else:
                 buf, alias = upload_input(ctx, v, self._zero_copy)
                 bufs.append(buf)

@@ -268,3 +268,21 @@ def test_host_product_reuses_its_views_and_sees_new_contents():
         assert len(hosts) == 1
         products.append(hosts[0]._last_operands[1])
     assert products[1] is products[0]  # same buffers: the views kept
+
+
+@pytest.mark.parametrize("n", [4, 300])  # 4: a kernel's product; 300: BLAS, in place
+def test_input_that_is_the_updated_variables_own_memory(n):
+    """An input passed as the shared variable's own device array (its internal value, or a
+    borrowed output of it) while the function updates that variable in place: the input
+    is copied first, so the product reads the old W (found by a probe: the in-place gemm
+    read what it was writing)."""
+    rng = np.random.default_rng(n)
+    W = cg.shared(rng.standard_normal((n, n)), name="W")
+    X, Y = T.dmatrix("X"), T.dmatrix("Y")
+    step = cg.function([X, Y], [], updates=[(W, W - 0.1 * T.dot(X.T, Y))])
+    own = cg.function([], cg.Out(W, borrow=True))
+    for internal in (W.get_value(return_internal_type=True), own()):
+        W0, Yv = W.get_value(), rng.standard_normal((n, n))
+        step(internal, Yv)
+        np.testing.assert_allclose(W.get_value(), W0 - 0.1 * W0.T @ Yv, rtol=1e-12,
+                                   atol=1e-12)

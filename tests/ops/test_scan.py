@@ -628,3 +628,19 @@ def test_rnn_gradient_against_numpy_bptt_with_one_launch_per_product():
     counts = Counter(launched)
     per_step = [k for k, c in counts.items() if c > 1]
     assert len(per_step) == 3 and all(counts[k] == steps for k in per_step), counts
+
+
+def test_second_order_gradient_through_scan():
+    """The gradient of a gradient: scan_grad applied to the backward scan, whose sums keep
+    only their last value, differentiates the loop again keeping every step's value."""
+    rng = np.random.default_rng(13)
+    Wv = rng.standard_normal((3, 3)) * 0.5
+    x, h0, W = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=W)
+    norm = (cg.grad((hs ** 2).sum(), W) ** 2).sum()
+    f_norm = cg.function([x, h0, W], norm)
+    f_grad = cg.function([x, h0, W], cg.grad(norm, W))
+    xv, h0v = rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3))
+    want = _numeric_grad(f_norm, [xv, h0v, Wv], 2)
+    np.testing.assert_allclose(f_grad(xv, h0v, Wv), want, rtol=1e-6, atol=1e-7)
