@@ -127,8 +127,48 @@ def _none(node, tangents):
 def R_op(node, tangents: list) -> list:  # noqa: N802 - Theano's name
     fn = R_OPS.lookup(node.op)
     if fn is None:
-        raise NotImplementedError(f"Rop: {node.op} has no R_op")
+        return _through_l_op(node, tangents)
     return fn(node, tangents)
+
+
+def _through_l_op(node, tangents: list) -> list:
+    """J v for an op with a gradient but no R_op rule (scan): its L_op gives J^T u for a
+    symbolic u, so <J^T u, v> = <u, J v> and J v is the gradient of that in u (the
+    "double L_op" trick). It is linear in u, so u, where the result still names it, is
+    replaced by zeros."""
+    from clgraph.diff.grad import grad
+    from clgraph.diff.markers import NullGrad
+    from clgraph.expr.graph import clone_graph
+
+    T = _T()
+    outs = [o for o in node.outputs if D.is_float(o.dtype)]
+    if not outs or all(v is None for v in tangents):
+        return [None] * len(node.outputs)
+    us = [o.type() for o in outs]
+    by_out = dict(zip(map(id, outs), us))
+    lops = _lop_of(node, [by_out.get(id(o)) for o in node.outputs])
+    if any(isinstance(g, NullGrad) for g, v in zip(lops, tangents) if v is not None):
+        raise NotImplementedError(f"Rop: {node.op} has no R_op, and no gradient for an "
+                                  "input with a tangent")
+    terms = [(g * v).sum() for g, v in zip(lops, tangents) if v is not None and g is not None]
+    if not terms:  # the tangents reach no output
+        return [None] * len(node.outputs)
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    jv = grad(total, us, disconnected_inputs="ignore", return_disconnected="zero")
+    jv = clone_graph(jv, {u: T.zeros_like(o) for u, o in zip(us, outs)})[0]
+    found = dict(zip(map(id, outs), jv))
+    return [found.get(id(o)) for o in node.outputs]
+
+
+def _lop_of(node, output_grads: list) -> list:
+    """The node's L_op with None output gradients as zeros (the op's rule expects both)."""
+    from clgraph.diff.lop import L_op
+
+    grads = [g if g is not None else (_zeros(o) if D.is_float(o.dtype) else None)
+             for g, o in zip(output_grads, node.outputs)]
+    return L_op(node, grads)
 
 
 def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's name

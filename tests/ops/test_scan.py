@@ -644,3 +644,23 @@ def test_second_order_gradient_through_scan():
     xv, h0v = rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3))
     want = _numeric_grad(f_norm, [xv, h0v, Wv], 2)
     np.testing.assert_allclose(f_grad(xv, h0v, Wv), want, rtol=1e-6, atol=1e-7)
+
+
+def test_rop_through_scan():
+    """Rop (Jacobian times a vector) through a scan, which has no R_op rule of its own: the
+    fallback differentiates <L_op(u), v> in u. Checked against a central difference along
+    v, for a weight and for the initial state."""
+    rng = np.random.default_rng(14)
+    x, h0, W = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W")
+    V, H = T.dmatrix("V"), T.dmatrix("H")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=W)
+    f_jv = cg.function([x, h0, W, V, H], cg.gradient.Rop(hs, [W, h0], [V, H]))
+    f_hs = cg.function([x, h0, W], hs)
+    xv, h0v = rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3))
+    Wv, Vv, Hv = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((3, 3)), \
+        rng.standard_normal((2, 3))
+    eps = 1e-6
+    want = (f_hs(xv, h0v + eps * Hv, Wv + eps * Vv) -
+            f_hs(xv, h0v - eps * Hv, Wv - eps * Vv)) / (2 * eps)
+    np.testing.assert_allclose(f_jv(xv, h0v, Wv, Vv, Hv), want, rtol=1e-6, atol=1e-8)
