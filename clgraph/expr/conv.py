@@ -39,6 +39,10 @@ class ConvGeom:
     subsample: tuple = (1, 1)
     filter_flip: bool = True
     filter_dilation: tuple = (1, 1)
+    # conv2d's input_shape / filter_shape hints (None entries: any length), checked against
+    # each call's shapes
+    input_hint: tuple | None = None
+    filter_hint: tuple | None = None
 
     def pads(self, kh: int, kw: int) -> tuple[int, int]:
         dh, dw = self.filter_dilation

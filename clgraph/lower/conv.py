@@ -189,7 +189,18 @@ class _ConvStepBase(Step):
                              f"but the filters expect {c2} (shape {wshape})")
         if kh == 0 or kw == 0:
             raise ValueError(f"{node_label(node)}: empty filters of shape {wshape}")
+        for hint, shape, what in ((g.input_hint, xshape, "input_shape"),
+                                  (g.filter_hint, wshape, "filter_shape")):
+            if hint is not None and any(a is not None and a != b for a, b in zip(hint, shape)):
+                raise ValueError(f"{node_label(node)}: shape {tuple(shape)} at run time does "
+                                 f"not match conv2d's {what}={hint}")
         ph, pw = g.pads(kh, kw)
+        dh, dw = g.filter_dilation
+        if h + 2 * ph < (kh - 1) * dh + 1 or w + 2 * pw < (kw - 1) * dw + 1:
+            raise ValueError(f"{node_label(node)}: filters of {kh} x {kw} (dilation {dh}, {dw}) "
+                             f"do not fit in the input's {h} x {w} image with padding {ph}, "
+                             f"{pw}: impossible output shape (input {tuple(xshape)}, filters "
+                             f"{tuple(wshape)})")
         oh, ow = g.out_hw(h, w, kh, kw)
         if max(h * w, oh * ow, c * kh * kw, n, ph, pw) > _INT_MAX:
             raise ValueError(f"{node_label(node)}: input {xshape} or filters {wshape} too large "

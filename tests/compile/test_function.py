@@ -119,6 +119,18 @@ def test_downcast_refused_unless_allowed():
     np.testing.assert_array_equal(f(np.ones(3, "int16")), [2, 2, 2])
 
 
+def test_lists_go_in_when_converting_them_changes_no_value():
+    """Theano's rule for values that are not arrays: a list converted to the input's dtype
+    is accepted when no value changes (an ndarray of a wider dtype is still refused)."""
+    x, i = T.fvector("x"), T.ivector("i")
+    f, g = cg.function([x], x * 2), cg.function([i], i + 1)
+    np.testing.assert_array_equal(f([1.0, 2.5, float("nan")]), [2, 5, np.nan])
+    np.testing.assert_array_equal(g([1, 2]), [2, 3])
+    for fn, value in ((f, [1.1]), (g, [2 ** 40]), (g, [1.5])):
+        with pytest.raises(TypeError, match="allow_input_downcast"):
+            fn(value)
+
+
 def test_shape_mismatch_raises_before_enqueue_and_keeps_state():
     w = cg.shared(np.zeros(3, dtype="float32"), name="w")
     x = T.fvector("x")

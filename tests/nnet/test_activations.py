@@ -87,6 +87,18 @@ def test_softmax_and_logsoftmax_any_axis(rng, shape, axis):
     assert all("(template softmax.cl.mako)" in k for k in f.kernels())
 
 
+def test_softmax_over_all_axes(rng):
+    """axis=None normalises over every element (SciPy's and PyTensor's meaning)."""
+    x = T.dtensor3("x")
+    xv = rng.standard_normal((2, 3, 4)) * 5
+    got_sm, got_lsm = cg.function([x], [nnet.softmax(x, axis=None),
+                                        nnet.logsoftmax(x, axis=None)])(xv)
+    want = np.exp(xv - xv.max()) / np.exp(xv - xv.max()).sum()
+    np.testing.assert_allclose(got_sm, want, rtol=1e-12)
+    np.testing.assert_allclose(got_lsm, np.log(want), rtol=1e-12)
+    verify_grad(lambda v: nnet.softmax(v, axis=None), [xv], rng=rng)
+
+
 def test_softmax_is_stable_and_its_gradient_matches_numpy(rng):
     x = T.fmatrix("x")
     xv = rng.choice([-1000.0, 1000.0, 0.0], size=(6, 9)) + rng.standard_normal((6, 9))

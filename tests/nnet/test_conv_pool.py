@@ -170,6 +170,20 @@ def test_conv2d_input_checks():
     f = cg.function([x, w], T.nnet.conv2d(x, w))
     with pytest.raises(ValueError, match="channels"):
         f(np.zeros((1, 2, 5, 5), "f4"), np.zeros((1, 3, 2, 2), "f4"))
+    # a filter larger than the (padded) image: Theano's "impossible output shape"
+    with pytest.raises(ValueError, match="impossible output shape"):
+        f(np.zeros((1, 1, 2, 2), "f4"), np.zeros((1, 1, 3, 3), "f4"))
+    full = cg.function([x, w], T.nnet.conv2d(x, w, border_mode="full"))
+    assert full(np.ones((1, 1, 2, 2), "f4"), np.ones((1, 1, 3, 3), "f4")).shape == (1, 1, 4, 4)
+    # the shape hints are checked against each call's shapes (None: any length)
+    hinted = cg.function([x, w], T.nnet.conv2d(x, w, input_shape=(None, 1, 5, 5),
+                                               filter_shape=(1, 1, 2, 2)))
+    assert hinted(np.ones((3, 1, 5, 5), "f4"), np.ones((1, 1, 2, 2), "f4")).shape == \
+        (3, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"input_shape=\(None, 1, 5, 5\)"):
+        hinted(np.ones((2, 1, 4, 4), "f4"), np.ones((1, 1, 2, 2), "f4"))
+    with pytest.raises(ValueError, match="filter_shape"):
+        hinted(np.ones((2, 1, 5, 5), "f4"), np.ones((1, 1, 3, 3), "f4"))
 
 
 # ---------------------------------------------------------------- pool_2d

@@ -104,25 +104,33 @@ def selu(x: Any) -> TensorVariable:
 
 
 # ---------------------------------------------------------------- softmax
-def _axis(x: TensorVariable, axis: int | None) -> int:
+def _axis(x: TensorVariable, axis: int) -> int:
     if x.ndim == 0:
         raise ValueError(f"softmax: {x} is a scalar; it needs at least one dimension")
-    axis = -1 if axis is None else int(axis)
+    axis = int(axis)
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"softmax: axis {axis} is out of range for {x} ({x.ndim} dimensions)")
     return axis % x.ndim
 
 
 def softmax(x: Any, axis: int | None = -1) -> TensorVariable:
-    """exp(x) / sum(exp(x)) along `axis`, one kernel (the row maximum subtracted first)."""
-    x = _float(x)
-    return Softmax(_axis(x, axis), False)(x)
+    """exp(x) / sum(exp(x)) along `axis` (None: over all elements, as SciPy and PyTensor),
+    one kernel (the maximum subtracted first)."""
+    return _softmax(_float(x), axis, False)
 
 
 def logsoftmax(x: Any, axis: int | None = -1) -> TensorVariable:
-    """x - logsumexp(x) along `axis`, one kernel; finite for any finite input."""
-    x = _float(x)
-    return Softmax(_axis(x, axis), True)(x)
+    """x - logsumexp(x) along `axis` (None: over all elements), one kernel; finite for any
+    finite input."""
+    return _softmax(_float(x), axis, True)
+
+
+def _softmax(x: TensorVariable, axis: int | None, log: bool) -> TensorVariable:
+    if axis is None and x.ndim != 1:  # over every element: of the flattened array
+        T = _T()
+        flat = T.reshape(x, (1, -1)) if x.ndim else T.reshape(x, (1, 1))
+        return T.reshape(Softmax(1, log)(flat), x.shape)
+    return Softmax(_axis(x, -1 if axis is None else axis), log)(x)
 
 
 log_softmax = logsoftmax

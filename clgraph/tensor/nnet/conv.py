@@ -52,14 +52,16 @@ def conv2d(input: Any, filters: Any, input_shape: Any = None, filter_shape: Any 
     if min(sub) < 1 or min(dil) < 1:
         raise ValueError(f"conv2d: subsample {sub} and filter_dilation {dil} must be >= 1")
     x, w = T.as_tensor_variable(input), T.as_tensor_variable(filters)
-    for hint, var, what in ((input_shape or image_shape, x, "input_shape"),
-                            (filter_shape, w, "filter_shape")):
+    hints = []
+    for hint, var, what in ((input_shape if input_shape is not None else image_shape, x,
+                             "input_shape"), (filter_shape, w, "filter_shape")):
         if hint is not None:
-            hint = tuple(hint)
+            hint = tuple(None if h is None else int(h) for h in hint)
             if len(hint) != 4:
                 raise ValueError(f"conv2d: {what} {hint} must have 4 entries")
             for d, (h, s) in enumerate(zip(hint, var.type.shape, strict=True)):
-                if h is not None and s is not None and int(h) != s:
+                if h is not None and s is not None and h != s:
                     raise ValueError(f"conv2d: {what}[{d}] = {h} but {var} has length {s} there")
-    geom = ConvGeom(_border(border_mode), sub, bool(filter_flip), dil)
+        hints.append(hint)
+    geom = ConvGeom(_border(border_mode), sub, bool(filter_flip), dil, *hints)
     return Conv2d(geom)(x, w)
