@@ -12,6 +12,7 @@ from clgraph.expr.graph import FunctionGraph
 from clgraph.simplify import canonicalize as _canonicalize_rules  # noqa: F401 (registers)
 from clgraph.simplify import rewriter
 from clgraph.simplify import stabilize as _stabilize_rules  # noqa: F401 (registers)
+from clgraph.simplify import stabilize_grads as _stabilize_grad_rules  # noqa: F401
 from clgraph.simplify.constant_fold import constant_fold
 from clgraph.simplify.fusion import fuse_elemwise, fuse_into_reductions
 from clgraph.simplify.merge import merge

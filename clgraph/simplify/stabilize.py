@@ -113,19 +113,21 @@ def log_sigmoid_to_softplus(node):
 
 @rule("stabilize", tracks=Elemwise)
 def log_sum_exp(node):
-    """log(sum(exp(x), axes)) -> max + log(sum(exp(x - max))): no overflow for large x."""
+    """log(sum(exp(x), axes)) -> max + log(sum(exp(x - max))): no overflow for large x; also
+    through views (keepdims) and casts."""
     from clgraph.expr.reduce import Reduce
     from clgraph.tensor.reduction import logsumexp
 
     if not (_is(node, S.UnaryFloat) and node.op.scalar_op.fn == "log"):
         return None
-    red = node.inputs[0].owner
-    if red is None or type(red.op) is not Reduce or red.op.kind != "add" or red.op.dtype:
+    # through views: sum(..., keepdims=True) is a dimshuffle of the sum
+    red, chain = _through_views(node.inputs[0], lambda n: type(n.op) is Reduce)
+    if red is None or red.op.kind != "add" or red.op.dtype:
         return None
     e = red.inputs[0]
     if not _unary(e, "exp") or e.owner.tag.get("lse_stable"):
         return None
-    out = logsumexp(e.owner.inputs[0], axis=red.op.axes)
+    out = _rebuild(logsumexp(e.owner.inputs[0], axis=red.op.axes), chain)
     # Mark the new exp so this rule does not fire on its own output again.
     for n in _ancestors(out):
         if _is(n, S.UnaryFloat) and n.op.scalar_op.fn == "exp":
@@ -431,23 +433,30 @@ def fill_shape_from_inputs(node):
 def softmax_grad_of_log(node):
     """sm * (q - sum(q * sm, axis=1, keepdims)) with q = gz / sm and sm = softmax(x): the
     gradient of log(softmax(x)) written by hand (Softmax's L_op after log's), which is
-    gz - sm * sum(gz): SoftmaxXentGrad, one kernel, no division by an underflowed sm."""
+    gz - sm * sum(gz): SoftmaxXentGrad (rows of a matrix: one kernel), that formula along
+    other axes; no division by an underflowed sm."""
     from clgraph.expr.nnet import Softmax, SoftmaxXentGrad
 
     if not _is(node, S.Mul):
         return None
     for sm, d in (node.inputs, reversed(node.inputs)):
         o = sm.owner
-        if o is None or not isinstance(o.op, Softmax) or o.op.log or o.op.axis != 1 or \
-                sm.ndim != 2 or not _is_node(d, S.Sub):
+        if o is None or not isinstance(o.op, Softmax) or o.op.log or not _is_node(d, S.Sub):
             continue
         q, s = d.owner.inputs
         if not _is_node(q, S.TrueDiv) or q.owner.inputs[1] is not sm:
             continue
-        prod = _keepdims_of(s, "add", 1)
-        if prod is None or not _is_node(prod, S.Mul) or set(prod.owner.inputs) != {q, sm}:
-            continue
+        prod = _keepdims_of(s, "add", o.op.axis)
         gz = q.owner.inputs[0]
-        if gz.type == sm.type:
+        # the sum of q * sm, or of gz where a rewrite already cancelled sm
+        if prod is None or not (prod is gz or _is_node(prod, S.Mul) and
+                                set(prod.owner.inputs) == {q, sm}):
+            continue
+        if gz.type != sm.type:
+            continue
+        if o.op.axis == 1 and sm.ndim == 2:
             return [SoftmaxXentGrad(False)(gz, o.inputs[0])]
+        # other axes: the same formula written out (an elementwise kernel and a sum)
+        out = gz - sm * _T().sum(gz, axis=o.op.axis, keepdims=True)
+        return [out] if out.type == node.outputs[0].type else None
     return None

@@ -271,6 +271,59 @@ def test_log_sum_exp_is_stabilised():
     np.testing.assert_allclose(f(a), ref, rtol=1e-6)
 
 
+def _np_softplus(v):
+    return np.logaddexp(0, v)
+
+
+def _sigm(v):
+    return np.exp(-np.logaddexp(0, -v))
+
+
+STABLE_FORMS = [  # (name, expression of x, its value, its gradient; NumPy, stable)
+    ("log_sigmoid", lambda x: T.log(T.nnet.sigmoid(x)), lambda v: -_np_softplus(-v),
+     lambda v: _sigm(-v)),
+    ("log_one_minus_sigmoid", lambda x: T.log(1 - T.nnet.sigmoid(x)),
+     lambda v: -_np_softplus(v), lambda v: -_sigm(v)),
+    ("log1p_exp", lambda x: T.log1p(T.exp(x)), _np_softplus, _sigm),
+    ("log_one_plus_exp", lambda x: T.log(1 + T.exp(x)), _np_softplus, _sigm),
+    ("log_sum_exp", lambda x: T.log(T.sum(T.exp(x))),
+     lambda v: np.logaddexp.reduce(v), lambda v: np.exp(v - np.logaddexp.reduce(v))),
+    ("log_sum_exp_keepdims", lambda x: T.log(T.sum(T.exp(x), keepdims=True)),
+     lambda v: np.logaddexp.reduce(v, keepdims=True),
+     lambda v: np.exp(v - np.logaddexp.reduce(v))),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,expr,value,grad", STABLE_FORMS, ids=[c[0] for c in STABLE_FORMS])
+def test_stable_values_and_gradients_at_large_inputs(dtype, name, expr, value, grad):
+    """Forms users write by hand stay finite at +-1000, in value and in gradient (the
+    gradient is built from the unrewritten graph: stabilize_grads.py rewrites its terms),
+    and agree with optimizer=None where that is finite."""
+    x = T.vector("x", dtype=dtype)
+    out = expr(x)
+    f = cg.function([x], [out, cg.grad(out.sum(), x)])
+    raw = cg.function([x], [out, cg.grad(out.sum(), x)], mode=cg.compile.Mode(optimizer="None"))
+    big = np.array([-1000, -30, 0, 0.5, 30, 1000], dtype)
+    v, g = f(big)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(v, value(big.astype("float64")), rtol=tol, atol=tol)
+    np.testing.assert_allclose(g, grad(big.astype("float64")), rtol=tol, atol=tol)
+    small = np.random.default_rng(0).standard_normal(7).astype(dtype)
+    for got, want in zip(f(small), raw(small), strict=True):
+        np.testing.assert_allclose(got, want, rtol=10 * tol, atol=10 * tol)
+
+
+def test_log_softmax_gradient_along_any_axis_is_stable():
+    m = T.dmatrix("m")
+    for axis in (0, 1):
+        out = T.log(T.nnet.softmax(m, axis=axis))
+        got = cg.function([m], cg.grad(out.sum(), m))(np.array([[1000.0, -1000.0], [0, 0]]))
+        a = np.array([[1000.0, -1000.0], [0, 0]])
+        sm = np.exp(a - np.logaddexp.reduce(a, axis=axis, keepdims=True))
+        np.testing.assert_allclose(got, 1 - sm * a.shape[axis], atol=1e-12)
+
+
 def test_mode_including_and_excluding():
     from clgraph.compile.mode import Mode
 
