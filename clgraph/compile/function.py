@@ -341,6 +341,8 @@ class Function:
             state = self.plan.prepare(in_shapes + shared_shapes + self.plan.constant_shapes,
                                       host_scalars)
             self._last = (in_shapes, shared_shapes, host_scalars, state)
+        if state.index_checks:
+            self._check_indices(values, state)
         if self._checker is not None or self.profile is not None or state.sync is not None:
             return self._call_general(values, in_shapes + shared_shapes +
                                       self.plan.constant_shapes, host_scalars, state)
@@ -359,6 +361,24 @@ class Function:
         if aliased and not reads:  # no blocking read waited for the kernels
             ctx.queue.finish()  # they may still read the caller's arrays
         return results[0] if self.single else results
+
+    def _check_indices(self, values: list, state) -> None:
+        """Raise for a label input outside its axis (`PrepareState.index_checks`), before
+        anything is enqueued; labels computed on the device are not checked."""
+        checks = state.call_cache.get("index_checks")
+        if checks is None:
+            at = {id(v): k for k, v in enumerate(self.maker_fgraph.inputs[:len(values)])}
+            checks = [(at[id(v)], n) for v, n in state.index_checks if id(v) in at]
+            state.call_cache["index_checks"] = checks
+        for k, n in checks:
+            v = values[k]
+            if isinstance(v, np.ndarray) and v.size:
+                lo, hi = int(v.min()), int(v.max())
+                if lo < -n or hi >= n:
+                    bad = lo if lo < -n else hi
+                    raise IndexError(
+                        f"input {self.inputs[k]} (argument {k}): label {bad} is out of range "
+                        f"for {n} classes (labels index an axis of length {n}: -{n} to {n - 1})")
 
     def _input_buffers(self, values: list) -> tuple[list, bool]:
         """(buffers of the inputs then of the shared variables, whether an input buffer is

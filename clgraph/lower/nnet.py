@@ -160,6 +160,7 @@ class RowPickStep(Step):
             args = [BufRef(lx.buffer), np.int64(lx.offset), np.int64(lx.strides[0]),
                     np.int64(lx.strides[1])]
         state.layouts[node.outputs[0]] = out
+        state.index_checks.append((node.inputs[1], c))
         if n == 0:
             return
         args = [np.int64(n), np.int64(c)] + args + [
@@ -214,6 +215,7 @@ class XentStep(Step):
             if lt.shape[0] != n:
                 raise ValueError(f"{node_label(node)}: {self.x} has {n} rows "
                                  f"({shape_str(lx.shape)}) but there are {lt.shape[0]} labels")
+            state.index_checks.append((self.t, c))
             targs = [BufRef(lt.buffer), np.int64(lt.offset), np.int64(lt.strides[0])]
         else:
             if tuple(lt.shape) != (n, c):

@@ -105,6 +105,10 @@ class PrepareState:
     # (output slot, input slot) pairs a kernel may share (it reads each element before writing
     # it, in the same work item): the planner may then run it in place.
     inplace_ok: set[tuple[int, int]] = field(default_factory=set)
+    # (integer variable, length): its values index an axis of that length (class labels);
+    # the caller checks those that are function inputs before the call (kernels cannot
+    # raise: an out-of-range label would give NaN).
+    index_checks: list[tuple[Variable, int]] = field(default_factory=list)
     # Per-call caches of the runtime, never copied by `fork`: the executor's binding
     # (runtime/execute.py) and the caller's read-back plan (compile/function.py).
     bound: Any = field(default=None, repr=False, compare=False)
@@ -115,7 +119,8 @@ class PrepareState:
         same slots, allocations, static buffers and work)."""
         return PrepareState(dict(self.layouts), list(self.allocs), list(self.work), self.n_slots,
                             dict(self.slot_dtypes), dict(self.host_values), dict(self.static),
-                            dict(self.static_buffers), list(self.step_ranges))
+                            dict(self.static_buffers), list(self.step_ranges),
+                            index_checks=list(self.index_checks))
 
     def static_buffer(self, value: np.ndarray) -> Layout:
         from clgraph.lower.layout import contiguous_strides

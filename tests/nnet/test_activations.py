@@ -242,8 +242,8 @@ def _mlp_head(rng, extra=False, loss_weighted=False):
 @pytest.mark.parametrize("form", ["bias", "extra_reader", "grad_reads_loss"])
 def test_xent_loss_and_gradient_merge(rng, form):
     """simplify/xent_merge.py: the loss and its gradient in one kernel, the logits' bias add
-    in it too (the product then needs no epilogue); values as with no optimizer, labels out
-    of range (NaN loss, zero gradient) and -1 (the last class) included; not merged when the
+    in it too (the product then needs no epilogue); values as with no optimizer, labels -1
+    and -5 (counted from the end) included, a label out of range an error; not merged when the
     gradient depends on the loss."""
     ins, outs = _mlp_head(rng, extra=form == "extra_reader",
                           loss_weighted=form == "grad_reads_loss")
@@ -259,7 +259,9 @@ def test_xent_loss_and_gradient_merge(rng, form):
     if form == "bias":  # the logits' product has no epilogue kernel left
         assert not any("composite_add" in k for k in names), names
     hv = rng.standard_normal((7, 6)).astype("f4")
-    for yv in (rng.integers(0, 5, 7).astype("int32"), np.array([0, -1, 4, 9, 2, 1, 3], "int32")):
+    with pytest.raises(IndexError, match="label 9 is out of range"):
+        f(hv, np.array([0, -1, 4, 9, 2, 1, 3], "int32"))
+    for yv in (rng.integers(0, 5, 7).astype("int32"), np.array([0, -1, 4, -5, 2, 1, 3], "int32")):
         got = f(hv, yv)
         with cg.config.change_flags(optimizer="None"):
             ref = cg.function(ins, outs)(hv, yv)
@@ -316,12 +318,19 @@ def test_softmax_xent_bad_labels_and_shapes(rng):
     loss = nnet.categorical_crossentropy(nnet.softmax(x), y)
     f = cg.function([x, y], [loss, cg.grad(T.sum(loss), x)])
     xv = rng.standard_normal((3, 4)).astype("f4")
-    lv, gv = f(xv, np.array([-1, 9, 0], "int32"))  # -1 wraps (RowPick); 9 is out of range
+    lv, gv = f(xv, np.array([-1, 2, 0], "int32"))  # -1 wraps, as NumPy's indexing
     lsm = _np_logsoftmax(xv)
-    np.testing.assert_allclose(lv[[0, 2]], -lsm[[0, 2], [3, 0]], rtol=1e-5)
-    assert np.isnan(lv[1]) and np.all(gv[1] == 0)
+    np.testing.assert_allclose(lv, -lsm[[0, 1, 2], [3, 2, 0]], rtol=1e-5)
+    # a label input out of range: an error naming it, before anything runs (Theano raises)
+    for bad in (9, -5):
+        with pytest.raises(IndexError, match=rf"input y .*label {bad} is out of range for 4"):
+            f(xv, np.array([0, bad, 1], "int32"))
+    np.testing.assert_allclose(f(xv, np.array([-1, 2, 0], "int32"))[0], lv)  # still usable
     with pytest.raises(ValueError, match="labels"):
         f(xv, np.zeros(2, "int32"))
+    # labels computed on the device are not checked: the kernel's NaN marks the row
+    g = cg.function([x, y], nnet.categorical_crossentropy(nnet.softmax(x), y + 5))
+    assert np.isnan(g(xv, np.array([0, 1, -1], "int32"))[0])
 
 
 def test_softmax_from_its_formula_is_one_kernel(rng):
