@@ -4,7 +4,7 @@ Importing this module calls `install()`, which builds module objects (`types.Mod
 named like Theano's and puts them in `sys.modules`:
 
 - `theano` -> `clgraph` (function, shared, Out, grad, config; plus dot, pp, Mode, scan)
-- `theano.tensor` -> `clgraph.tensor` (plus `grad`)
+- `theano.tensor` -> `clgraph.tensor` (plus `grad`); `theano.tensor.extra_ops` -> the same
 - `theano.tensor.nnet` (`.conv`, `.bn`) -> `clgraph.tensor.nnet`
 - `theano.tensor.signal`, `theano.tensor.signal.pool` -> `clgraph.tensor.signal(.pool)`
 - `theano.tensor.shared_randomstreams.RandomStreams` -> clgraph's device `RandomStreams`
@@ -118,6 +118,8 @@ def _build() -> dict[str, types.ModuleType]:
         shared=clgraph.shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
         scan=clgraph.scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp)
     mod("theano.tensor", T, "theano.tensor -> clgraph.tensor.", grad=clgraph.grad)
+    mod("theano.tensor.extra_ops", T,
+        "theano.tensor.extra_ops -> clgraph.tensor (cumsum, repeat, to_one_hot, ...).")
     mod("theano.tensor.nnet", clgraph.tensor.nnet, "theano.tensor.nnet -> clgraph.tensor.nnet.")
     mod("theano.tensor.nnet.conv", clgraph.tensor.nnet.conv,
         "theano.tensor.nnet.conv -> clgraph.tensor.nnet.conv.")

@@ -31,7 +31,15 @@ from clgraph.tensor.array import (  # noqa: F401
 from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
 from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
-from clgraph.tensor.extra import diagonal, ptp, squeeze, swapaxes, trace  # noqa: F401
+from clgraph.tensor.extra import (  # noqa: F401
+    diagonal,
+    max_and_argmax,
+    ptp,
+    squeeze,
+    swapaxes,
+    to_one_hot,
+    trace,
+)
 from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
 from clgraph.tensor.join import concatenate, stack  # noqa: F401
 from clgraph.tensor.masks import flatnonzero, nonzero, nonzero_values  # noqa: F401

@@ -1,5 +1,5 @@
 """Theano's smaller array functions, written with the others: squeeze, swapaxes, ptp,
-diagonal, trace."""
+diagonal, trace, max_and_argmax, to_one_hot."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from clgraph.expr.variable import TensorVariable
 
-__all__ = ["diagonal", "ptp", "squeeze", "swapaxes", "trace"]
+__all__ = ["diagonal", "max_and_argmax", "ptp", "squeeze", "swapaxes", "to_one_hot", "trace"]
 
 
 def _var(x: Any) -> TensorVariable:
@@ -50,3 +50,28 @@ def diagonal(x: Any, offset: int = 0) -> TensorVariable:
 def trace(x: Any, offset: int = 0) -> TensorVariable:
     """The sum of a matrix's diagonal."""
     return diagonal(x, offset).sum()
+
+
+def max_and_argmax(x: Any, axis: Any = None, keepdims: bool = False
+                   ) -> tuple[TensorVariable, TensorVariable]:
+    """(max, argmax) along `axis` (Theano's; None: over all elements)."""
+    from clgraph.tensor.reduction import argmax
+    from clgraph.tensor.reduction import max as max_
+
+    x = _var(x)
+    return max_(x, axis=axis, keepdims=keepdims), argmax(x, axis=axis, keepdims=keepdims)
+
+
+def to_one_hot(y: Any, nb_class: int, dtype: str | None = None) -> TensorVariable:
+    """(len(y), nb_class) matrix with a 1 in column y[i] of row i (Theano's
+    extra_ops.to_one_hot); dtype defaults to floatX."""
+    from clgraph.config import config
+    from clgraph.tensor.array import arange
+    from clgraph.tensor.basic import cast, eq
+
+    y = _var(y)
+    if y.ndim != 1 or y.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16",
+                                      "uint32", "uint64"):
+        raise TypeError(f"to_one_hot: {y} must be a vector of integers, got {y.type}")
+    hot = eq(y.dimshuffle(0, "x"), arange(int(nb_class)).dimshuffle("x", 0))
+    return cast(hot, dtype or config.floatX)

@@ -65,3 +65,22 @@ def test_diagonal_trace_ptp_swapaxes_functions():
     np.testing.assert_allclose(grad, np.eye(2, 3))
     with pytest.raises(TypeError, match="must be a matrix"):
         T.diagonal(T.dvector())
+
+
+def test_max_and_argmax_and_to_one_hot():
+    """Theano's T.max_and_argmax and extra_ops.to_one_hot (also under compat's name)."""
+    import clgraph.compat.theano  # noqa: F401
+    from theano.tensor.extra_ops import to_one_hot
+
+    x, y = T.dtensor3("x"), T.ivector("y")
+    outs = [*T.max_and_argmax(x, axis=1), *T.max_and_argmax(x), to_one_hot(y, 5),
+            T.to_one_hot(y, 5, dtype="int32")]
+    xv = np.random.default_rng(1).standard_normal((2, 3, 4))
+    yv = np.array([4, 0, 2, 2], "int32")
+    got = cg.function([x, y], outs)(xv, yv)
+    want = [xv.max(1), xv.argmax(1), xv.max(), xv.argmax(), np.eye(5)[yv], np.eye(5)[yv]]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert got[4].dtype == cg.config.floatX and got[5].dtype == np.int32
+    with pytest.raises(TypeError, match="vector of integers"):
+        T.to_one_hot(T.dvector(), 3)
