@@ -69,9 +69,15 @@ def test_diagonal_trace_ptp_swapaxes_functions():
 
 def test_max_and_argmax_and_to_one_hot():
     """Theano's T.max_and_argmax and extra_ops.to_one_hot (also under compat's name)."""
-    import clgraph.compat.theano  # noqa: F401
-    from theano.tensor.extra_ops import to_one_hot
+    from clgraph.compat import theano as compat
 
+    was = compat.installed()
+    compat.install()
+    try:
+        from theano.tensor.extra_ops import to_one_hot
+    finally:
+        if not was:
+            compat.uninstall()
     x, y = T.dtensor3("x"), T.ivector("y")
     outs = [*T.max_and_argmax(x, axis=1), *T.max_and_argmax(x), to_one_hot(y, 5),
             T.to_one_hot(y, 5, dtype="int32")]
