@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyopencl.array as cl_array
 
+from clgraph.expr import dtypes as D
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import Variable
 
@@ -51,20 +52,13 @@ def convert_input(var: Variable, value: Any, allow_downcast: bool | None, positi
         if allow_downcast is True or _safe_cast(arr.dtype, want):
             arr = arr.astype(want)
         elif not isinstance(value, (np.ndarray, cl_array.Array)) and allow_downcast is None \
-                and _exact(arr, want):
+                and D.exact_cast(arr, want):
             # Theano: a list (not an array) may go in when converting it changes no value
             arr = arr.astype(want)
         else:
             raise TypeError(f"argument {position}: " + _downcast_hint(var, arr.dtype.name))
     return arr
 
-
-def _exact(arr: np.ndarray, want: np.dtype) -> bool:
-    """Whether converting `arr` to `want` keeps every value."""
-    with np.errstate(all="ignore"):
-        converted = arr.astype(want)
-    nan_ok = arr.dtype.kind in "fc" and want.kind in "fc"  # a NaN stays a NaN
-    return bool(np.array_equal(converted, arr, equal_nan=nan_ok))
 
 
 def _safe_cast(src: np.dtype, dst: np.dtype) -> bool:

@@ -131,6 +131,7 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
     T = _T()
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
+    return_disconnected = str(return_disconnected).lower()  # Theano: 'None', 'Disconnected'
     if return_disconnected not in ("zero", "none", "disconnected"):
         raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected'")
     single = not isinstance(wrt, (list, tuple))

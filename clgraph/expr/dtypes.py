@@ -98,3 +98,11 @@ def python_scalar_dtype(value: object) -> str:
     if isinstance(value, complex):
         raise TypeError(f"complex value {value!r} is not supported")
     return check_dtype(np.asarray(value).dtype)
+
+
+def exact_cast(arr: np.ndarray, want: np.dtype) -> bool:
+    """Whether converting the array `arr` to dtype `want` keeps every value (NaN stays NaN)."""
+    with np.errstate(all="ignore"):
+        converted = arr.astype(want)
+    nan_ok = arr.dtype.kind in "fc" and want.kind in "fc"  # a NaN stays a NaN
+    return bool(np.array_equal(converted, arr, equal_nan=nan_ok))

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyopencl.array as cl_array
 
+from clgraph.expr import dtypes as D
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.runtime.darray import download, upload
 
@@ -31,13 +32,17 @@ class SharedStorage:
         if isinstance(value, cl_array.Array):
             value = value.get()
         arr = np.asarray(value)
-        if arr.dtype != np.dtype(t.dtype):
-            if not np.can_cast(arr.dtype, t.dtype, casting="same_kind") or (
-                    arr.dtype.kind == "f" and np.dtype(t.dtype).itemsize < arr.dtype.itemsize):
+        want = np.dtype(t.dtype)
+        if arr.dtype != want:
+            # Theano's filter: a safe cast; a Python float into a float variable (lr = 0.05);
+            # a list or Python number whose values the conversion keeps
+            py_float = isinstance(value, float) and want.kind == "f"
+            kept = not isinstance(value, np.ndarray | np.generic) and D.exact_cast(arr, want)
+            if not (np.can_cast(arr.dtype, want, casting="safe") or py_float or kept):
                 raise TypeError(f"shared variable {self.var}: value of dtype {arr.dtype} cannot be "
                                 f"stored in a {t.dtype} variable without losing precision; cast "
                                 f"it first (value.astype('{t.dtype}'))")
-            arr = arr.astype(t.dtype)
+            arr = arr.astype(want)
         if not t.is_valid_value(arr):
             raise ValueError(f"shared variable {self.var}: value of shape {arr.shape} does not "
                              f"fit its type {t}")

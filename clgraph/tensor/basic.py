@@ -54,6 +54,33 @@ def col(name: str | None = None, dtype: Any = None) -> TensorVariable:
     return TensorType(dtype or config.floatX, (None, 1))(name)
 
 
+def _typed(fn, dtype: str):
+    def make(name: str | None = None) -> TensorVariable:
+        return fn(name, dtype)
+    return make
+
+
+# Theano's typed rows and columns (frow, dcol, irow, ...), and its plural constructors
+# (fscalars('a', 'b'), matrices('x', 'y'), ...): one variable per name.
+for _p, _dt in _PREFIX.items():
+    globals()[f"{_p}row"], globals()[f"{_p}col"] = _typed(row, _dt), _typed(col, _dt)
+
+
+def _plural(single):
+    def make(*names: str) -> list[TensorVariable]:
+        if len(names) == 1 and isinstance(names[0], int):  # Theano: scalars(3)
+            return [single() for _ in range(names[0])]
+        return [single(n) for n in names]
+    return make
+
+
+for _p in ("", *_PREFIX):
+    for _nm, _plural_name in (("scalar", "scalars"), ("vector", "vectors"),
+                              ("matrix", "matrices"), ("row", "rows"), ("col", "cols"),
+                              ("tensor3", "tensor3s"), ("tensor4", "tensor4s")):
+        globals()[f"{_p}{_plural_name}"] = _plural(globals()[f"{_p}{_nm}"])
+
+
 def constant(value: Any, name: str | None = None, dtype: Any = None,
              ndim: int | None = None) -> Constant:
     """A constant. Python floats take floatX (Theano); arrays keep their dtype."""

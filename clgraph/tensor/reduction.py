@@ -33,14 +33,17 @@ def _reduce(kind: str, x: Any, axis, keepdims: bool, dtype=None, acc_dtype=None)
     axes = normalize_axes(axis, x.ndim, kind)
     if dtype is not None:
         dtype = D.check_dtype(dtype, kind)
-    if not axes:
-        out = x if dtype is None else cast(x, dtype)
-        if kind in ("and", "or"):
-            out = cast(x, "bool")
-        return out
+    if not axes:  # nothing reduced: the dtype a reduction gives (NumPy: int8 sums in int64)
+        out_dt = "bool" if kind in ("and", "or") else dtype or reduce_out_dtype(kind, x.dtype)
+        return x if out_dt == x.dtype else cast(x, out_dt)
     if acc_dtype is not None:
         # Accumulate in acc_dtype (the kernel accumulates in its output dtype), then cast.
         acc = D.check_dtype(acc_dtype, f"{kind} acc_dtype")
+        if D.upcast(x.dtype, acc) != acc and not (D.is_float(acc) and
+                                                   not D.is_float(x.dtype)):
+            # Theano's rule: an accumulator that cannot hold the input's values
+            raise TypeError(f"{kind} of {x} ({x.dtype}) with acc_dtype={acc}: precision "
+                            f"would be lost; use an accumulator at least as wide as {x.dtype}")
         out = cast(Reduce(kind, axes, acc)(x), dtype or reduce_out_dtype(kind, x.dtype))
         return _keep(x, out, axes, keepdims)
     return _keep(x, Reduce(kind, axes, dtype)(x), axes, keepdims)
@@ -88,7 +91,9 @@ def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
     default = reduce_out_dtype("add", x.dtype)
     s = sum(x, axis=axes, dtype=None if out_dtype == default else out_dtype,
             keepdims=keepdims, acc_dtype=acc_dtype)
-    return true_div(s, _count(x, axes, out_dtype))
+    out = true_div(s, _count(x, axes, out_dtype))
+    # an integer dtype= gives an integer mean (NumPy: the quotient cast to it)
+    return out if out.dtype == out_dtype else cast(out, out_dtype)
 
 
 def var(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):

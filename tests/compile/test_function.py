@@ -197,3 +197,22 @@ def test_build_time_shape_error_names_both_shapes():
     y = T.tensor("float32", shape=(4,), name="y")
     with pytest.raises(ValueError, match=r"x of shape \(3,\).*y of shape \(4,\)"):
         x + y
+
+
+def test_set_value_follows_theanos_filter():
+    """set_value takes safe casts, Python floats into float variables (lr.set_value(0.05))
+    and lists whose values the conversion keeps; a lossy array is refused (it was cast:
+    int64 1000 into int8 wrapped to -24)."""
+    s = cg.shared(np.array([1, 2], "int8"), name="s")
+    with pytest.raises(TypeError, match="int64 cannot be stored in a int8"):
+        s.set_value(np.array([1000, 2], "int64"))
+    s.set_value([3, -4])
+    np.testing.assert_array_equal(s.get_value(), [3, -4])
+    assert s.get_value().dtype == np.int8
+    f = cg.shared(np.zeros(2, "float32"), name="f")
+    with pytest.raises(TypeError, match="int32 cannot be stored"):
+        f.set_value(np.array([2 ** 24 + 1, 0], "int32"))
+    f.set_value(np.array([1, 2], "int16"))  # safe
+    lr = cg.shared(np.float32(0.1), name="lr")
+    lr.set_value(0.05)
+    assert lr.get_value().dtype == np.float32 and np.isclose(lr.get_value(), 0.05)

@@ -236,3 +236,22 @@ def test_jacobian_and_hessian_of_unknown_length():
     want = np.zeros((2, 2, 3))
     want[0, 0], want[1, 1] = xv, xv
     np.testing.assert_allclose(g(Wv, xv), want)
+
+
+def test_return_disconnected_in_theanos_spelling():
+    """Theano spells the values 'None' and 'Disconnected' (and compares them lowercased)."""
+    x, y = T.dvector("x"), T.dvector("y")
+    got = cg.grad((x ** 2).sum(), [x, y], disconnected_inputs="ignore",
+                  return_disconnected="None")
+    assert got[1] is None
+    zero = cg.grad((x ** 2).sum(), [x, y], disconnected_inputs="ignore",
+                   return_disconnected="Zero")[1]
+    assert cg.function([y], zero)(np.ones(2)).tolist() == [0, 0]
+
+
+def test_typed_rows_columns_and_plural_constructors():
+    assert T.frow("r").type.shape == (1, None) and T.frow().dtype == "float32"
+    assert T.icol().type.shape == (None, 1) and T.icol().dtype == "int32"
+    a, b = T.dscalars("a", "b")
+    assert (a.name, b.name, a.dtype, a.ndim) == ("a", "b", "float64", 0)
+    assert [m.ndim for m in T.matrices("p", "q")] == [2, 2] and len(T.fvectors(3)) == 3

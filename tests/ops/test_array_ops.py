@@ -201,3 +201,22 @@ def test_gradients_of_array_ops():
         "cumprod": lambda x: T.cumprod(x, axis=0),
         "sort": lambda x: T.sort(x * x[0, 0], axis=0),
     }, rtol=1e-5, atol=1e-6)
+
+
+def test_concatenate_and_stack_axis_out_of_range():
+    x = T.fmatrix("x")
+    a = np.arange(6, dtype="float32").reshape(2, 3)
+    f = cg.function([x], [T.concatenate([x, x], axis=-1), T.stack([x, x], axis=-1),
+                          T.stack([x, x], axis=2)])
+    got = f(a)
+    for g, w in zip(got, [np.concatenate([a, a], -1), np.stack([a, a], -1),
+                          np.stack([a, a], 2)], strict=True):
+        np.testing.assert_array_equal(g, w)
+    for make, match in ((lambda: T.concatenate([x, x], axis=2), "axis 2 is out of range"),
+                        (lambda: T.concatenate([x, x], axis=-3), "axis -3 is out of range"),
+                        (lambda: T.stack([x, x], axis=3), "axis 3 is out of range"),
+                        (lambda: T.stack([x, x], axis=-4), "axis -4 is out of range")):
+        with pytest.raises(ValueError, match=match):
+            make()
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        T.concatenate([x, x], axis=None)

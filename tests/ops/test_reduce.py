@@ -417,3 +417,22 @@ def test_integer_shared_scalar_in_a_graph():
     np.testing.assert_allclose(fn(np.arange(3.0)), np.arange(3.0) * 3 + 3)
     n.set_value(np.int32(-2))
     np.testing.assert_allclose(fn(np.arange(3.0)), np.arange(3.0) * -2 - 2)
+
+
+def test_reduction_dtype_rules_found_by_a_probe():
+    """axis=() still gives a reduction's dtype (NumPy: an int8 sum is int64); an integer
+    dtype= gives an integer mean; an accumulator narrower than the input is refused
+    (Theano's rule), a float one for integers is fine."""
+    i8 = T.tensor("int8", shape=(None, None))
+    v = np.array([[100, 100, 100], [-100, 50, 120]], "int8")
+    outs = [T.sum(i8, axis=()), T.prod(i8, axis=()), T.mean(i8, dtype="int16"),
+            T.mean(i8, axis=1, dtype="int8"), T.sum(i8, acc_dtype="float64")]
+    got = cg.function([i8], outs)(v)
+    want = [np.sum(v, axis=()), np.prod(v, axis=()), np.mean(v, dtype="int16"),
+            np.mean(v, axis=1, dtype="int8"), np.sum(v)]  # Theano: acc_dtype keeps the dtype
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and np.array_equal(g, w), (g, w)
+    with pytest.raises(TypeError, match="acc_dtype=int8: precision would be lost"):
+        T.sum(T.tensor("uint8", shape=(None,)), acc_dtype="int8")
+    with pytest.raises(TypeError, match="precision would be lost"):
+        T.mean(T.fvector(), acc_dtype="int32")
