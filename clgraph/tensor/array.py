@@ -215,13 +215,22 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> TensorVariable:
     return reshape(big, shape[:axis] + [merged] + shape[axis + 1:])
 
 
-def roll(x: Any, shift: Any, axis: int | None = None) -> TensorVariable:
-    """np.roll: elements shifted by `shift` along `axis` (of the flattened x if None)."""
+def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
+    """np.roll: elements shifted by `shift` along `axis` (of the flattened x if None); a
+    tuple of shifts and/or axes rolls along each (broadcast against each other, as NumPy)."""
     from clgraph import tensor as T
     from clgraph.tensor.join import concatenate
     from clgraph.tensor.shape import flatten, reshape, shape
 
     x = as_tensor_variable(x)
+    if isinstance(shift, (tuple, list)) or isinstance(axis, (tuple, list)):
+        if axis is None:
+            raise ValueError("roll: a tuple of shifts needs a tuple of axes")
+        shifts, axes = np.broadcast_arrays(np.asarray(shift, dtype=object),
+                                           np.asarray(axis, dtype=object))
+        for sh, ax in zip(shifts.ravel(), axes.ravel(), strict=True):
+            x = roll(x, sh, int(ax))
+        return x
     if axis is None:
         return reshape(roll(flatten(x), shift, 0), shape(x), ndim=x.ndim)
     if x.ndim == 0:

@@ -220,3 +220,16 @@ def test_concatenate_and_stack_axis_out_of_range():
             make()
     with pytest.raises(TypeError, match="axis must be an integer"):
         T.concatenate([x, x], axis=None)
+
+
+def test_roll_by_tuples_of_shifts_and_axes():
+    """np.roll's tuples: a shift per axis, one shift for several axes, several shifts
+    along one axis; a tuple of shifts without axes is an error (NumPy's too)."""
+    x = T.dmatrix("x")
+    a = np.arange(12.0).reshape(3, 4)
+    cases = [((1, -1), (0, 1)), (2, (0, 1)), ((1, 2), 1), ((-5,), (1,))]
+    got = cg.function([x], [T.roll(x, s, axis=ax) for s, ax in cases])(a)
+    for g, (s, ax) in zip(got, cases, strict=True):
+        np.testing.assert_array_equal(g, np.roll(a, s, axis=ax))
+    with pytest.raises(ValueError, match="tuple of axes"):
+        T.roll(x, (1, 2))
