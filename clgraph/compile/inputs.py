@@ -51,14 +51,12 @@ def convert_input(var: Variable, value: Any, allow_downcast: bool | None, positi
     if arr.dtype != want:
         if allow_downcast is True or _safe_cast(arr.dtype, want):
             arr = arr.astype(want)
-        elif not isinstance(value, (np.ndarray, cl_array.Array)) and allow_downcast is None \
-                and D.exact_cast(arr, want):
+        elif allow_downcast is None and not is_device and D.filter_accepts(value, arr, want):
             # Theano: a list (not an array) may go in when converting it changes no value
             arr = arr.astype(want)
         else:
             raise TypeError(f"argument {position}: " + _downcast_hint(var, arr.dtype.name))
     return arr
-
 
 
 def _safe_cast(src: np.dtype, dst: np.dtype) -> bool:

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from clgraph.diff.lop import L_op
+from clgraph.diff.lop import L_op, no_gradient
 from clgraph.diff.markers import DisconnectedType, NullGrad
 from clgraph.expr import dtypes as D
 from clgraph.expr.graph import toposort
@@ -65,9 +65,7 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
             if terms:
                 out_grads.append(_add_all(terms))
             else:
-                from clgraph.tensor.alloc import zeros_like
-
-                out_grads.append(zeros_like(o) if D.is_float(o.dtype) else None)
+                out_grads.append(no_gradient(o))
         if any(isinstance(g, NullGrad) for g in out_grads):
             null = next(g for g in out_grads if isinstance(g, NullGrad))
             in_grads: list = [null] * len(node.inputs)

@@ -22,6 +22,14 @@ L_OPS = RuleTable("L_op")
 rule = L_OPS.register
 
 
+def no_gradient(var):
+    """The gradient of an output nothing flows back to: zeros for a float, None for an
+    integer (which carries none)."""
+    from clgraph.tensor.alloc import zeros_like
+
+    return zeros_like(var) if D.is_float(var.dtype) else None
+
+
 def L_op(node, output_grads: list) -> list:  # noqa: N802 - Theano's name
     fn = L_OPS.lookup(node.op)
     if fn is None:

@@ -137,6 +137,7 @@ def _through_l_op(node, tangents: list) -> list:
     "double L_op" trick). It is linear in u, so u, where the result still names it, is
     replaced by zeros."""
     from clgraph.diff.grad import grad
+    from clgraph.diff.lop import L_op, no_gradient
     from clgraph.diff.markers import NullGrad
     from clgraph.expr.graph import clone_graph
 
@@ -146,7 +147,8 @@ def _through_l_op(node, tangents: list) -> list:
         return [None] * len(node.outputs)
     us = [o.type() for o in outs]
     by_out = dict(zip(map(id, outs), us))
-    lops = _lop_of(node, [by_out.get(id(o)) for o in node.outputs])
+    lops = L_op(node, [by_out[id(o)] if id(o) in by_out else no_gradient(o)
+                       for o in node.outputs])
     if any(isinstance(g, NullGrad) for g, v in zip(lops, tangents) if v is not None):
         raise NotImplementedError(f"Rop: {node.op} has no R_op, and no gradient for an "
                                   "input with a tangent")
@@ -160,15 +162,6 @@ def _through_l_op(node, tangents: list) -> list:
     jv = clone_graph(jv, {u: T.zeros_like(o) for u, o in zip(us, outs)})[0]
     found = dict(zip(map(id, outs), jv))
     return [found.get(id(o)) for o in node.outputs]
-
-
-def _lop_of(node, output_grads: list) -> list:
-    """The node's L_op with None output gradients as zeros (the op's rule expects both)."""
-    from clgraph.diff.lop import L_op
-
-    grads = [g if g is not None else (_zeros(o) if D.is_float(o.dtype) else None)
-             for g, o in zip(output_grads, node.outputs)]
-    return L_op(node, grads)
 
 
 def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's name

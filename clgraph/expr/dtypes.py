@@ -8,6 +8,8 @@ transcendental functions become float32 (≤16 bits) or float64 (wider), as Thea
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 ALL_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
@@ -106,3 +108,14 @@ def exact_cast(arr: np.ndarray, want: np.dtype) -> bool:
         converted = arr.astype(want)
     nan_ok = arr.dtype.kind in "fc" and want.kind in "fc"  # a NaN stays a NaN
     return bool(np.array_equal(converted, arr, equal_nan=nan_ok))
+
+
+def filter_accepts(value: Any, arr: np.ndarray, want: np.dtype) -> bool:
+    """Theano's filter (allow_downcast=None) for `value`, converted to `arr`, going into a
+    `want` variable: a safe cast; a Python float into a float variable (lr = 0.05); a value
+    that is not an array (a list, a Python number) whose values the conversion keeps."""
+    if np.can_cast(arr.dtype, want, casting="safe"):
+        return True
+    if isinstance(value, float) and want.kind == "f":
+        return True
+    return not isinstance(value, np.ndarray | np.generic) and exact_cast(arr, want)

@@ -34,11 +34,7 @@ class SharedStorage:
         arr = np.asarray(value)
         want = np.dtype(t.dtype)
         if arr.dtype != want:
-            # Theano's filter: a safe cast; a Python float into a float variable (lr = 0.05);
-            # a list or Python number whose values the conversion keeps
-            py_float = isinstance(value, float) and want.kind == "f"
-            kept = not isinstance(value, np.ndarray | np.generic) and D.exact_cast(arr, want)
-            if not (np.can_cast(arr.dtype, want, casting="safe") or py_float or kept):
+            if not D.filter_accepts(value, arr, want):
                 raise TypeError(f"shared variable {self.var}: value of dtype {arr.dtype} cannot be "
                                 f"stored in a {t.dtype} variable without losing precision; cast "
                                 f"it first (value.astype('{t.dtype}'))")

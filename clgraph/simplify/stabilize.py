@@ -15,9 +15,16 @@ def _T():
     return T
 
 
-def _unary(var, fn):
+def _fn_of(var, fn: str):
+    """x where var is fn(x) (a unary float op: 'exp', 'log1p', ...), else None."""
     o = var.owner
-    return o is not None and _is(o, S.UnaryFloat) and o.op.scalar_op.fn == fn
+    if o is not None and _is(o, S.UnaryFloat) and o.op.scalar_op.fn == fn:
+        return o.inputs[0]
+    return None
+
+
+def _unary(var, fn):
+    return _fn_of(var, fn) is not None
 
 
 def _strip_views(var):

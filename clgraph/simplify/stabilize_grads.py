@@ -15,21 +15,13 @@ from clgraph.expr.scalar import ops as S
 from clgraph.expr.scalar.fill import Second
 from clgraph.simplify.canonicalize import _const_value, _is
 from clgraph.simplify.registry import rule
-from clgraph.simplify.stabilize import _rebuild, _through_views
+from clgraph.simplify.stabilize import _fn_of, _rebuild, _through_views
 
 
 def _T():
     from clgraph import tensor as T
 
     return T
-
-
-def _fn_of(var, fn: str):
-    """x where var is fn(x) (a unary float op: 'exp', 'log1p', ...), else None."""
-    o = var.owner
-    if o is not None and _is(o, S.UnaryFloat) and o.op.scalar_op.fn == fn:
-        return o.inputs[0]
-    return None
 
 
 def _sigmoid_of(var):

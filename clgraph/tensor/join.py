@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 
 from clgraph.expr.join import Join
+from clgraph.expr.reduce import normalize_axes
 from clgraph.expr.variable import TensorVariable
 from clgraph.tensor.basic import as_tensor_variable
 from clgraph.tensor.shape import shape_padaxis
 
 
 def _axis(axis: Any, n: int, what: str) -> int:
-    """`axis` in range(n) (negative counts from the end), or a clear error."""
+    """One axis in range(n) (negative counts from the end): normalize_axes', without its
+    None (all axes), which means nothing here."""
     if axis is None or isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{what}: axis must be an integer, got {axis!r}")
-    if not -n <= axis < n:
-        raise ValueError(f"{what}: axis {axis} is out of range for {n} axes")
-    return int(axis) % n
+    return normalize_axes(axis, n, what)[0]
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
@@ -40,7 +40,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
     if not tensors:
         raise ValueError("stack needs at least one tensor")
     ndim = tensors[0].ndim
-    axis = _axis(axis, ndim + 1, "stack")
+    axis = _axis(axis, ndim + 1, "stack (into one more dimension)")
     padded = [shape_padaxis(t, axis) for t in tensors]
     if len(padded) == 1:
         return padded[0]
