@@ -95,3 +95,51 @@ class AddOneRoundTrip:
         out = np.empty_like(x)
         cl.enqueue_copy(self.queue, out, dst, is_blocking=True)
         return out
+
+
+ROW_MAX_SOURCE = r"""
+/* out[r] = max of row r (NaN if the row has one, as NumPy), one work-item per row: float8
+   loads into four running maxima, halved down to one, then a scalar tail. */
+#define MAX(m, v) ((((m) > (v)) | ((m) != (m))) ? (m) : (v))
+__kernel void row_max(const long cols,
+                      __global const float* restrict x,
+                      __global float* restrict out)
+{
+    const __global float* row = x + get_global_id(0) * cols;
+    float8 m0 = (float8)(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    long j = 0;
+    for (; j + 32 <= cols; j += 32) {
+        m0 = MAX(m0, vload8(0, row + j));
+        m1 = MAX(m1, vload8(1, row + j));
+        m2 = MAX(m2, vload8(2, row + j));
+        m3 = MAX(m3, vload8(3, row + j));
+    }
+    m0 = MAX(MAX(m0, m1), MAX(m2, m3));
+    const float4 m4 = MAX(m0.lo, m0.hi);
+    const float2 m2h = MAX(m4.lo, m4.hi);
+    float m = MAX(m2h.lo, m2h.hi);
+    for (; j < cols; ++j)
+        m = MAX(m, row[j]);
+    out[get_global_id(0)] = m;
+}
+"""
+
+
+class RowMax:
+    """The row max of a float32 C-contiguous device matrix as one hand-written kernel: the
+    memory-bandwidth reference for clgraph's reduction (each row is read once)."""
+
+    def __init__(self, context: Any, queue: Any):
+        self.queue = queue
+        self.kernel = cl.Program(context, ROW_MAX_SOURCE).build().row_max
+        self.kernel.set_scalar_arg_dtypes([np.int64, None, None])
+
+    def __call__(self, x: cl_array.Array, out: cl_array.Array | None = None) -> cl_array.Array:
+        if x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous:
+            raise TypeError("RowMax takes a C-contiguous float32 device matrix")
+        if out is None:
+            out = cl_array.empty(self.queue, (x.shape[0],), np.float32)
+        # One row per work-group: PoCL would otherwise pack rows into a work-group and turn
+        # the row loads into gathers.
+        self.kernel(self.queue, (x.shape[0],), (1,), x.shape[1], x.data, out.data)
+        return out

@@ -7,7 +7,9 @@
 
 Every case first checks clgraph's result against NumPy's (assert_allclose), then times each
 implementation: warm-up calls (compilation and first-call allocation are not timed), then the
-median of several calls. clgraph and NumPy are measured in the same run, on the same inputs.
+median of several calls. clgraph, NumPy, the peers and any hand-written reference kernel are
+timed in turns (a block of each, then the next round), on the same inputs, so that all of them
+see the same spells of this machine's moving speed.
 Device-resident cases pass pyopencl arrays in and take `Out(..., borrow=True)` out, and wait
 for the queue inside the timing. ratio = NumPy time / clgraph time: above 1, clgraph is faster.
 PyTensor and JAX are timed when importable (JAX on device arrays where clgraph is device-
@@ -98,6 +100,7 @@ class Row:
     error: str | None = None  # why clgraph has no time
     numpy_applies: bool = True  # False: '-' in the NumPy column (nothing to compare)
     traceback: str | None = None  # of that error, for --verbose
+    refs: dict[str, float] = field(default_factory=dict)  # hand-written references, seconds
 
 
 def _fmt_time(seconds: float | None, unit: str) -> str:
@@ -261,30 +264,39 @@ class Runner:
         self.ctx = get_context()
         self.queue = self.ctx.queue
         self.peers = load_peers()
-        self._numpy_cache: dict[str, float] = {}
 
     def time(self, fn: Callable[[], Any], calls: int = 1) -> float:
-        """Median seconds per call of fn: warm-up, then timed blocks of `calls` calls each.
+        """Median seconds per call of fn alone (see `time_together`)."""
+        return self.time_together({"fn": fn}, calls)["fn"]
 
-        The warm-up is one block, and more while they are short (up to 0.2 s in all): thread
-        pools (OpenBLAS, PoCL) and caches settle in the first calls.
+    def time_together(self, fns: dict[str, Callable[[], Any]], calls: int = 1) -> dict[str, float]:
+        """Median seconds per call of each fn, timed in turns: one block of `calls` calls of
+        each, then the next round. This machine's speed moves by tens of percent over
+        seconds; taking turns puts every implementation in the same spells, so the ratios
+        compare like with like (timing one after the other did not).
+
+        Each fn first gets a warm-up block, and more while they are short (up to 0.2 s):
+        thread pools (OpenBLAS, PoCL) and caches settle in the first calls.
         """
+        for fn in fns.values():
+            start = time.perf_counter()
+            for _ in range(10):
+                for _ in range(calls):
+                    fn()
+                if time.perf_counter() - start > 0.2:
+                    break
+        times: dict[str, list[float]] = {name: [] for name in fns}
         start = time.perf_counter()
-        for _ in range(10):
-            for _ in range(calls):
-                fn()
-            if time.perf_counter() - start > 0.2:
+        budget = self.s.budget_s * len(fns)
+        for turn in range(self.s.repeat):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                times[name].append((time.perf_counter() - t0) / calls)
+            if turn + 1 >= self.s.min_repeat and time.perf_counter() - start > budget:
                 break
-        times: list[float] = []
-        start = time.perf_counter()
-        while len(times) < self.s.repeat:
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times.append((time.perf_counter() - t0) / calls)
-            if len(times) >= self.s.min_repeat and time.perf_counter() - start > self.s.budget_s:
-                break
-        return statistics.median(times)
+        return {name: statistics.median(t) for name, t in times.items()}
 
     def to_device(self, a: np.ndarray) -> Any:
         """A pyopencl array for arrays; 0-d values (scalars) stay on the host."""
@@ -292,9 +304,11 @@ class Runner:
 
     def case(self, label: str, expr: Expr, arrays: Sequence[np.ndarray], *, device: bool,
              check: Callable[[np.ndarray, np.ndarray], None], unit: str = "ms", calls: int = 1,
-             numpy_key: str | None = None,
+             references: Callable[[Row], dict[str, Callable[[], Any]]] | None = None,
              after: Callable[[Row, Callable[[], Any] | None], None] | None = None) -> Row:
-        """Check then time clgraph, NumPy and the peers on expr(namespace, *arrays)."""
+        """Check clgraph, then time it, NumPy, the peers and `references(row)` (hand-written
+        reference implementations, checked by the caller; their times land in row.refs) in
+        turns on expr(namespace, *arrays)."""
         row = Row(label, unit)
         reference = np.asarray(expr(np, *arrays))
         run_cg = None
@@ -325,21 +339,23 @@ class Runner:
             except AssertionError as exc:
                 row.error = "wrong result: " + " ".join(str(exc).split())[:300]
                 run_cg = None
+        contenders: dict[str, Callable[[], Any]] = {"NumPy": lambda: expr(np, *arrays)}
         if run_cg is not None:
-            row.clgraph = self.time(run_cg, calls)
-        key = numpy_key or label
-        if key not in self._numpy_cache:
-            self._numpy_cache[key] = self.time(lambda: expr(np, *arrays), calls)
-        row.numpy = self._numpy_cache[key]
+            contenders["clgraph"] = run_cg
         for name in PEERS:
             peer = self.peers.get(name)
             if peer is None:
                 continue
             try:
-                row.peers[name] = self.time(peer.compile(expr, arrays, device), calls)
+                contenders[name] = peer.compile(expr, arrays, device)
             except Exception as exc:
                 row.peers[name] = "error"
                 row.notes.append(f"{name}: {type(exc).__name__}: {_first_line(exc)[:80]}")
+        refs = references(row) if references is not None else {}
+        times = self.time_together({**contenders, **refs}, calls)
+        row.clgraph, row.numpy = times.get("clgraph"), times["NumPy"]
+        row.peers.update({name: times[name] for name in PEERS if name in times})
+        row.refs = {name: times[name] for name in refs}
         if after is not None:
             after(row, run_cg)
         return row
@@ -381,7 +397,7 @@ def case_elementwise(r: Runner) -> list[Row]:
     nbytes = 3 * 4 * n
     size = f"{n / 1e6:g}M"
 
-    def reference_kernel(row: Row, _run: Any) -> None:
+    def reference_kernel(row: Row) -> dict[str, Callable[[], Any]]:
         """The hand-written float8 kernel on the same device arrays: the reference point."""
         try:
             kernel = reference_kernels.Elementwise6(r.ctx.context, r.queue)
@@ -390,29 +406,31 @@ def case_elementwise(r: Runner) -> list[Row]:
             kernel(dx, dw, out)
             r.queue.finish()
             check(out.get(), reference_kernels.elementwise6_numpy(x, w))
-
-            def run():
-                kernel(dx, dw, out)
-                r.queue.finish()
-            t = r.time(run)
         except Exception as exc:
             row.notes.append(f"hand-written kernel failed: {type(exc).__name__}: "
                              f"{_first_line(exc)[:80]}")
+            return {}
+
+        def run():
+            kernel(dx, dw, out)
+            r.queue.finish()
+        return {"hand": run}
+
+    def device_notes(row: Row, run: Any) -> None:
+        _bandwidth(nbytes)(row, run)
+        t = row.refs.get("hand")
+        if t is None:
             return
         text = f"hand-written float8 kernel {t * 1e3:.3g} ms"
         if row.clgraph:
             text += f" (clgraph at {t / row.clgraph:.2f}x its speed)"
         row.notes.append(text)
 
-    def device_notes(row: Row, run: Any) -> None:
-        _bandwidth(nbytes)(row, run)
-        reference_kernel(row, run)
-
     return [
         r.case(f"(a) 6-op elementwise, {size} f32, device in/out", elementwise6, [x, w],
-               device=True, check=check, numpy_key="elementwise", after=device_notes),
+               device=True, check=check, references=reference_kernel, after=device_notes),
         r.case(f"(a) 6-op elementwise, {size} f32, NumPy in/out", elementwise6, [x, w],
-               device=False, check=check, numpy_key="elementwise"),
+               device=False, check=check),
     ]
 
 
@@ -443,8 +461,38 @@ def case_sum(r: Runner) -> list[Row]:
 def case_rowmax(r: Runner) -> list[Row]:
     rows, cols = r.s.rowmax_shape
     x = np.random.default_rng(3).standard_normal((rows, cols), dtype=np.float32)
+    nbytes = 4 * x.size
+
+    def hand_kernel(row: Row) -> dict[str, Callable[[], Any]]:
+        """The hand-written kernel: how fast this machine lets two threads read the matrix."""
+        try:
+            kernel = reference_kernels.RowMax(r.ctx.context, r.queue)
+            dx = cl_array.to_device(r.queue, x)
+            out = kernel(dx)
+            _allclose(0, 0)(out.get(), x.max(axis=1))
+        except Exception as exc:
+            row.notes.append(f"hand-written kernel failed: {type(exc).__name__}: "
+                             f"{_first_line(exc)[:80]}")
+            return {}
+
+        def run():
+            kernel(dx, out)
+            r.queue.finish()
+        return {"hand": run}
+
+    def notes(row: Row, run: Any) -> None:
+        _bandwidth(nbytes)(row, run)
+        t = row.refs.get("hand")
+        if t is None or not row.numpy:
+            return
+        row.notes.append(
+            f"hand-written kernel {t * 1e3:.3g} ms, {nbytes / t / 1e9:.1f} GB/s; NumPy's one "
+            f"thread {nbytes / row.numpy / 1e9:.1f} GB/s: the hand kernel is {row.numpy / t:.2f}x "
+            "NumPy (bound by the memory bandwidth two threads get)")
+
     return [r.case(f"(d) row max, {rows}x{cols} f32, device", lambda m, x: m.max(x, axis=1),
-                   [x], device=True, check=_allclose(0, 0), after=_bandwidth(4 * x.size))]
+                   [x], device=True, check=_allclose(0, 0), references=hand_kernel,
+                   after=notes)]
 
 
 def softmax_rows(m: Any, x: Any) -> Any:
@@ -497,8 +545,7 @@ def case_dot(r: Runner) -> list[Row]:
         with cg.config.change_flags(gemm=provider):
             rows.append(r.case(f"(f) dot {n}x{n}x{n} f32, device{what}",
                                lambda m, a, b: m.dot(a, b), [a, b], device=True,
-                               check=_allclose(1e-4, 1e-3), after=gflops,
-                               numpy_key=f"dot{n}"))
+                               check=_allclose(1e-4, 1e-3), after=gflops))
     return rows
 
 
@@ -509,23 +556,28 @@ def case_overhead(r: Runner) -> list[Row]:
     n = r.s.overhead_n
     x = np.arange(n, dtype=np.float32)
 
-    def floor(row: Row, _run: Any) -> None:
+    def round_trips(row: Row) -> dict[str, Callable[[], Any]]:
         """The same call by hand with pyopencl: the device's own round trip, on the queue
         clgraph launches on (PoCL: its in-thread driver) and on the device's own queue."""
-        queues = [("", r.queue)]
+        queues = {"": r.queue}
         inline = getattr(r.ctx, "inline_queue", None)
         if inline is not None:
-            queues = [("PoCL basic driver, in-thread: ", inline), ("pthread driver: ", r.queue)]
-        parts = []
-        for label, queue in queues:
+            queues = {"PoCL basic driver, in-thread: ": inline, "pthread driver: ": r.queue}
+        runs = {}
+        for label, queue in queues.items():
             try:
                 by_hand = reference_kernels.AddOneRoundTrip(r.ctx.context, queue)
                 _allclose(0, 0)(by_hand(x), x + 1)
-                t = r.time(lambda by_hand=by_hand: by_hand(x), r.s.overhead_calls)
             except Exception as exc:
                 row.notes.append(f"hand-written round trip failed: {type(exc).__name__}")
-                return
-            parts.append((label, t))
+                return {}
+            runs[label] = lambda by_hand=by_hand: by_hand(x)
+        return runs
+
+    def floor(row: Row, _run: Any) -> None:
+        if not row.refs:
+            return
+        parts = list(row.refs.items())
         text = "the same by hand in pyopencl (copy in, launch, blocking read): " + \
             ", ".join(f"{label}{t * 1e6:.1f} µs" for label, t in parts)
         if row.clgraph:
@@ -536,7 +588,7 @@ def case_overhead(r: Runner) -> list[Row]:
 
     return [r.case(f"(g) call overhead x + 1, {n} f32, NumPy in/out", lambda m, x: x + 1, [x],
                    device=False, check=_allclose(0, 0), unit="us", calls=r.s.overhead_calls,
-                   after=floor)]
+                   references=round_trips, after=floor)]
 
 
 def _training_case(model: str, label: str) -> Callable[[Runner], list[Row]]:
