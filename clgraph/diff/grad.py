@@ -84,6 +84,20 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
     return acc
 
 
+def _add_integer_cost_zeros(cost: Variable, wrt: list[Variable],
+                            consider_constant: Sequence[Variable], acc: dict[int, list]) -> None:
+    """An integer cost is a step function of its inputs: Theano gives zeros (not an error) for
+    every float wrt the cost depends on; integer wrt get theirs from _finish."""
+    from clgraph.tensor.alloc import zeros_like
+
+    const_ids = {id(v) for v in consider_constant}
+    nodes = [n for n in toposort([cost], stop=wrt)
+             if not any(id(o) in const_ids for o in n.outputs)]
+    for v in wrt:
+        if D.is_float(v.dtype) and (v is cost or id(cost) in _connected_to([v], nodes)):
+            acc.setdefault(id(v), []).append(zeros_like(v))
+
+
 def _finish(wrt: list[Variable], acc: dict[int, list], disconnected_inputs: str,
             return_disconnected: str, null_gradients: str) -> list:
     from clgraph.tensor.alloc import zeros_like
@@ -143,18 +157,20 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
         if cost.ndim != 0:
             raise TypeError(f"grad: the cost must be a scalar, got {cost} of type {cost.type}; "
                             "sum it, or use jacobian/Lop for non-scalar expressions")
-        if not D.is_float(cost.dtype):
-            raise TypeError(f"grad: the cost {cost} has dtype {cost.dtype}; it must be a float")
-        seeds[cost] = T.constant(1, dtype=cost.dtype)
+        if D.is_float(cost.dtype):
+            seeds[cost] = T.constant(1, dtype=cost.dtype)
+    integer_cost = cost is not None and not D.is_float(cost.dtype)
     for var, g in (known_grads or {}).items():
         g = T.as_tensor_variable(g)
         if g.ndim != var.ndim:
             raise ValueError(f"known_grads: gradient {g.type} does not match {var.type}")
         seeds[var] = g if g.dtype == var.dtype or not D.is_float(var.dtype) else T.cast(
             g, var.dtype)
-    if not seeds:
+    if not seeds and not integer_cost:
         raise ValueError("grad: give a cost or known_grads")
-    acc = _backprop(seeds, wrt_list, consider_constant or [])
+    acc = _backprop(seeds, wrt_list, consider_constant or []) if seeds else {}
+    if integer_cost:
+        _add_integer_cost_zeros(cost, wrt_list, consider_constant or [], acc)
     out = _finish(wrt_list, acc, disconnected_inputs, return_disconnected, null_gradients)
     return out[0] if single else out
 

@@ -63,6 +63,21 @@ def test_integer_inputs_get_zero_gradient():
     np.testing.assert_array_equal(out, [0, 0])
 
 
+def test_integer_cost_gives_zero_gradients_as_theano():
+    x = T.dvector("x")
+    y = T.dvector("y")
+    h = x * 3
+    cost = T.cast(h, "int32").sum()
+    f = cg.function([x], cg.grad(cost, x))
+    np.testing.assert_array_equal(f(np.array([0.5, 1.5])), [0, 0])
+    with pytest.raises(DisconnectedInputError, match="y"):
+        cg.grad(cost, y)  # still disconnected where the cost does not depend on it
+    mixed = cg.function([x], cg.grad(cost + T.sum(x ** 2), x))
+    np.testing.assert_allclose(mixed(np.array([0.5, 1.5])), [1.0, 3.0])
+    with pytest.raises(DisconnectedInputError):
+        cg.grad(cost, x, consider_constant=[h])
+
+
 def test_consider_constant_and_disconnected_grad():
     x = T.dvector("x")
     y = x ** 2
