@@ -458,3 +458,24 @@ def test_gpu_vector_width_only_over_whole_buffers(monkeypatch):
         (kernel,) = [k for k in f.kernels() if "__kernel" in k]
         assert ("float4" in kernel) == vector, out
         np.testing.assert_allclose(f(*args), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("signed", ["int8", "int32", "int64"])
+def test_signed_against_uint64_compares_exactly(signed):
+    """Their common type is float64, which cannot hold every value: NumPy 2 compares the
+    integers exactly, and so do the kernels (scalar tail and vector body both)."""
+    info = np.iinfo(signed)
+    s_vals = np.array([-1, 0, 1, info.min, info.max, 5, 7, -5], dtype=signed)
+    u_vals = np.array([2**63, 0, 1, 0, info.max, 2**64 - 1, 7, 3], dtype="uint64")
+    if signed == "int64":  # values float64 rounds together
+        s_vals = np.append(s_vals, [2**62 + 1, 2**63 - 1]).astype(signed)
+        u_vals = np.append(u_vals, [2**62, 2**63]).astype("uint64")
+    s_vals, u_vals = np.tile(s_vals, 5), np.tile(u_vals, 5)  # past one vector width
+    a = T.vector("a", dtype=signed)
+    b = T.vector("b", dtype="uint64")
+    outs = [a < b, a <= b, a > b, a >= b, T.eq(a, b), T.neq(a, b), b < a, b >= a, T.eq(b, a)]
+    want = [s_vals < u_vals, s_vals <= u_vals, s_vals > u_vals, s_vals >= u_vals,
+            s_vals == u_vals, s_vals != u_vals, u_vals < s_vals, u_vals >= s_vals,
+            u_vals == s_vals]
+    for got, ref in zip(cg.function([a, b], outs)(s_vals, u_vals), want, strict=True):
+        np.testing.assert_array_equal(got, ref)

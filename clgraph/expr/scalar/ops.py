@@ -501,10 +501,27 @@ class Compare(Binary):
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         work = D.upcast(*in_dtypes)  # may be wider than both: int32 < float32 is in double
+        op = _COMPARE[self.fn][0]
+        if D.is_float(work) and all(D.is_int(d) for d in in_dtypes):
+            # A signed integer against a uint64 (their common type is float64): compared
+            # exactly, as NumPy 2 does, by the signed value's sign and then as unsigned.
+            signed = 0 if D.is_signed(in_dtypes[0]) else 1
+
+            def code(c, a, b):
+                x, y = (c.cast(v, d, "uint64") for v, d in zip((a, b), in_dtypes, strict=True))
+                s = c.cast((a, b)[signed], in_dtypes[signed], "int64")
+                zero = c.literal(0, "int64")
+                # The signed side is below every uint64 when negative: x op y holds then
+                # exactly for these operators.
+                below_holds = {"<", "<=", "!="} if signed == 0 else {">", ">=", "!="}
+                if op in below_holds:
+                    return c.to_bool(f"({s} < {zero}) | ({x} {op} {y})")
+                return c.to_bool(f"({s} >= {zero}) & ({x} {op} {y})")
+            return ctx.in_chunks(code, args, "int64", out_dtype)
 
         def code(c, a, b):
             x, y = self._operands(c, [a, b], in_dtypes, work)
-            return c.to_bool(f"{x} {_COMPARE[self.fn][0]} {y}")
+            return c.to_bool(f"{x} {op} {y}")
         return ctx.in_chunks(code, args, work, out_dtype)
 
 
