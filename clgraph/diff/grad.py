@@ -8,6 +8,7 @@ from typing import Any
 
 from clgraph.diff.lop import L_op, no_gradient
 from clgraph.diff.markers import DisconnectedType, NullGrad
+from clgraph.diff.shortcuts import shortcut
 from clgraph.expr import dtypes as D
 from clgraph.expr.graph import toposort
 from clgraph.expr.variable import Variable
@@ -53,6 +54,7 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
     seeds = list(outputs_grads)
     nodes = toposort(seeds, stop=wrt)
     live = _connected_to(wrt, nodes)
+    keep = const_ids | {id(v) for v in wrt}
     acc: dict[int, list] = {id(v): [g] for v, g in outputs_grads.items()}
     for node in reversed(nodes):
         if not any(id(o) in acc for o in node.outputs):
@@ -68,10 +70,11 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
                 out_grads.append(no_gradient(o))
         if any(isinstance(g, NullGrad) for g in out_grads):
             null = next(g for g in out_grads if isinstance(g, NullGrad))
-            in_grads: list = [null] * len(node.inputs)
+            terms: list = [(inp, null) for inp in node.inputs]
         else:
-            in_grads = L_op(node, out_grads)
-        for inp, g in zip(node.inputs, in_grads):
+            terms = shortcut(node, out_grads, keep) or list(zip(node.inputs,
+                                                                L_op(node, out_grads)))
+        for inp, g in terms:
             if g is None or id(inp) not in live or id(inp) in const_ids:
                 continue
             if not D.is_float(inp.dtype):

@@ -171,28 +171,51 @@ def _keepdims_of(var, kind: str, axis: int):
     return red.inputs[0] if tuple(ds.op.new_order) == want else None
 
 
-@rule("stabilize", tracks=Elemwise)
-def softmax_from_formula(node):
-    """exp(z) / sum(exp(z), axis, keepdims) -> softmax(z) along axis, one kernel; with
-    z = x - max(x, axis, keepdims), softmax(x) (the max is part of the kernel)."""
-    from clgraph.expr.nnet import Softmax
+def same_value(a, b, depth: int = 4) -> bool:
+    """Whether a and b are one value: the same variable, or the same op on the same values
+    (what merge makes one node; `exp(m) / exp(m).sum(...)` before merge has two exps)."""
+    if a is b:
+        return True
+    oa, ob = a.owner, b.owner
+    if depth == 0 or oa is None or ob is None or oa.op != ob.op or \
+            oa.outputs.index(a) != ob.outputs.index(b) or len(oa.inputs) != len(ob.inputs):
+        return False
+    return all(same_value(i, j, depth - 1) for i, j in zip(oa.inputs, ob.inputs, strict=True))
 
+
+def softmax_formula(node):
+    """(z, axis, interior) when node is exp(z) / sum(exp(z), axis, keepdims), i.e. the
+    softmax of z along axis, written out; z is x for z = x - max(x, axis, keepdims) (softmax
+    does not change with a shift). interior: the variables between z and the node."""
     if not _is(node, S.TrueDiv):
         return None
     num, den = node.inputs
     if not _unary(num, "exp") or num.ndim == 0:
         return None
     for axis in range(num.ndim):
-        if _keepdims_of(den, "add", axis) is num:
+        summed = _keepdims_of(den, "add", axis)
+        if summed is not None and same_value(summed, num):
             break
     else:
         return None
     z = num.owner.inputs[0]
+    interior = [num, den, den.owner.inputs[0], summed]
     if _is_node(z, S.Sub):
         x, mx = z.owner.inputs
         if _keepdims_of(mx, "max", axis) is x and x.type == z.type:
+            interior += [z, mx, mx.owner.inputs[0]]
             z = x
-    return [Softmax(axis, False)(z)]
+    return z, axis, interior
+
+
+@rule("stabilize", tracks=Elemwise)
+def softmax_from_formula(node):
+    """exp(z) / sum(exp(z), axis, keepdims) -> softmax(z) along axis, one kernel; with
+    z = x - max(x, axis, keepdims), softmax(x) (the max is part of the kernel)."""
+    from clgraph.expr.nnet import Softmax
+
+    found = softmax_formula(node)
+    return None if found is None else [Softmax(found[1], False)(found[0])]
 
 
 def _is_node(var, op_type) -> bool:
@@ -459,11 +482,10 @@ def softmax_grad_of_log(node):
         if prod is None or not (prod is gz or _is_node(prod, S.Mul) and
                                 set(prod.owner.inputs) == {q, sm}):
             continue
-        if gz.type != sm.type:
-            continue
-        if o.op.axis == 1 and sm.ndim == 2:
+        if o.op.axis == 1 and sm.ndim == 2 and gz.type == sm.type == node.outputs[0].type:
             return [SoftmaxXentGrad(False)(gz, o.inputs[0])]
-        # other axes: the same formula written out (an elementwise kernel and a sum)
+        # other axes, or gz of another static shape: the same formula written out (an
+        # elementwise kernel and a sum)
         out = gz - sm * _T().sum(gz, axis=o.op.axis, keepdims=True)
         return [out] if out.type == node.outputs[0].type else None
     return None

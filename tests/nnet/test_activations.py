@@ -353,6 +353,41 @@ def test_softmax_from_its_formula_is_one_kernel(rng):
     np.testing.assert_allclose(g, s * (w - (s * w).sum(1, keepdims=True)), atol=1e-4)
 
 
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shifted", [False, True])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_gradient_of_the_softmax_formula_is_finite_at_1000(rng, log, shifted, axis):
+    """exp(z) / exp(z).sum(keepdims) written by hand (two exp nodes, as users write it): its
+    gradient is the softmax's own, not the chain rule through exp(1000) = inf."""
+    m = T.dmatrix("m")
+    z = m - m.max(axis, keepdims=True) if shifted else m
+    sm = T.exp(z) / T.exp(z).sum(axis, keepdims=True)
+    w = rng.standard_normal((4, 5))
+    cost = T.sum((T.log(sm) if log else sm) * w)
+    xv = rng.standard_normal((4, 5))
+    xv[1] = [1000, 0, -1000, 3, 700]
+    xv[:, 2] = [-1000, 0, 1000, 800]
+    s = _np_softmax(xv, axis)
+    want = w - s * w.sum(axis, keepdims=True) if log else \
+        s * (w - (s * w).sum(axis, keepdims=True))
+    got = cg.function([m], cg.grad(cost, m))(xv)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_softmax_formula_gradient_still_reaches_its_parts():
+    """Gradients with respect to a part of the formula (the numerator's exp) or with that
+    part held constant go through the parts, as written."""
+    m = T.dmatrix("m")
+    e = T.exp(m)
+    sm = e / T.exp(m).sum(1, keepdims=True)
+    xv = np.array([[0.1, 0.2, 0.3], [1.0, -1.0, 0.5]])
+    ge = cg.function([m], cg.grad(sm[:, 0].sum(), e))(xv)
+    np.testing.assert_allclose(ge, [[1, 0, 0], [1, 0, 0]] / np.exp(xv).sum(1, keepdims=True))
+    gc = cg.function([m], cg.grad(sm[:, 0].sum(), m, consider_constant=[e]))(xv)
+    s = np.exp(xv) / np.exp(xv).sum(1, keepdims=True)  # only the denominator's path
+    np.testing.assert_allclose(gc, -s[:, :1] * s, rtol=1e-12)
+
+
 @pytest.mark.parametrize("width", [1, 4])
 def test_softmax_rows_at_other_vector_widths(monkeypatch, rng, width):
     """The row kernel as other devices get it (width 1: GPUs), odd row lengths for tails."""
