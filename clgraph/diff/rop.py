@@ -9,6 +9,7 @@ from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
 from clgraph.expr.blas import Dot22
+from clgraph.expr.conv import MaxPoolGradGrad, Pool2d
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import toposort
 from clgraph.expr.join import Join
@@ -117,6 +118,17 @@ def _dot(node, tangents):
     if not terms:
         return [None]
     return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+
+
+@_rule(Pool2d)
+def _pool(node, tangents):
+    """Max pooling passes each window's tangent at its maximum; the other modes are linear."""
+    v = tangents[0]
+    if v is None:
+        return [None]
+    if node.op.geom.mode == "max":
+        return [MaxPoolGradGrad(node.op.geom)(node.inputs[0], node.outputs[0], v)]
+    return [node.op(v)]
 
 
 @_rule(Argmax, Shape, Shape_i, MakeVector)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clgraph.diff.markers import NullGrad
 from clgraph.expr import dtypes as D
 from clgraph.expr.apply import Apply
 from clgraph.expr.op import Op
@@ -325,7 +324,50 @@ class MaxPoolGrad(Op):
         return [pool_grad_ref(x, out, gz, self.geom)]
 
     def L_op(self, node, grads):
-        return [NullGrad("second derivatives of max pooling are not implemented")] * 3
+        # Linear in gz, piecewise constant in x and out (Theano's rule).
+        x, out, _gz = node.inputs
+        (g,) = grads
+        T = _T()
+        return [T.zeros_like(x), T.zeros_like(out), MaxPoolGradGrad(self.geom)(x, out, g)]
+
+
+def pool_pick_ref(x: np.ndarray, out: np.ndarray, gg: np.ndarray, g: PoolGeom) -> np.ndarray:
+    """Each window's sum of gg over the pixels holding the window's maximum."""
+    h, w = x.shape[-2:]
+    res = np.zeros(out.shape, dtype=x.dtype)
+    for r in range(out.shape[-2]):
+        r0, r1, _ = g.window(r, h, 0)
+        for c in range(out.shape[-1]):
+            c0, c1, _ = g.window(c, w, 1)
+            hit = x[..., r0:r1, c0:c1] == out[..., r, c][..., None, None]
+            res[..., r, c] = (hit * gg[..., r0:r1, c0:c1]).sum(axis=(-2, -1))
+    return res
+
+
+@dataclass(frozen=True)
+class MaxPoolGradGrad(Op):
+    """The transpose of MaxPoolGrad in its gz: each window of x gets the sum of gg over the
+    pixels that hold the window's maximum (out). It is max pooling's forward derivative
+    (R_op) and MaxPoolGrad's gradient (second derivatives of max pooling)."""
+
+    geom: PoolGeom = PoolGeom()
+
+    def make_node(self, x, out, gg) -> Apply:
+        T = _T()
+        x, out, gg = (T.as_tensor_variable(v) for v in (x, out, gg))
+        _check_pool(self, x)
+        out, gg = T.cast(out, x.dtype), T.cast(gg, x.dtype)
+        return Apply(self, [x, out, gg], [TensorVariable(TensorType(x.dtype, out.type.shape))])
+
+    def perform(self, node, inputs):
+        x, out, gg = inputs
+        return [pool_pick_ref(x, out, gg, self.geom)]
+
+    def L_op(self, node, grads):
+        x, out, _gg = node.inputs
+        (g,) = grads
+        T = _T()
+        return [T.zeros_like(x), T.zeros_like(out), MaxPoolGrad(self.geom)(x, out, g)]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad
+from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad, MaxPoolGradGrad
 from clgraph.expr.dtypes import cl_type
 from clgraph.lower import gemm
 from clgraph.lower.gemm import HostView, host_blas_limit, host_operands
@@ -309,19 +309,23 @@ class Conv2dGradWeightsStep(_ConvStepBase):
 
 
 class PoolStep(Step):
-    """Pool2d, MaxPoolGrad and AvgPoolGrad: a row of outputs (or input pixels, for the
-    gradients) per work-item on CPU devices, one each elsewhere (`row_kernels`)."""
+    """Pool2d, MaxPoolGrad, AvgPoolGrad and MaxPoolGradGrad: a row of outputs (or of input
+    pixels, for the gradients) per work-item on CPU devices, one each elsewhere
+    (`row_kernels`)."""
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
         from clgraph.expr.conv import Pool2d
 
-        self.grad = not isinstance(node.op, Pool2d)
+        # pick: MaxPoolGradGrad, which writes one value per window as the forward does
+        self.pick = isinstance(node.op, MaxPoolGradGrad)
+        self.grad = not isinstance(node.op, Pool2d) and not self.pick
         self.dtype = node.outputs[0].dtype
         ctx.check_dtype(self.dtype, node_label(node))
         self.inputs = [ContiguousInput(v, ctx, f"{kernel_prefix}_cp{k}")
                        for k, v in enumerate(node.inputs)]
-        self.kname = f"{kernel_prefix}_{'poolg' if self.grad else 'pool'}"
+        kind = "poolgg" if self.pick else "poolg" if self.grad else "pool"
+        self.kname = f"{kernel_prefix}_{kind}"
         self.rows = row_kernels(ctx)
 
     def kernels(self) -> list[KernelDef]:
@@ -329,7 +333,7 @@ class PoolStep(Step):
         g = self.node.op.geom
         ws, st, pad = (tuple(int(v) for v in t) for t in (g.ws, g.stride, g.pad))
         src = render("pool.cl.mako", kname=self.kname, ctype=cl_type(self.dtype),
-                     mode=g.mode, grad=self.grad, ws=ws, st=st, pad=pad,
+                     mode=g.mode, grad=self.grad, pick=self.pick, ws=ws, st=st, pad=pad,
                      disjoint=st[0] >= ws[0] and st[1] >= ws[1],
                      # every window inside the image; windows tiling each row's start
                      full=g.ignore_border and pad == (0, 0),
@@ -350,6 +354,21 @@ class PoolStep(Step):
             raise ValueError(f"{node_label(node)}: planes of {h} x {w} are too large for the "
                              "pool kernels' 32-bit indices")
         geo = [np.int64(planes)] + [np.int32(v) for v in (h, w, oh, ow)]
+        if self.pick:
+            lz, lg = lays[1], lays[2]
+            if lz.shape != lead + (oh, ow) or lg.shape != lx.shape:
+                raise ValueError(f"{node_label(node)}: the pooled output has shape {lz.shape} "
+                                 f"and gg {lg.shape}; expected {lead + (oh, ow)} and "
+                                 f"{lx.shape}")
+            out = state.new_buffer(lead + (oh, ow), self.dtype)
+            state.layouts[node.outputs[0]] = out
+            if out.size:
+                state.work.append(Launch(self.kname, (oh if self.rows else oh * ow, planes),
+                                         None, geo + [BufRef(lx.buffer), np.int64(lx.offset),
+                                                      BufRef(lz.buffer), np.int64(lz.offset),
+                                                      BufRef(lg.buffer), np.int64(lg.offset),
+                                                      BufRef(out.buffer)], node))
+            return
         if not self.grad:
             out = state.new_buffer(lead + (oh, ow), self.dtype)
             state.layouts[node.outputs[0]] = out

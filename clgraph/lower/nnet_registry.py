@@ -8,6 +8,7 @@ from clgraph.expr.conv import (
     Conv2dGradInputs,
     Conv2dGradWeights,
     MaxPoolGrad,
+    MaxPoolGradGrad,
     Pool2d,
 )
 from clgraph.expr.nnet import (
@@ -34,5 +35,5 @@ NNET_LOWERINGS: dict = {
     PhiloxRandom: PhiloxStep,
     Conv2d: Conv2dStep, Conv2dGradInputs: Conv2dGradInputsStep,
     Conv2dGradWeights: Conv2dGradWeightsStep,
-    Pool2d: PoolStep, MaxPoolGrad: PoolStep, AvgPoolGrad: PoolStep,
+    Pool2d: PoolStep, MaxPoolGrad: PoolStep, AvgPoolGrad: PoolStep, MaxPoolGradGrad: PoolStep,
 }

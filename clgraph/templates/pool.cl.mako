@@ -1,9 +1,12 @@
-<%page args="kname, ctype, mode, grad, ws, st, pad, disjoint, full, tiled, rows, comment"/>
+<%page args="kname, ctype, mode, grad, ws, st, pad, disjoint, full, tiled, rows, comment, pick=False"/>
 /* ${comment}
  * ${mode} pooling over the last two axes (planes x H x W, contiguous); window r covers
  * padded rows [r*S, min(r*S + WS, H + 2P)), clipped to the image except for the divisor of
  * average_inc_pad. Window ${ws}, stride ${st}, padding ${pad} are compile-time constants.
-% if grad:
+% if pick:
+ * Gradient of max pooling's gradient (and its forward derivative): each window sums gg over
+ * the pixels that hold its maximum.
+% elif grad:
  * Gradient: each input pixel gathers from the windows that hold it (no atomics).
 % endif
  */
@@ -94,7 +97,42 @@ gp[${r} * OW + ${c}] / (${ctype})max(lr * lc, 1)\
     const int rhi = min(OH - 1, (i + ${PH}) / ${SH});
 % endif
 </%def>\
-% if not grad:
+% if pick:
+__kernel void ${kname}(const long planes, const int H, const int W, const int OH,
+                       const int OW, __global const ${ctype}* restrict x, const long x_off,
+                       __global const ${ctype}* restrict z, const long z_off,
+                       __global const ${ctype}* restrict gg, const long gg_off,
+                       __global ${ctype}* restrict out)
+{
+%   if rows:
+    /* Work-item (r, plane): one output row. */
+    const int r = get_global_id(0);
+    const long pl = get_global_id(1);
+    if (r >= OH || pl >= planes) return;
+    const int c_first = 0, c_end = OW;
+%   else:
+    /* Work-item (r*OW + c, plane): one output. */
+    const int q = get_global_id(0);
+    const long pl = get_global_id(1);
+    if (q >= OH * OW || pl >= planes) return;
+    const int r = q / OW, c_first = q - r * OW, c_end = c_first + 1;
+%   endif
+    __global const ${ctype}* xp = x + x_off + pl * H * W;
+    __global const ${ctype}* gp = gg + gg_off + pl * H * W;
+    __global const ${ctype}* zr = z + z_off + pl * OH * OW + r * OW;
+    __global ${ctype}* outr = out + pl * OH * OW + r * OW;
+    ${window("r", "H", WH, SH, PH, "r0", "r1", "lr")}
+    for (int c = c_first; c < c_end; ++c) {
+        ${window("c", "W", WW, SW, PW, "c0", "c1", "lc")}
+        const ${ctype} zv = zr[c];
+        ${ctype} acc = 0;
+        for (int i = r0; i < r1; ++i)
+            for (int j = c0; j < c1; ++j)
+                if (xp[i * W + j] == zv) acc += gp[i * W + j];
+        outr[c] = acc;
+    }
+}
+% elif not grad:
 __kernel void ${kname}(const long planes, const int H, const int W, const int OH,
                        const int OW, __global const ${ctype}* restrict x, const long x_off,
                        __global ${ctype}* restrict out)

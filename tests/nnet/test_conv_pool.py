@@ -223,6 +223,39 @@ def test_pool_2d_and_gradients_match_loop_reference(rng, mode, kernel_form):
                                    rtol=1e-6, atol=1e-6, err_msg=str(kw))
 
 
+def test_max_pool_rop_and_second_derivatives_match_finite_differences(rng, kernel_form):
+    """Rop through max pooling and the gradient of its gradient (Hessian-vector products of a
+    CNN loss) both use MaxPoolGradGrad: each window's sum of a tangent at its maximum."""
+    x, v = T.dtensor4("x"), T.dtensor4("v")
+    xv = rng.standard_normal((2, 3, 7, 6))  # no ties: max is differentiable there
+    vv = rng.standard_normal(xv.shape)
+    outs = []
+    for kw in POOL_CASES:
+        out = pool_2d(x, mode="max", **kw)
+        g = cg.grad(T.sum(out ** 2), x)
+        outs += [cg.gradient.Rop(out, x, v), cg.grad(T.sum(g * v), x), out, g]
+    f = cg.function([x, v], outs)
+    got = f(xv, vv)
+    eps = 1e-6
+    plus, minus = f(xv + eps * vv, vv), f(xv - eps * vv, vv)
+    for k, kw in enumerate(POOL_CASES):
+        rop, hv = got[4 * k], got[4 * k + 1]
+        np.testing.assert_allclose(rop, (plus[4 * k + 2] - minus[4 * k + 2]) / (2 * eps),
+                                   rtol=1e-6, atol=1e-7, err_msg=str(kw))
+        np.testing.assert_allclose(hv, (plus[4 * k + 3] - minus[4 * k + 3]) / (2 * eps),
+                                   rtol=1e-5, atol=1e-6, err_msg=str(kw))
+
+
+def test_linear_pool_modes_rop_is_the_pool_of_the_tangent(rng):
+    x, v = T.dtensor4("x"), T.dtensor4("v")
+    vv = rng.standard_normal((1, 2, 6, 5))
+    for mode in ("sum", "average_inc_pad", "average_exc_pad"):
+        rop = cg.gradient.Rop(pool_2d(x, (2, 2), mode=mode, pad=(1, 1)), x, v)
+        got = cg.function([x, v], rop, on_unused_input="ignore")(vv, vv)
+        np.testing.assert_allclose(got, pool_loop(vv, (2, 2), (2, 2), (1, 1), True, mode),
+                                   rtol=1e-12)
+
+
 def test_pool_old_names_3d_input_and_verify_grad(rng):
     x = T.ftensor3("x")
     xv = rng.standard_normal((3, 6, 5)).astype("f4")
