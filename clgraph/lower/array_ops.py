@@ -6,6 +6,7 @@ import numpy as np
 
 from clgraph.expr.array_ops import arange_length
 from clgraph.expr.dtypes import cl_type, is_float
+from clgraph.expr.scalar.ops import wrapping
 from clgraph.lower.advanced import GatherKernel, broadcast_into, grid
 from clgraph.lower.elemwise import copy_step
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
@@ -130,9 +131,10 @@ class CumStep(_ContiguousInput):
 
     def own_kernels(self) -> list[KernelDef]:
         node = self.node
+        dtype, op = node.outputs[0].dtype, "+" if node.op.mode == "add" else "*"
         src = render("scan.cl.mako", kname=self.kname, in_ctype=cl_type(node.inputs[0].dtype),
-                     ctype=cl_type(node.outputs[0].dtype),
-                     op="+" if node.op.mode == "add" else "*",
+                     ctype=cl_type(dtype), op=op,
+                     combine=lambda a, b: wrapping(node.op.mode, op, dtype, a, b),
                      comment=sanitize_comment(f"{node.op} -> {node.outputs[0]}"))
         return self.entry_points(src, "scan.cl.mako", ("chunks", "totals", "fold"))
 

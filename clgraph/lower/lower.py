@@ -123,6 +123,8 @@ class Plan:
         helpers = [helper_source("common.cl")]
         if any("clg_ipow_" in b for b in bodies):  # integer power (kernels/ipow.cl)
             helpers.append(helper_source("ipow.cl"))
+        if any("clg_w" in b for b in bodies):  # wrapping integer arithmetic (kernels/wrap.cl)
+            helpers.append(helper_source("wrap.cl"))
         return "\n".join(helpers + bodies)
 
     @cached_property

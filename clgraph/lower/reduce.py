@@ -45,6 +45,7 @@ import numpy as np
 from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.scalar.composite import Composite
+from clgraph.expr.scalar.ops import wrapping
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import TensorVariable
 from clgraph.lower.layout import broadcast_strides, collapse
@@ -207,10 +208,8 @@ def combine(kind: str, dtype: str, a: str, b: str) -> str:
     `cond ? a : b` into one blend (and `a > b ? a : b` into maxps) while `select` and
     `isnan` go through slower library code.
     """
-    if kind == "add":
-        return f"{a} + {b}"
-    if kind == "mul":
-        return f"{a} * {b}"
+    if kind in ("add", "mul"):
+        return wrapping(kind, "+" if kind == "add" else "*", dtype, a, b)
     if kind == "and":
         return f"{a} & {b}"
     if kind == "or":

@@ -1,6 +1,6 @@
-<%page args="kname, in_ctype, ctype, op, comment"/>
+<%page args="kname, in_ctype, ctype, op, combine, comment"/>
 <%doc>
-Inclusive scan (op: '+' or '*') along the middle axis of a contiguous (outer, n, inner)
+Inclusive scan (op: '+' or '*'; combine(a, b) writes it, wrapping for signed integers) along the middle axis of a contiguous (outer, n, inner)
 array; a line is one (outer, inner) pair, element j of a line at o*n*inner + j*inner + i.
 Each line is cut into c chunks of `chunk` elements. Phase 1 scans every chunk on its own
 work-item and writes the chunk's total to tmp; phase 2 turns each line's totals into
@@ -21,7 +21,7 @@ __kernel void ${kname}_chunks(const long lines, const long n, const long inner,
         const long lo = k * chunk, hi = min(n, lo + chunk);
         ${ctype} acc = (${ctype})${ident};
         for (long j = lo; j < hi; ++j) {
-            acc = acc ${op} (${ctype})x[x_off + base + j * inner];
+            acc = ${combine("acc", f"(({ctype})x[x_off + base + j * inner])")};
             out[base + j * inner] = acc;
         }
         tmp[g] = acc;
@@ -35,7 +35,7 @@ __kernel void ${kname}_totals(const long lines, const long c, __global ${ctype}*
         for (long k = 0; k < c; ++k) {
             const ${ctype} t = tmp[line * c + k];
             tmp[line * c + k] = acc;
-            acc = acc ${op} t;
+            acc = ${combine("acc", "t")};
         }
     }
 }
@@ -52,6 +52,6 @@ __kernel void ${kname}_fold(const long lines, const long n, const long inner,
         const long lo = k * chunk, hi = min(n, lo + chunk);
         const ${ctype} pre = tmp[g];
         for (long j = lo; j < hi; ++j)
-            out[base + j * inner] = pre ${op} out[base + j * inner];
+            out[base + j * inner] = ${combine("pre", "out[base + j * inner]")};
     }
 }

@@ -479,3 +479,26 @@ def test_signed_against_uint64_compares_exactly(signed):
             u_vals == s_vals]
     for got, ref in zip(cg.function([a, b], outs)(s_vals, u_vals), want, strict=True):
         np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint16"])
+def test_integer_overflow_wraps_as_numpy_in_fused_kernels(dtype):
+    """Signed overflow is undefined in C and Clang folds on it (x + 1 > x became true once
+    fused); the kernels compute in the unsigned type and wrap like NumPy, in vector bodies
+    and scalar tails alike (lengths past a vector width)."""
+    info = np.iinfo(dtype)
+    vals = np.array([info.max, info.min, -1 if info.min else 1, 0, info.max // 3, 7], dtype)
+    vals = np.tile(vals, 7)[:37]
+    x = T.vector("x", dtype=dtype)
+    one = np.array(1, dtype)
+    outs = [T.gt(x + one, x), x + one, x - one, x * x, x * np.array(3, dtype), T.sqr(x),
+            T.lt(x * x, 0), T.cumsum(x), T.sum(x, dtype=dtype), T.prod(x, dtype=dtype)]
+    want = [vals + one > vals, vals + one, vals - one, vals * vals, vals * np.array(3, dtype),
+            vals * vals, vals * vals < 0, np.cumsum(vals),
+            np.sum(vals, dtype=dtype), np.prod(vals, dtype=dtype)]
+    if info.min:
+        outs += [-x, T.lt(-x, 0)]
+        want += [-vals, -vals < 0]
+    with np.errstate(over="ignore"):
+        for got, ref in zip(cg.function([x], outs)(vals), want, strict=True):
+            np.testing.assert_array_equal(got, ref)

@@ -79,6 +79,21 @@ class UnaryFloat(ScalarOp):
 
 
 # ---------------------------------------------------------------- unary, same dtype
+# Signed integer +, -, * and negation in C overflow into undefined behaviour, which Clang
+# exploits once ops are fused (x + 1 > x folds to true); kernels/wrap.cl's helpers compute
+# them in the unsigned type and wrap as NumPy does. A uint16 product is one too: its scalar
+# operands are promoted to int, where 65535 * 65535 overflows.
+_WRAPPED = {"int8", "int16", "int32", "int64"}
+
+
+def wrapping(fn: str, c_op: str, dtype: str, *xs: str) -> str:
+    """`xs[0] c_op xs[1]` (or `c_op xs[0]`), through kernels/wrap.cl's clg_w<fn> where C's
+    version could overflow into undefined behaviour."""
+    if dtype in _WRAPPED or (fn == "mul" and dtype == "uint16"):
+        return f"clg_w{fn}({', '.join(xs)})"
+    return f"({c_op}{xs[0]})" if len(xs) == 1 else f"({xs[0]} {c_op} {xs[1]})"
+
+
 @dataclass(frozen=True)
 class Neg(ScalarOp):
     def out_dtype(self, a):
@@ -90,7 +105,7 @@ class Neg(ScalarOp):
         return _errstate(np.negative)(a)
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
-        return f"(-{args[0]})"
+        return wrapping("neg", "-", out_dtype, args[0])
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class Sqr(ScalarOp):
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         a = ctx.cast(args[0], in_dtypes[0], out_dtype)
-        return f"({a} * {a})"
+        return wrapping("mul", "*", out_dtype, a, a)
 
 
 @dataclass(frozen=True)
@@ -274,7 +289,7 @@ class Add(Binary):
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x, y = self._operands(ctx, args, in_dtypes, out_dtype)
-        return f"({x} | {y})" if out_dtype == "bool" else f"({x} + {y})"
+        return f"({x} | {y})" if out_dtype == "bool" else wrapping("add", "+", out_dtype, x, y)
 
 
 @dataclass(frozen=True)
@@ -289,7 +304,7 @@ class Sub(Binary):
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x, y = self._operands(ctx, args, in_dtypes, out_dtype)
-        return f"({x} - {y})"
+        return wrapping("sub", "-", out_dtype, x, y)
 
 
 @dataclass(frozen=True)
@@ -302,7 +317,7 @@ class Mul(Binary):
 
     def c_code(self, ctx, args, in_dtypes, out_dtype):
         x, y = self._operands(ctx, args, in_dtypes, out_dtype)
-        return f"({x} & {y})" if out_dtype == "bool" else f"({x} * {y})"
+        return f"({x} & {y})" if out_dtype == "bool" else wrapping("mul", "*", out_dtype, x, y)
 
 
 @dataclass(frozen=True)
