@@ -52,22 +52,19 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
     """Accumulated gradient terms for every variable between wrt and the seeded outputs."""
     const_ids = {id(v) for v in consider_constant}
     seeds = list(outputs_grads)
-    nodes = toposort(seeds, stop=wrt)
+    # The whole graph under the seeds: a wrt may depend on another (grad(c, [h, x]) with
+    # h = tanh(x)), and each gets every path (Theano).
+    nodes = toposort(seeds)
     live = _connected_to(wrt, nodes)
     keep = const_ids | {id(v) for v in wrt}
     acc: dict[int, list] = {id(v): [g] for v, g in outputs_grads.items()}
     for node in reversed(nodes):
-        if not any(id(o) in acc for o in node.outputs):
+        # A consider_constant variable gets its gradient but passes none to its own inputs.
+        flowing = [o for o in node.outputs if id(o) in acc and id(o) not in const_ids]
+        if not flowing or not any(id(i) in live for i in node.inputs):
             continue
-        if not any(id(i) in live for i in node.inputs):
-            continue
-        out_grads = []
-        for o in node.outputs:
-            terms = acc.get(id(o))
-            if terms:
-                out_grads.append(_add_all(terms))
-            else:
-                out_grads.append(no_gradient(o))
+        out_grads = [_add_all(acc[id(o)]) if o in flowing else no_gradient(o)
+                     for o in node.outputs]
         if any(isinstance(g, NullGrad) for g in out_grads):
             null = next(g for g in out_grads if isinstance(g, NullGrad))
             terms: list = [(inp, null) for inp in node.inputs]
@@ -75,7 +72,7 @@ def _backprop(outputs_grads: dict[Variable, Any], wrt: list[Variable],
             terms = shortcut(node, out_grads, keep) or list(zip(node.inputs,
                                                                 L_op(node, out_grads)))
         for inp, g in terms:
-            if g is None or id(inp) not in live or id(inp) in const_ids:
+            if g is None or id(inp) not in live:
                 continue
             if not D.is_float(inp.dtype):
                 continue  # integers and bools carry no gradient (Theano: zero)

@@ -2,8 +2,8 @@
 
 Each rule takes (inputs, output, gz) — tensors of the output's shape after broadcasting —
 and returns one gradient per input: a tensor, None (disconnected) or a NullGrad.
-Behaviour at kinks follows Theano: abs'(0) = 0; maximum/minimum give the full gradient to
-every input equal to the result (both on ties); rounding and sign have zero gradient.
+Behaviour at kinks follows Theano: abs'(0) = 0; maximum/minimum give the gradient to the
+input equal to the result, to the first on a tie; rounding and sign have zero gradient.
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def scalar_grad(op, inputs, z, gz) -> list:
         gy = T.switch(T.eq(x, 0), _c(0, z), gz * T.log(x) * z)
         return [gx, gy]
     if isinstance(op, (S.Maximum, S.Minimum)):
-        return [gz * T.cast(T.eq(z, x), z.dtype), gz * T.cast(T.eq(z, y), z.dtype)]
+        # A tie goes to x alone (Theano 1.0): the derivative of maximum(x, x) is 1, not 2.
+        picks_x = T.eq(z, x)
+        return [gz * T.cast(picks_x, z.dtype), gz * T.cast(T.invert(picks_x), z.dtype)]
     if isinstance(op, S.ArcTan2):
         denom = T.sqr(x) + T.sqr(y)
         return [gz * y / denom, -gz * x / denom]

@@ -234,7 +234,7 @@ class TensorVariable(Variable):
     def repeat(self, repeats, axis=None):
         return self._t().repeat(self, repeats, axis=axis)
 
-    def round(self, mode="half_away_from_zero"):
+    def round(self, mode=None):
         return self._t().round(self, mode=mode)
 
     def sort(self, axis=-1, kind="quicksort", order=None):

@@ -203,14 +203,17 @@ def cast(x: Any, dtype: Any) -> TensorVariable:
     return Elemwise(S.Cast(dtype))(x)
 
 
-def round(x: Any, mode: str = "half_away_from_zero") -> TensorVariable:  # noqa: A001
+def round(x: Any, mode: str | None = None) -> TensorVariable:  # noqa: A001
+    """Round to integral values; mode None is 'half_to_even', NumPy's rounding (Theano 1.0's
+    default too)."""
+    mode = "half_to_even" if mode is None else mode
     if mode not in ("half_away_from_zero", "half_to_even"):
         raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', "
                          f"got {mode!r}")
     return globals()[f"round_{mode}"](x)
 
 
-def iround(x: Any, mode: str = "half_away_from_zero") -> TensorVariable:
+def iround(x: Any, mode: str | None = None) -> TensorVariable:
     return cast(round(x, mode), "int64")
 
 

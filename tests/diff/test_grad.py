@@ -270,3 +270,51 @@ def test_typed_rows_columns_and_plural_constructors():
     a, b = T.dscalars("a", "b")
     assert (a.name, b.name, a.dtype, a.ndim) == ("a", "b", "float64", 0)
     assert [m.ndim for m in T.matrices("p", "q")] == [2, 2] and len(T.fvectors(3)) == 3
+
+
+def test_wrt_holding_an_intermediate_and_its_input():
+    """grad(c, [h, x]) with h = tanh(x): x's gradient takes the path through h (Theano)."""
+    x = T.dvector("x")
+    h = T.tanh(x)
+    cost = (h ** 2).sum()
+    xv = np.array([1.0, -0.07, 0.01])
+    gh, gx = cg.function([x], cg.grad(cost, [h, x]))(xv)
+    np.testing.assert_allclose(gh, 2 * np.tanh(xv))
+    np.testing.assert_allclose(gx, 2 * np.tanh(xv) * (1 - np.tanh(xv) ** 2))
+    W = cg.shared(np.eye(3) * 0.5)
+    a = T.dot(x, W)
+    c2 = (T.tanh(a) ** 2).sum()
+    both = cg.function([x], cg.grad(c2, [W, a])[0])(xv)
+    alone = cg.function([x], cg.grad(c2, W))(xv)
+    np.testing.assert_allclose(both, alone)
+    jh, jx = cg.function([x], jacobian(h * 2, [h, x]))(xv)
+    np.testing.assert_allclose(jh, 2 * np.eye(3))
+    np.testing.assert_allclose(jx, np.diag(2 * (1 - np.tanh(xv) ** 2)))
+
+
+def test_consider_constant_stops_below_the_variable_not_at_it():
+    """Theano: a consider_constant variable gets its gradient; its own inputs get none
+    through it."""
+    x = T.dvector("x")
+    h = x * 3
+    cost = (h ** 2).sum() + x.sum()
+    xv = np.array([1.0, 2.0])
+    gx = cg.function([x], cg.grad(cost, x, consider_constant=[h]))(xv)
+    np.testing.assert_allclose(gx, [1.0, 1.0])
+    gh = cg.function([x], cg.grad(cost, h, consider_constant=[h]))(xv)
+    np.testing.assert_allclose(gh, 2 * 3 * xv)
+    gxx = cg.function([x], cg.grad(cost, x, consider_constant=[x]))(xv)
+    np.testing.assert_allclose(gxx, 18 * xv + 1)
+
+
+def test_maximum_and_minimum_ties_go_to_the_first_input():
+    """Theano 1.0: maximum(x, x) has derivative 1, and clip passes x's gradient at its bounds
+    (the bounds get theirs only outside)."""
+    x, lo, hi = T.dscalars("x", "lo", "hi")
+    ties = cg.function([x], [cg.grad(T.maximum(x, x + 0.0), x), cg.grad(T.maximum(x, 2 * x), x),
+                             cg.grad(T.minimum(x, 3 * x), x)])
+    np.testing.assert_array_equal(ties(0.0), [1.0, 1.0, 1.0])
+    clip = cg.function([x, lo, hi], cg.grad(T.clip(x, lo, hi), [x, lo, hi]))
+    for xv, want in [(-1, [1, 0, 0]), (1, [1, 0, 0]), (0, [1, 0, 0]), (-2, [0, 1, 0]),
+                     (2, [0, 0, 1])]:
+        np.testing.assert_array_equal(clip(xv, -1.0, 1.0), want, err_msg=f"x={xv}")

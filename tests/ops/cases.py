@@ -235,8 +235,10 @@ CASES: list[OpCase] = [
     OpCase("ceil", T.ceil, np.ceil, grad=False),
     OpCase("trunc", T.trunc, np.trunc, grad=False),
     OpCase("round_half_to_even", T.round_half_to_even, round_half_even_ref, grad=False),
-    OpCase("iround", T.iround, lambda x: round_half_away_ref(x).astype("int64"), grad=False,
-           valid=_iround_valid),
+    # iround's other mode: round_half_to_even is covered above, and its default in
+    # test_methods (both in one graph would share one rounding node, unfused).
+    OpCase("iround", lambda x: T.iround(x, "half_away_from_zero"),
+           lambda x: round_half_away_ref(x).astype("int64"), grad=False, valid=_iround_valid),
     OpCase("invert", T.invert, np.invert, dtypes=DISCRETE, grad=False),
     OpCase("isnan", T.isnan, np.isnan, grad=False),
     OpCase("isinf", T.isinf, np.isinf, grad=False),

@@ -16,7 +16,9 @@ def test_methods_match_numpy():
         "cumsum": (x.cumsum(axis=1), np.cumsum(xv, 1)),
         "cumprod": (x.cumprod(), np.cumprod(xv)),
         "repeat": (x.repeat(2, axis=0), np.repeat(xv, 2, 0)),
-        "round": (x.round(), np.array([[3.0, -1.0, 3.0], [1.0, 4.0, -2.0]])),  # half away
+        "round": (x.round(), np.round(xv)),  # half to even, as NumPy and Theano 1.0
+        "round_away": (x.round("half_away_from_zero"),
+                       np.array([[3.0, -1.0, 3.0], [1.0, 4.0, -2.0]])),
         "sort": (x.sort(), np.sort(xv)),
         "argsort": (x.argsort(axis=0), np.argsort(xv, axis=0)),
         "take": (x.take(T.constant(np.array([2, 0])), axis=1), xv[:, [2, 0]]),
@@ -90,3 +92,13 @@ def test_max_and_argmax_and_to_one_hot():
     assert got[4].dtype == cg.config.floatX and got[5].dtype == np.int32
     with pytest.raises(TypeError, match="vector of integers"):
         T.to_one_hot(T.dvector(), 3)
+
+
+def test_round_and_iround_default_to_half_to_even():
+    x = T.fvector("x")
+    xv = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 3.7], "float32")
+    r, ri, rm = cg.function([x], [T.round(x), T.iround(x), x.round()])(xv)
+    np.testing.assert_array_equal(r, np.round(xv))
+    np.testing.assert_array_equal(rm, np.round(xv))
+    assert ri.dtype == np.int64
+    np.testing.assert_array_equal(ri, np.round(xv).astype(np.int64))
