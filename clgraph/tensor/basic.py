@@ -188,7 +188,13 @@ pow = _elemwise(S.pow_)  # noqa: A001 - Theano's name
 maximum = _elemwise(S.maximum)
 minimum = _elemwise(S.minimum)
 arctan2 = _elemwise(S.arctan2)
-switch = _elemwise(S.switch)
+def switch(cond: Any, ift: Any, iff: Any) -> TensorVariable:
+    """ift where cond is nonzero, else iff (broadcasting as NumPy). The result's dtype is that
+    of ift and iff alone (Theano's Switch): Python scalars take the branches' dtypes, not the
+    condition's (switch(x_float32, 16777217, 0) is an integer)."""
+    return Elemwise(S.switch)(as_tensor_variable(cond), *_align((ift, iff)))
+
+
 where = switch
 bitwise_and, bitwise_or, bitwise_xor = globals()["and_"], globals()["or_"], globals()["xor"]
 bitwise_not = invert

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from clgraph.expr import dtypes as D
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
 from clgraph.expr.subtensor import IncSubtensor, Subtensor, index_entries, make_subtensor
 from clgraph.expr.variable import Constant, Variable
@@ -115,10 +116,25 @@ def _array_entry(i: Any, extra: list) -> tuple:
     return ("adv", len(extra) - 1)
 
 
+def _python_int_as(y: Any, dtype: str, name: str) -> Any:
+    """A Python int written into an integer tensor takes its dtype when it fits, as NumPy's
+    `a[1:3] = 7` does for a uint8 `a`; one that does not fit raises (NumPy 2)."""
+    from clgraph.tensor.basic import constant
+
+    if not isinstance(y, int) or isinstance(y, bool) or not D.is_int(dtype):
+        return y
+    info = np.iinfo(dtype)
+    if not info.min <= y <= info.max:
+        raise OverflowError(f"{name}: Python integer {y} is out of bounds for the {dtype} "
+                            f"tensor it is written into ({info.min}..{info.max})")
+    return constant(y, dtype=dtype)
+
+
 def _inc_or_set(x_sub: Any, y: Any, set_instead_of_inc: bool, name: str) -> Variable:
     from clgraph.tensor.basic import as_tensor_variable
 
     x_sub = as_tensor_variable(x_sub)
+    y = _python_int_as(y, x_sub.dtype, name)
     owner = x_sub.owner
     if owner is not None and isinstance(owner.op, Subtensor):
         x, *extra = owner.inputs

@@ -502,3 +502,17 @@ def test_integer_overflow_wraps_as_numpy_in_fused_kernels(dtype):
     with np.errstate(over="ignore"):
         for got, ref in zip(cg.function([x], outs)(vals), want, strict=True):
             np.testing.assert_array_equal(got, ref)
+
+
+def test_switch_dtype_comes_from_its_branches_not_its_condition():
+    """Theano's Switch: upcast of ift and iff; a Python scalar branch does not take the
+    condition's dtype (16777217 would round in float32)."""
+    x = T.fvector("x")
+    y = T.switch(x, 16777217, 0)
+    assert y.dtype == "int32"
+    np.testing.assert_array_equal(cg.function([x], y)(np.array([1, 0], "float32")),
+                                  [16777217, 0])
+    assert T.switch(T.dvector(), 1, 2).dtype == "int8"
+    assert T.switch(T.ivector(), 1, 2).dtype == "int8"
+    assert T.switch(x, x, 0).dtype == "float32"
+    assert T.where(T.bvector(), T.dvector(), 1).dtype == "float64"

@@ -220,3 +220,24 @@ def test_nn_label_pick_and_gradient():
     ref = np.zeros_like(p)
     np.add.at(ref, (np.arange(6), yv), -1.0 / (6 * p[np.arange(6), yv]))
     np.testing.assert_allclose(g, ref, rtol=1e-5)
+
+
+def test_python_ints_written_into_unsigned_and_narrow_tensors():
+    """A Python int takes the indexed tensor's dtype when it fits (NumPy's a[1:3] = 7 for a
+    uint8 a), and raises when it does not (NumPy 2's OverflowError)."""
+    z = T.vector("z", dtype="uint8")
+    f = cg.function([z], [T.set_subtensor(z[1:3], 7), T.inc_subtensor(z[[0, 0]], 250),
+                          T.set_subtensor(z[1], 255)])
+    zv = np.arange(4, dtype="uint8")
+    want = [zv.copy() for _ in range(3)]
+    want[0][1:3] = 7
+    np.add.at(want[1], [0, 0], np.uint8(250))
+    want[2][1] = 255
+    for got, ref in zip(f(zv), want, strict=True):
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, ref)
+    b = T.bvector("b")
+    with pytest.raises(OverflowError, match="300.*int8"):
+        T.inc_subtensor(b[1:3], 300)
+    with pytest.raises(OverflowError, match="-1.*uint8"):
+        T.set_subtensor(z[[1]], -1)
