@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clgraph.expr import dtypes as D
 from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.scalar.composite import Composite
@@ -289,6 +290,10 @@ class ReduceStep(Step):
         # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
         self.has_cols = self.n_keep > 0
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
+        # Float sums are compensated (Kahan): a chunk's running sum in float32 otherwise
+        # loses ~chunk/lanes ulps (a 10M-element mean was off by 5e-4, its variance by 250x);
+        # NumPy's pairwise sum keeps it near one. Still bound by memory bandwidth on CPUs.
+        self.compensated = self.kind == "add" and D.is_float(self.acc)
         # CPUs: reductions that keep axes also get a variant without mode 0, which their
         # launches use unless their layout needs mode 0. PoCL compiles a kernel at its first
         # launch, so the unused one costs only its parse: the bias-update sum of a training
@@ -317,8 +322,23 @@ class ReduceStep(Step):
         body, value = self._value(ctx, regs, "t")
         lines += body
         lines.append(f"const {ctx.ty(self.acc)} v = {value};")
-        lines.append(f"{acc} = {combine(self.kind, self.acc, acc, 'v')};")
+        if self.compensated:
+            # Kahan's summation: {acc}_c keeps what the last addition rounded away; none once
+            # the sum is inf or NaN (inf - inf would turn an inf sum into NaN).
+            t = ctx.ty(self.acc)
+            lost = ctx.where("isfinite(kt)", f"(kt - {acc}) - ky", ctx.literal(0, self.acc))
+            lines += [f"const {t} ky = v - {acc}_c;", f"const {t} kt = {acc} + ky;",
+                      f"{acc}_c = {lost};", f"{acc} = kt;"]
+        else:
+            lines.append(f"{acc} = {combine(self.kind, self.acc, acc, 'v')};")
         return lines
+
+    def _uncompensated(self) -> list[str]:
+        """Lines folding each vector register's compensation into it, before the registers
+        are combined."""
+        if not self.compensated:
+            return []
+        return [f"va{u} = va{u} - va{u}_c;" for u in range(UNROLL)]
 
     def _params(self) -> list[str]:
         acc_t = cl_type(self.acc)
@@ -426,8 +446,8 @@ class ReduceStep(Step):
                            f"va{u}") for u in range(U)]
             code["inner_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c")
                                                     for k, n in enumerate(names)], "va0")
-            code["inner_fold"] = self._fold_unrolled() + lane_lines(self.kind, self.acc, W,
-                                                                    "va0", "acc")
+            code["inner_fold"] = (self._uncompensated() + self._fold_unrolled()
+                                  + lane_lines(self.kind, self.acc, W, "va0", "acc"))
         if self.tree > 1:
             code["c_first"], code["c_step"] = "c0 + lid", "nl"
             code["tree_step"] = [f"const {acc_t} x = scratch[lid];",
@@ -443,7 +463,7 @@ class ReduceStep(Step):
                                      for k, n in enumerate(names)], f"va{u}") for u in range(U)]
                 code["cols_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c * {n}_sr")
                                                        for k, n in enumerate(names)], "va0")
-                code["cols_fold"] = self._fold_unrolled()
+                code["cols_fold"] = self._uncompensated() + self._fold_unrolled()
         if self.has_final:
             code["final_vector"] = [
                 f"const {acc_vt} v = {vld(self.acc, W, 'part + p * n_out + o')};",
@@ -467,6 +487,7 @@ class ReduceStep(Step):
                       identity_v=vec.literal(ident, self.acc), params=self._params(),
                       operands=names, n_keep=self.n_keep, n_rest=self.n_rest,
                       has_inner=has_inner, has_cols=self.has_cols, has_final=self.has_final,
+                      comp=self.compensated,
                       preamble=vec_preamble(set(dts) | {self.acc}, W),
                       store_cols=vst(self.acc, W, "va0", "out0 + o0"),
                       store_final=vst(self.acc, W, "va0", "out0 + o"), gather=self.gather,

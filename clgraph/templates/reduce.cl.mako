@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_inner, has_cols, has_final, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_inner, has_cols, has_final, comp, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -96,9 +96,15 @@ ${kept_offsets("o", n_keep)}\
         const long start = part * chunk;
         const long end = min(start + chunk, n_red);
         ${acc_type} acc = ${identity};
+% if comp:
+        ${acc_type} acc_c = 0;  /* Kahan's compensation of acc */
+% endif
 % if width > 1:
   % for u in range(unroll):
         ${acc_vtype} va${u} = ${identity_v};
+    % if comp:
+        ${acc_vtype} va${u}_c = ${identity_v};
+    % endif
   % endfor
 % endif
         for (long i = start; i < end; ) {
@@ -125,6 +131,9 @@ ${lines(inner_vector, " " * 20)}\
 ${lines(inner_scalar, " " * 16)}\
             }
         }
+% if comp:
+        acc = acc - acc_c;
+% endif
 ${lines(inner_fold, " " * 8)}\
 % if tree:
         tree_acc = acc;
@@ -175,6 +184,9 @@ ${kept_offsets("ko", n_keep - 1)}\
         if (vec && j0 + ${width} <= n_kin) {
     % for u in range(unroll):
             ${acc_vtype} va${u} = ${identity_v};
+      % if comp:
+            ${acc_vtype} va${u}_c = ${identity_v};
+      % endif
     % endfor
             for (long i = start; i < end; ) {
 ${segment(" " * 16)}\
@@ -201,6 +213,9 @@ ${lines(cols_fold, " " * 12)}\
         CLG_TAIL_LOOP
         for (long j = 0; j < ${width} && j0 + j < n_kin; ++j) {
             ${acc_type} acc = ${identity};
+% if comp:
+            ${acc_type} acc_c = 0;
+% endif
             for (long i = start; i < end; ) {
 ${segment(" " * 16)}\
                 CLG_TAIL_LOOP
@@ -208,6 +223,9 @@ ${segment(" " * 16)}\
 ${lines(cols_scalar, " " * 20)}\
                 }
             }
+% if comp:
+            acc = acc - acc_c;
+% endif
             out0[o0 + j] = acc;
   % if epi_cols_sca:
             ${epi_cols_sca}
