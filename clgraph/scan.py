@@ -297,12 +297,16 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
         if any(id(i) in inside for i in node.inputs):
             inside.update(id(o) for o in node.outputs)
     replace = {}
+
+    def now(v):  # v rebuilt with the rewrites so far (set_subtensor(acc[i], acc[i] + 1))
+        return clone_graph([v], replace)[0][0] if replace else v
+
     for node in toposort(outs, step_values):
         op = node.op
         if isinstance(op, IncSubtensor) and op.idx_list == (("int", ("in", 0)),) and \
                 id(node.inputs[2]) in inside:
             # x[i] = y (or += y) at a device index: a scatter of one row
-            x, y, i = node.inputs
+            x, y, i = map(now, node.inputs)
             write = T.set_subtensor if op.set_instead_of_inc else T.inc_subtensor
             replace[node.outputs[0]] = write(x[T.shape_padleft(i)], T.shape_padleft(y))
             continue
@@ -310,7 +314,7 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
                 any(e[0] != "int" for e in op.idx_list) or \
                 not any(id(i) in inside for i in node.inputs[1:]):
             continue
-        out = node.inputs[0]
+        out = now(node.inputs[0])
         for _, index in op.idx_list:  # x[i, j] is x[i][j]: one axis at a time
             if isinstance(index, tuple):  # ("in", k): an index computed in the graph
                 i = node.inputs[1 + index[1]]

@@ -560,6 +560,31 @@ def test_rows_written_at_indices_from_a_sequence():
     np.testing.assert_allclose(got, [[5, 5], [0, 0], [3, 3]])
 
 
+def test_rows_written_at_indices_from_a_sequence_with_values_read_there_too():
+    """The written value reads at the same device index (x[i], acc[i] + 1): both the read
+    and the write become gathers/scatters, the write of the rewritten read."""
+    x, acc0, iv = T.dvector("x"), T.dvector("acc0"), T.ivector("iv")
+    steps = {
+        "set x[i]": lambda i, acc, x: T.set_subtensor(acc[i], x[i]),
+        "inc x[i]": lambda i, acc, x: T.inc_subtensor(acc[i], x[i]),
+        "set acc[i] + 1": lambda i, acc, x: T.set_subtensor(acc[i], acc[i] + 1),
+    }
+    xv, a0, ivv = np.arange(4.0) + 1, np.full(4, 0.5), np.array([2, 0, 2], np.int32)
+    outs = [cg.scan(step, sequences=iv, outputs_info=acc0, non_sequences=x)[0][-1]
+            for step in steps.values()]
+    got = cg.function([acc0, x, iv], outs)(a0, xv, ivv)
+    want = [a0.copy() for _ in steps]
+    for i in ivv:
+        want[0][i] = xv[i]
+        want[1][i] += xv[i]
+        want[2][i] += 1
+    for name, g, w in zip(steps, got, want, strict=True):
+        np.testing.assert_allclose(g, w, err_msg=name)
+    out, _ = cg.scan(steps["set x[i]"], sequences=T.arange(3), outputs_info=acc0,
+                     non_sequences=x)
+    np.testing.assert_allclose(cg.function([acc0, x], out[-1])(a0, xv), [1, 2, 3, 0.5])
+
+
 @pytest.mark.parametrize("backwards", [False, True])
 def test_gradient_sums_of_products_leave_the_loop(backwards):
     """The gradient of a weight the step multiplies by (h_{t-1} . W) is a sum over steps of
