@@ -63,7 +63,9 @@ def _unary(fn, x, z, gz):
         "gammaln": lambda: gz * T.psi(x),
     }
     if fn == "psi":
-        return NullGrad("the gradient of psi (trigamma) is not implemented")
+        return gz * T.tri_gamma(x)
+    if fn == "tri_gamma":
+        return NullGrad("the gradient of tri_gamma (tetragamma) is not implemented")
     return rules[fn]()
 
 

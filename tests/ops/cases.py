@@ -120,6 +120,17 @@ def _psi1(v: float) -> float:
         return float(mpmath.digamma(v))
 
 
+def _tri_gamma1(v: float) -> float:
+    if math.isnan(v) or v == -math.inf:
+        return math.nan
+    if v <= 0 and v == math.floor(v):
+        return math.inf  # double poles, as SciPy's polygamma(1, x)
+    if v == math.inf:
+        return 0.0
+    with mpmath.workdps(30):
+        return float(mpmath.psi(1, v))
+
+
 def _erfinv1(v: float) -> float:
     if math.isnan(v) or abs(v) > 1:
         return math.nan
@@ -133,6 +144,7 @@ erf_ref = _vectorized(math.erf)
 erfc_ref = _vectorized(math.erfc)
 erfinv_ref = _vectorized(_erfinv1)
 psi_ref = _vectorized(_psi1)
+tri_gamma_ref = _vectorized(_tri_gamma1)
 gamma_ref = _vectorized(_gamma1)
 gammaln_ref = _vectorized(_gammaln1)
 
@@ -227,6 +239,7 @@ CASES: list[OpCase] = [
     _unary_float("gamma", gamma_ref, tol=2, signed_zero=False),
     _unary_float("gammaln", gammaln_ref, tol=2),
     _unary_float("psi", psi_ref),
+    _unary_float("tri_gamma", tri_gamma_ref, grad=False),  # its derivative: not implemented
     # Same-dtype unary functions.
     OpCase("sqr", T.sqr, np.square),
     OpCase("abs_", T.abs_, np.abs),

@@ -39,6 +39,7 @@ _UNARY_FLOAT: dict[str, tuple[Callable, str]] = {
     # OpenCL has no erfinv or digamma. They were to call helpers of a kernels/special.cl that
     # never existed (FileNotFoundError); written inline, they need no helper file.
     "erfinv": (special.erfinv, special_code.erfinv), "psi": (special.psi, special_code.psi),
+    "tri_gamma": (special.tri_gamma, special_code.tri_gamma),
 }
 _TRIG = ("sin", "cos", "tan")
 _TRIG_SPLIT = 65536.0

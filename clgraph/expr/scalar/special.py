@@ -111,3 +111,31 @@ def psi(x: np.ndarray) -> np.ndarray:
             poly = c + f * poly
         return acc + (math.log(v) - 0.5 / v - f * poly)
     return _vectorize(dg, x)
+
+
+def tri_gamma(x: np.ndarray) -> np.ndarray:
+    """Trigamma (psi's derivative): recurrence up to x >= 10, then the asymptotic series;
+    reflection for x < 0; +inf at the poles (0 and the negative integers), as SciPy."""
+    from clgraph.expr.scalar.special_code import TRIGAMMA_SERIES
+
+    def tg(v: float) -> float:
+        if math.isnan(v) or v == -math.inf:
+            return math.nan
+        if v == math.inf:
+            return 0.0
+        if v <= 0 and v == math.floor(v):
+            return math.inf
+        acc, sign = 0.0, 1.0
+        if v < 0:
+            acc = (math.pi / math.sin(math.pi * (v - round(v)))) ** 2
+            sign, v = -1.0, 1.0 - v
+        rest = 0.0
+        while v < 10.0:
+            rest += 1.0 / v / v  # not 1 / (v * v): v * v underflows to 0 for tiny v
+            v += 1.0
+        f = 1.0 / (v * v)
+        poly = 0.0
+        for c in reversed(TRIGAMMA_SERIES):
+            poly = c + f * poly
+        return acc + sign * (rest + 1.0 / v + 0.5 * f + f / v * poly)
+    return _vectorize(tg, x)

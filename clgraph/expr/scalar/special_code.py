@@ -1,4 +1,5 @@
-"""OpenCL code of the special functions that OpenCL C lacks: erfinv and psi (digamma).
+"""OpenCL code of the special functions that OpenCL C lacks: erfinv, psi (digamma) and
+tri_gamma (psi's derivative).
 
 Each is an expression over temporaries (`CodeCtx.let`) with branches as `where`, so the same
 code serves scalar and vector (floatN) kernels, like the builtins it sits beside. Values
@@ -102,3 +103,32 @@ def psi(ctx: CodeCtx, x: str, dtype: str) -> str:
     refl = ctx.where(f"{x} < {zero}", f"({lit(math.pi, dtype)} / tanpi({x} - rint({x})))", zero)
     pole = f"({x} < {zero}) & (floor({x}) == {x})"  # the negative integers and -inf
     return ctx.where(pole, lit(math.nan, dtype), f"({r} - {refl})")
+
+
+# tri_gamma: recurrence psi1(z) = psi1(z + S) + sum 1/(z + k)^2, then the asymptotic series
+# 1/v + 1/(2v^2) + sum B_2k / v^(2k+1) at v = z + S (B_2k for k = 1..7 below).
+TRIGAMMA_SERIES = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+
+
+def tri_gamma(ctx: CodeCtx, x: str, dtype: str) -> str:
+    lit = ctx.literal
+    zero, one = lit(0, dtype), lit(1, dtype)
+    shift = _PSI_SHIFT[dtype]
+    x = ctx.let(x, dtype)
+    # x < 0 by reflection: psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x).
+    z = ctx.let(ctx.where(f"{x} < {zero}", f"({one} - {x})", x), dtype)
+    v = ctx.let(f"({z} + {lit(shift, dtype)})", dtype)
+    f = ctx.let(f"({one} / ({v} * {v}))", dtype)
+    series = (f"({one} / {v} + {lit(0.5, dtype)} * {f} + "
+              f"{f} / {v} * {_horner(ctx, f, TRIGAMMA_SERIES[::-1], dtype)})")
+    recur = " + ".join([f"{one} / ({z} * {z})"] + [
+        f"{one} / (({z} + {lit(k, dtype)}) * ({z} + {lit(k, dtype)}))" for k in range(1, shift)])
+    r = ctx.let(f"({series} + {recur})", dtype)
+    # sinpi has period 2 up to sign, squared: reduced exactly to [-1/2, 1/2] like psi's tanpi.
+    s = ctx.let(f"sinpi({x} - rint({x}))", dtype)
+    refl = ctx.where(f"{x} < {zero}", f"({lit(math.pi ** 2, dtype)} / ({s} * {s}))", zero)
+    pos = ctx.where(f"{x} < {zero}", f"({refl} - {r})", r)
+    # +inf at 0 and the negative integers (double poles), NaN at -inf, 0 at +inf.
+    pole = f"(floor({x}) == {x}) & ({x} <= {zero}) & ({x} != {lit(-math.inf, dtype)})"
+    return ctx.where(pole, lit(math.inf, dtype),
+                     ctx.where(f"{x} == {lit(-math.inf, dtype)}", lit(math.nan, dtype), pos))
