@@ -31,7 +31,7 @@ from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.lower.memory import plan_memory, update_in_place
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error, node_label
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
-from clgraph.lower.render import helper_source
+from clgraph.lower.render import program_source
 from clgraph.lower.scan import ScanStep
 from clgraph.lower.schedule import schedule_host_work
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
@@ -119,13 +119,8 @@ class Plan:
         self.updates = list(updates)
 
     def _assemble(self) -> str:
-        bodies = [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
-        helpers = [helper_source("common.cl")]
-        if any("clg_ipow_" in b for b in bodies):  # integer power (kernels/ipow.cl)
-            helpers.append(helper_source("ipow.cl"))
-        if any("clg_w" in b for b in bodies):  # wrapping integer arithmetic (kernels/wrap.cl)
-            helpers.append(helper_source("wrap.cl"))
-        return "\n".join(helpers + bodies)
+        return program_source([k.source for k in self.kernel_defs
+                               if k.name not in self.kernel_alias])
 
     @cached_property
     def constants(self) -> list[Constant]:

@@ -120,6 +120,16 @@ def helper_source(filename: str) -> str:
         return f.read()
 
 
+def program_source(bodies: list[str]) -> str:
+    """One program: the helper files its kernel bodies use, then the bodies."""
+    helpers = [helper_source("common.cl")]
+    if any("clg_ipow_" in b for b in bodies):  # integer power (kernels/ipow.cl)
+        helpers.append(helper_source("ipow.cl"))
+    if any("clg_w" in b for b in bodies):  # wrapping integer arithmetic (kernels/wrap.cl)
+        helpers.append(helper_source("wrap.cl"))
+    return "\n".join(helpers + bodies)
+
+
 def sanitize_comment(text: str) -> str:
     """User text (variable names) made safe inside a /* */ comment: it never becomes code."""
     safe = re.sub(r"[^A-Za-z0-9_ .,:()\[\]{}<>=+\-]", "_", str(text))

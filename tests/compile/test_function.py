@@ -78,6 +78,57 @@ def test_device_array_inputs_and_borrowed_outputs():
     np.testing.assert_array_equal(f(dev[1:]).get(), host[1:] + 1)
 
 
+# Views of a (3, 4, 5) array: transposed, sliced, stepped and reversed device arrays.
+STRIDED_VIEWS = {
+    "transpose": lambda a: a.transpose((2, 0, 1)),
+    "column_slice": lambda a: a[:, :, 1:3],
+    "stepped": lambda a: a[:, ::2, ::2],
+    "reversed_rows": lambda a: a[:, ::-1],
+    "reversed_inner": lambda a: a[1:, :, ::-1],
+    "slice_of_transpose": lambda a: a.transpose((1, 2, 0))[1:, :, 1:],
+}
+
+
+@pytest.mark.parametrize("view", STRIDED_VIEWS.values(), ids=STRIDED_VIEWS.keys())
+def test_strided_device_arrays_are_read_as_their_values(view):
+    x = T.ftensor3("x")
+    f = cg.function([x], x * 2 + 1)
+    host = np.arange(60, dtype="float32").reshape(3, 4, 5)
+    dev = view(cl_array.to_device(get_context().queue, host))
+    assert not dev.flags.c_contiguous or dev.offset
+    np.testing.assert_array_equal(f(dev), view(host) * 2 + 1)
+
+
+def test_borrowed_transposed_output_goes_back_in():
+    m = T.fmatrix("m")
+    f = cg.function([m], m * 2)
+    g = cg.function([m], cg.Out(m.T, borrow=True))
+    host = np.arange(6, dtype="float32").reshape(2, 3)
+    dev = g(host)
+    assert dev.strides == (4, 12)
+    np.testing.assert_array_equal(f(dev), host.T * 2)
+
+
+def test_strided_device_array_of_another_dtype_is_cast_by_value():
+    # pyopencl's own astype reads a transposed array as if it were contiguous
+    m = T.fmatrix("m")
+    f = cg.function([m], m + 0.5)
+    host = np.arange(20, dtype="int16").reshape(4, 5)
+    dev = cl_array.to_device(get_context().queue, host)
+    np.testing.assert_array_equal(f(dev.T), host.T + np.float32(0.5))
+    np.testing.assert_array_equal(f(dev[:, 1:3]), host[:, 1:3] + np.float32(0.5))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "bool"])
+def test_strided_device_arrays_of_other_dtypes(dtype):
+    m = T.matrix("m", dtype=dtype)
+    f = cg.function([m], cg.Out(m * 1, borrow=False))
+    host = (np.arange(20).reshape(4, 5) % 3).astype(dtype)
+    dev = cl_array.to_device(get_context().queue, host)
+    np.testing.assert_array_equal(f(dev[::-1, 1::2]), host[::-1, 1::2] * 1)
+    assert f(dev[:, 2:2]).shape == (4, 0)
+
+
 def test_python_scalars_and_kwargs():
     x = T.fscalar("x")
     y = T.fscalar("y")
