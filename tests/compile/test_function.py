@@ -9,7 +9,7 @@ import pytest
 import clgraph as cg
 import clgraph.tensor as T
 from clgraph.compile.function import MissingInputError, UnusedInputError
-from clgraph.runtime.device import get_context
+from clgraph.runtime.device import DeviceMemoryError, get_context
 
 
 def test_single_and_list_outputs():
@@ -267,3 +267,42 @@ def test_set_value_follows_theanos_filter():
     lr = cg.shared(np.float32(0.1), name="lr")
     lr.set_value(0.05)
     assert lr.get_value().dtype == np.float32 and np.isclose(lr.get_value(), 0.05)
+
+
+@pytest.fixture
+def small_device_limit(monkeypatch):
+    """The device's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE) made 1 KiB."""
+    monkeypatch.setattr(get_context(), "max_alloc_bytes", 1024)
+
+
+def test_input_over_the_device_allocation_limit_is_a_clear_error(small_device_limit):
+    x = T.fvector("x")
+    w = cg.shared(np.zeros(4, "float32"), name="w")
+    f = cg.function([x], x.sum() + w, updates=[(w, w + 1)])
+    np.testing.assert_array_equal(f(np.ones(256, "float32")), np.full(4, 256, "float32"))
+    with pytest.raises(DeviceMemoryError) as info:
+        f(np.ones(300, "float32"))
+    message = str(info.value)
+    assert isinstance(info.value, MemoryError)
+    assert "input x (shape (300,), dtype float32) needs 1200 bytes" in message
+    assert "CL_DEVICE_MAX_MEM_ALLOC_SIZE is 1024 bytes" in message
+    assert get_context().name in message
+    np.testing.assert_array_equal(w.get_value(), np.ones(4, "float32"))  # left as it was
+    np.testing.assert_array_equal(f(np.ones(3, "float32")), np.full(4, 4, "float32"))
+
+
+def test_intermediate_over_the_device_allocation_limit_names_its_node(small_device_limit):
+    x = T.fvector("x")
+    f = cg.function([x], x[:, None] * x[None, :] + 1)
+    np.testing.assert_array_equal(f(np.ones(16, "float32")), np.full((16, 16), 2, "float32"))
+    with pytest.raises(DeviceMemoryError, match=r"shape \(20, 20\), dtype float32\) needs "
+                       r"1600 bytes[\s\S]*Apply node that caused the error"):
+        f(np.ones(20, "float32"))
+
+
+def test_shared_value_over_the_device_allocation_limit_is_refused(small_device_limit):
+    w = cg.shared(np.arange(4, dtype="float32"), name="w")
+    with pytest.raises(DeviceMemoryError, match=r"shared variable w \(shape \(300,\), dtype "
+                       r"float32\) needs 1200 bytes"):
+        w.set_value(np.ones(300, "float32"))
+    np.testing.assert_array_equal(w.get_value(), np.arange(4, dtype="float32"))
