@@ -101,7 +101,8 @@ class ElemwiseStep(Step):
         for dt in dtypes:
             ctx.check_dtype(dt, f"{node_label(node)}")
         self.width = vector_width(ctx, dtypes)
-        if not ctx.is_cpu and not plain_operands(self.operands, owned, node.outputs[0]):
+        if not ctx.is_cpu and ("strided" in self.modes or
+                               not plain_operands(self.operands, owned, node.outputs[0])):
             # NVIDIA's OpenCL compiler (CUDA 13.0, driver 580) aborts on vector kernels
             # with broadcast operands or views ("fpmath requires a floating point
             # result!"); those gather lane by lane anyway.
