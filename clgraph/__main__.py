@@ -57,6 +57,7 @@ def info(out: TextIO | None = None, err: TextIO | None = None) -> int:
         print(f"      version: {dev.version}   driver: {dev.driver_version}", file=out)
         print(
             f"      fp64: {_yes(dev.has_fp64)}   global memory: {_gib(dev.global_mem_size)}   "
+            f"largest buffer: {_gib(dev.max_alloc_bytes)}   "
             f"compute units: {dev.compute_units}   max work-group size: "
             f"{dev.max_work_group_size}",
             file=out,

@@ -19,7 +19,7 @@ import pyopencl.array as cl_array
 from clgraph.compile.inputs import convert_input
 from clgraph.compile.io import Out
 from clgraph.config import config
-from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs
+from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs, toposort
 from clgraph.expr.variable import Constant, SharedVariable, Variable
 from clgraph.lower.layout import contiguous_strides
 from clgraph.runtime import darray
@@ -98,6 +98,11 @@ class Function:
         self.allow_input_downcast = allow_input_downcast
         self.mode = get_mode(mode)
         inputs = list(inputs or [])
+        # What compiles this function again when it is unpickled (`__reduce__`).
+        self._spec: dict[str, Any] = dict(
+            inputs=inputs, mode=self.mode, profile=bool(profile),
+            on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
+            name=name)
         for i, v in enumerate(inputs):
             if not isinstance(v, Variable):
                 raise TypeError(f"function inputs must be symbolic variables; input {i} is "
@@ -112,20 +117,24 @@ class Function:
             raise ValueError("the same variable is given twice in the function's inputs")
         self.inputs = inputs
         outs, self.single = _as_list(outputs)
+        self._spec["outputs"] = outs[0] if self.single else list(outs)
         self.borrow = [o.borrow if isinstance(o, Out) else False for o in outs]
         outs = [o.variable if isinstance(o, Out) else o for o in outs]
         from clgraph.tensor.basic import as_tensor_variable
 
         outs = [as_tensor_variable(o) for o in outs]
         updates = _updates_list(updates)
+        self._spec["updates"] = list(updates)
         # Default updates (random streams) of shared variables the graph uses.
         explicit = {id(s) for s, _ in updates}
         for var in graph_inputs(outs + [e for _, e in updates]):
             if isinstance(var, SharedVariable) and var.default_update is not None \
                     and id(var) not in explicit:
                 updates.append((var, var.default_update))
+        self._spec["givens"] = None
         if givens:
             pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+            self._spec["givens"] = pairs
             mapping = {}
             for old, new in pairs:
                 new = as_tensor_variable(new)
@@ -229,6 +238,13 @@ class Function:
                   f"{spent}", file=sys.stderr)
         if config.print_kernels or config.debug >= 4:
             print(self.kernels_text())
+
+    def __reduce__(self):
+        """Pickled as what compiles it (Theano): inputs, outputs, updates, givens, mode and
+        options; loading compiles it again on the current device. Shared variables pickled
+        with it come back as the very objects its graph uses (pickle keeps one object per
+        object), so the loaded function updates the loaded shared variables."""
+        return (_compile_again, (_nodes_in_order(self._spec), self._spec))
 
     @property
     def maker(self):
@@ -465,6 +481,21 @@ class Function:
 
 
 _MISSING = object()
+
+
+def _compile_again(nodes: list, spec: dict) -> Function:
+    """Unpickling a Function: compile it again (`nodes` only ordered the pickle)."""
+    return Function(**spec)
+
+
+def _nodes_in_order(spec: dict) -> list:
+    """The nodes of a function's graphs, each after its inputs' owners: pickled before the
+    spec, so that pickle meets every node's inputs already saved (walking owner links it
+    recurses once per level: ~100 levels before RecursionError)."""
+    outs = spec["outputs"] if isinstance(spec["outputs"], list) else [spec["outputs"]]
+    roots = [o.variable if isinstance(o, Out) else o for o in outs]
+    roots += [e for _, e in spec["updates"]] + [new for _, new in spec["givens"] or ()]
+    return toposort([v for v in roots if isinstance(v, Variable)])
 
 
 def _fits(shape: tuple, fixed: tuple) -> bool:

@@ -10,6 +10,8 @@ import pyopencl.array as cl_array
 from clgraph.expr import dtypes as D
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import Variable
+from clgraph.runtime.device import get_context
+from clgraph.runtime.strided_copy import contiguous_copy
 
 
 def _downcast_hint(var: Variable, got: str) -> str:
@@ -50,13 +52,21 @@ def convert_input(var: Variable, value: Any, allow_downcast: bool | None, positi
                              f"expected shape {shape_str(var.type.shape)}")
     if arr.dtype != want:
         if allow_downcast is True or _safe_cast(arr.dtype, want):
-            arr = arr.astype(want)
+            arr = _cast(arr, want)
         elif allow_downcast is None and not is_device and D.filter_accepts(value, arr, want):
             # Theano: a list (not an array) may go in when converting it changes no value
             arr = arr.astype(want)
         else:
             raise TypeError(f"argument {position}: " + _downcast_hint(var, arr.dtype.name))
     return arr
+
+
+def _cast(arr, want: np.dtype):
+    """`arr` as dtype `want`. pyopencl's astype reads a strided device array as if it were
+    contiguous (wrong values for a transpose) or refuses it, so that is made contiguous first."""
+    if isinstance(arr, cl_array.Array) and not arr.flags.c_contiguous:
+        arr = contiguous_copy(get_context(), arr)
+    return arr.astype(want)
 
 
 def _safe_cast(src: np.dtype, dst: np.dtype) -> bool:

@@ -91,6 +91,12 @@ class FunctionGraph:
         self._order: list[Apply] | None = None
         self._clients: dict[Variable, list[tuple[Apply | str, int]]] | None = None
 
+    def __getstate__(self) -> dict:
+        # The nodes in order first: pickle then meets each node's inputs already saved,
+        # instead of recursing once per owner link (~100 levels before RecursionError).
+        return {"_order": self.toposort(), "inputs": self.inputs, "outputs": self.outputs,
+                "_clients": None}
+
     @property
     def apply_nodes(self) -> list[Apply]:
         return self.toposort()

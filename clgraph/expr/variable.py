@@ -339,5 +339,21 @@ class SharedVariable(TensorVariable):
     def clone(self) -> SharedVariable:
         raise TypeError("shared variables are not cloned: they are the same slot in every graph")
 
+    # Pickled (and deep-copied) with its value as a NumPy array, as Theano does: the device
+    # buffer belongs to this process; loading uploads the value to the current device.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["container"]
+        state["value"] = self.get_value()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from clgraph.runtime.shared_storage import SharedStorage
+
+        state = dict(state)
+        value = state.pop("value")
+        self.__dict__.update(state)
+        self.container = SharedStorage(self, value)
+
     def __str__(self) -> str:
         return self.name if self.name is not None else f"shared<{self.type}>"

@@ -87,18 +87,22 @@ def inline_constants(node) -> tuple[Composite, list]:
 
 
 class ElemwiseStep(Step):
-    def __init__(self, node, ctx, kernel_prefix, owned: set, out_modes=None) -> None:
+    def __init__(self, node, ctx, kernel_prefix, owned: set, out_modes=None,
+                 in_modes=None) -> None:
         super().__init__(node, ctx, kernel_prefix)
         # 'contig' outputs are fresh buffers; 'strided' ones are given layouts (inc_subtensor).
         self.out_modes = out_modes or ["contig"] * len(node.outputs)
         self.comp, self.operands = inline_constants(node)
         out_last = node.outputs[0].type.shape[-1] if node.outputs[0].ndim else 1
-        self.modes = [operand_mode(v, out_last, owned) for v in self.operands]
+        # `in_modes`: fixed by a caller whose operands' layouts the graph does not show
+        # (a strided device array copied outside any plan: runtime/strided_copy.py)
+        self.modes = in_modes or [operand_mode(v, out_last, owned) for v in self.operands]
         dtypes = set(self.comp.step_dtypes())
         for dt in dtypes:
             ctx.check_dtype(dt, f"{node_label(node)}")
         self.width = vector_width(ctx, dtypes)
-        if not ctx.is_cpu and not plain_operands(self.operands, owned, node.outputs[0]):
+        if not ctx.is_cpu and ("strided" in self.modes or
+                               not plain_operands(self.operands, owned, node.outputs[0])):
             # NVIDIA's OpenCL compiler (CUDA 13.0, driver 580) aborts on vector kernels
             # with broadcast operands or views ("fpmath requires a floating point
             # result!"); those gather lane by lane anyway.
@@ -273,14 +277,16 @@ def elemwise_grid(ctx, n_inner: int, width: int, rows: int
     return per_item, -(-items // local) * local, (local, 1), rows
 
 
-def copy_step(var, ctx, prefix: str, out_mode: str = "contig"):
+def copy_step(var, ctx, prefix: str, out_mode: str = "contig", in_mode: str | None = None):
     """(node, step) of a kernel copying `var` (any layout) into a fresh contiguous buffer or,
-    with out_mode='strided', into a layout given to `prepare` (a slab, a region)."""
+    with out_mode='strided', into a layout given to `prepare` (a slab, a region).
+    `in_mode` fixes how `var` is read where its graph cannot tell ('strided': any strides)."""
     from clgraph.expr.elemwise import Elemwise
     from clgraph.expr.scalar.ops import identity
 
     node = Elemwise(identity).make_node(var)
-    return node, ElemwiseStep(node, ctx, prefix, set(), out_modes=[out_mode])
+    return node, ElemwiseStep(node, ctx, prefix, set(), out_modes=[out_mode],
+                              in_modes=[in_mode] if in_mode else None)
 
 
 def plain_operands(operands, owned: set, out) -> bool:

@@ -28,10 +28,15 @@ from clgraph.lower.ifelse import IfElseStep
 from clgraph.lower.inc_subtensor import IncSubtensorStep
 from clgraph.lower.join import JoinStep
 from clgraph.lower.layout import Layout, contiguous_strides
-from clgraph.lower.memory import plan_memory, update_in_place
+from clgraph.lower.memory import (
+    check_input_sizes,
+    check_new_allocs,
+    plan_memory,
+    update_in_place,
+)
 from clgraph.lower.plan import KernelDef, PrepareState, Step, SyncPoint, annotate_error, node_label
 from clgraph.lower.reduce import ArgmaxStep, ReduceStep
-from clgraph.lower.render import helper_source
+from clgraph.lower.render import program_source
 from clgraph.lower.scan import ScanStep
 from clgraph.lower.schedule import schedule_host_work
 from clgraph.lower.shape_steps import HostValueStep, ReshapeStep
@@ -119,13 +124,8 @@ class Plan:
         self.updates = list(updates)
 
     def _assemble(self) -> str:
-        bodies = [k.source for k in self.kernel_defs if k.name not in self.kernel_alias]
-        helpers = [helper_source("common.cl")]
-        if any("clg_ipow_" in b for b in bodies):  # integer power (kernels/ipow.cl)
-            helpers.append(helper_source("ipow.cl"))
-        if any("clg_w" in b for b in bodies):  # wrapping integer arithmetic (kernels/wrap.cl)
-            helpers.append(helper_source("wrap.cl"))
-        return "\n".join(helpers + bodies)
+        return program_source([k.source for k in self.kernel_defs
+                               if k.name not in self.kernel_alias])
 
     @cached_property
     def constants(self) -> list[Constant]:
@@ -162,6 +162,7 @@ class Plan:
         for slot, value in zip(self.host_scalar_slots, host_scalars):
             var = self.slot_vars[slot]
             state.host_values[var] = np.asarray(value, dtype=var.dtype)
+        check_input_sizes(self.ctx, self.slot_vars, state)
         self._prepare_steps(state, 0)
         if state.sync is None:  # states that resume later keep one buffer per slot
             keep = {state.layouts[v].buffer for v in self.fgraph.outputs}
@@ -193,7 +194,9 @@ class Plan:
                               if v in state.layouts and v not in state.host_values]
                     state.sync = SyncPoint(idx, list(dict.fromkeys(wanted)))
                     return
+                n_allocs = len(state.allocs)
                 step.prepare(state)
+                check_new_allocs(self.ctx, state, n_allocs, step.node.outputs)
             except Exception as exc:
                 annotate_error(exc, step.node, state)
                 raise

@@ -14,7 +14,30 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
+
+from clgraph.expr.variable import SharedVariable
 from clgraph.lower.plan import BufRef, HostCall, PrepareState
+
+
+def check_input_sizes(ctx, slot_vars: list, state: PrepareState) -> None:
+    """Each input, shared variable and constant fits in one device buffer (else a clear
+    DeviceMemoryError naming it), checked before anything is allocated or enqueued."""
+    for var in slot_vars:
+        lay = state.layouts[var]
+        kind = "shared variable" if isinstance(var, SharedVariable) else "input"
+        ctx.check_alloc(lay.size * np.dtype(var.dtype).itemsize,
+                        f"{kind} {var} (shape {lay.shape}, dtype {var.dtype})")
+
+
+def check_new_allocs(ctx, state: PrepareState, first: int, outputs: list) -> None:
+    """Allocations state.allocs[first:] (one step's) each fit in one device buffer."""
+    by_slot = {state.layouts[v].buffer: v for v in outputs if v in state.layouts}
+    for alloc in state.allocs[first:]:
+        var = by_slot.get(alloc.slot)
+        what = (f"the value {var} (shape {state.layouts[var].shape}, dtype {var.dtype})"
+                if var is not None else "a work buffer")
+        ctx.check_alloc(alloc.nbytes, what)
 
 
 def plan_memory(state: PrepareState, keep: set[int]) -> None:

@@ -31,7 +31,7 @@ def _pool(ctx: DeviceContext) -> Any:
             pool = _pools.get(ctx)
             if pool is None:
                 if ctx.host_addressable:
-                    pool = HostPool(ctx.context)
+                    pool = HostPool(ctx.context, ctx.max_alloc_bytes)
                 else:
                     pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(ctx.queue))
                 _pools[ctx] = pool

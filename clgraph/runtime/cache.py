@@ -80,7 +80,7 @@ stats = CacheStats()
 
 # (id of the cl.Context, key) -> (that context, program); holding the context pins its id.
 _memory: dict[tuple[int, str], tuple[Any, Any]] = {}
-_warned_dirs: set[str] = set()
+_warned: set[str] = set()  # compiledirs and devices warned about
 
 
 def clear_memory_cache() -> None:
@@ -205,12 +205,18 @@ def _load(ctx: DeviceContext, device: Any, path: str, opts: tuple[str, ...]) -> 
 
 
 def _binary_of(device: Any, program: Any) -> bytes:
+    """The binary of `program`, built for `device` alone (as build_program builds), or b""."""
     devices = program.get_info(cl.program_info.DEVICES)
     binaries = program.get_info(cl.program_info.BINARIES)
-    for built_for, binary in zip(devices, binaries, strict=False):
-        if built_for == device:
-            return bytes(binary or b"")
-    return b""
+    if len(binaries) == len(devices):
+        for built_for, binary in zip(devices, binaries, strict=True):
+            if built_for == device:
+                return bytes(binary or b"")
+        return b""
+    # PoCL lists every device of the context but the binaries of the built devices only
+    # (PoCL's in-thread 'basic' sibling shares the threaded device's context): built for
+    # one device, the one binary listed is its own.
+    return bytes(binaries[0] or b"") if len(binaries) == 1 else b""
 
 
 def _store(ctx: DeviceContext, device: Any, path: str, program: Any) -> None:
@@ -218,8 +224,12 @@ def _store(ctx: DeviceContext, device: Any, path: str, program: Any) -> None:
     try:
         payload = _binary_of(device, program)
     except cl.Error:
-        return
+        payload = b""
     if not payload:
+        _warn_once(f"no binary for {device.name}",
+                   f"clgraph: the OpenCL driver gave no binary of a program built for "
+                   f"'{device.name}'; config.binary_cache={config.binary_cache!r} stores "
+                   "nothing for it (it is compiled again in each process)")
         return
     header = _HEADER.pack(_MAGIC, hashlib.sha256(payload).digest(), len(payload))
     directory = os.path.dirname(path)
@@ -237,17 +247,19 @@ def _store(ctx: DeviceContext, device: Any, path: str, program: Any) -> None:
             raise
     except OSError as exc:
         compiledir = config.compiledir
-        if compiledir not in _warned_dirs:
-            _warned_dirs.add(compiledir)
-            warnings.warn(
-                f"clgraph: cannot write kernel binaries to config.compiledir={compiledir!r} "
-                f"({exc}); continuing without the disk cache. Set compiledir to a writable "
-                "directory, e.g. CLGRAPH_FLAGS=compiledir=/tmp/clgraph",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        _warn_once(compiledir,
+                   f"clgraph: cannot write kernel binaries to config.compiledir={compiledir!r} "
+                   f"({exc}); continuing without the disk cache. Set compiledir to a writable "
+                   "directory, e.g. CLGRAPH_FLAGS=compiledir=/tmp/clgraph")
         return
     stats.disk_writes += 1
+
+
+def _warn_once(topic: str, message: str) -> None:
+    """A RuntimeWarning, once per process per topic (a compiledir, a device)."""
+    if topic not in _warned:
+        _warned.add(topic)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 # --- compiling --------------------------------------------------------------------------------

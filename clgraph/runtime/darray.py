@@ -9,6 +9,7 @@ import pyopencl.array as cl_array
 from clgraph.lower.layout import Layout, contiguous_strides
 from clgraph.runtime.buffers import allocate
 from clgraph.runtime.host_memory import wrap_host_array
+from clgraph.runtime.strided_copy import contiguous_copy
 
 
 def upload(ctx, value: np.ndarray, blocking: bool = False):
@@ -24,23 +25,13 @@ def upload(ctx, value: np.ndarray, blocking: bool = False):
 
 
 def device_array_buffer(ctx, arr: cl_array.Array):
-    """The buffer of a pyopencl array as a C-contiguous value, copying only when needed."""
+    """The buffer of a pyopencl array as a C-contiguous value, copying only when needed
+    (an offset, or any strides: runtime/strided_copy.py)."""
+    if arr.size == 0:
+        return allocate(ctx, 1)
     if arr.flags.c_contiguous and arr.offset == 0 and arr.base_data is not None:
         return arr.base_data
-    contig = arr.copy() if arr.flags.c_contiguous else _strided_copy(arr)
-    if contig.offset:
-        out = allocate(ctx, contig.nbytes)
-        cl.enqueue_copy(ctx.queue, out, contig.base_data, src_offset=contig.offset,
-                        byte_count=contig.nbytes)
-        return out
-    return contig.base_data
-
-
-def _strided_copy(arr: cl_array.Array) -> cl_array.Array:
-    # pyopencl's own elementwise copy handles arbitrary strides on the device.
-    out = cl_array.empty(arr.queue, arr.shape, arr.dtype)
-    out[...] = arr
-    return out
+    return contiguous_copy(ctx, arr).base_data
 
 
 def span(layout: Layout, itemsize: int) -> tuple[int, int]:

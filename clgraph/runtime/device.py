@@ -22,6 +22,7 @@ __all__ = [
     "DeviceCapabilityError",
     "DeviceContext",
     "DeviceInfo",
+    "DeviceMemoryError",
     "NoDeviceError",
     "get_context",
     "list_devices",
@@ -40,6 +41,10 @@ class DeviceCapabilityError(TypeError):
     """The device cannot compute in the requested dtype (fp64 or fp16 missing)."""
 
 
+class DeviceMemoryError(MemoryError):
+    """A value larger than the device's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)."""
+
+
 DeviceEntry = tuple[int, int, Any, Any]  # (platform index, device index, platform, device)
 
 _VECTOR_ATTR = {
@@ -49,6 +54,14 @@ _VECTOR_ATTR = {
     "int64": "long", "uint64": "long",
     "float16": "half", "float32": "float", "float64": "double",
 }
+
+
+def _bytes_text(n: int) -> str:
+    """A byte count for messages: '4294967296 bytes (4.0 GiB)'."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n} bytes ({n / (1 << shift):.1f} {unit})"
+    return f"{n} bytes"
 
 
 def _safe(getter: Any, default: Any) -> Any:
@@ -117,6 +130,12 @@ class DeviceInfo:
         """The device's global memory cache (a CPU's last-level cache), 0 if not reported."""
         return int(_safe(lambda: self.device.global_mem_cache_size, 0) or 0)
 
+    @functools.cached_property
+    def max_alloc_bytes(self) -> int:
+        """The largest buffer the device allocates (CL_DEVICE_MAX_MEM_ALLOC_SIZE), 0 if not
+        reported."""
+        return int(_safe(lambda: self.device.max_mem_alloc_size, 0) or 0)
+
     @property
     def compute_units(self) -> int:
         return int(self.device.max_compute_units)
@@ -174,6 +193,19 @@ class DeviceInfo:
                 f"{what} has dtype float16, which clgraph does not compute in (device "
                 f"'{self.name}', {self.platform_name}: cl_khr_fp16 "
                 f"{'present' if self.has_fp16 else 'absent'}). Cast it to float32."
+            )
+
+    def check_alloc(self, nbytes: int, what: str) -> None:
+        """Raise DeviceMemoryError when `what` (nbytes in one buffer) exceeds the device's
+        largest allocation: the driver's own error (INVALID_BUFFER_SIZE) names neither."""
+        limit = self.max_alloc_bytes
+        if limit and nbytes > limit:
+            raise DeviceMemoryError(
+                f"{what} needs {_bytes_text(nbytes)} in one buffer, more than the OpenCL "
+                f"device '{self.name}' ({self.platform_name}) allocates at once: its "
+                f"CL_DEVICE_MAX_MEM_ALLOC_SIZE is {_bytes_text(limit)}. "
+                "Pass smaller pieces (e.g. minibatches), or choose a device with a larger "
+                "limit through config.device (see `python -m clgraph info`)."
             )
 
     def __repr__(self) -> str:

@@ -31,6 +31,7 @@ import pyopencl as cl
 from clgraph.lower.layout import contiguous_strides
 from clgraph.lower.lower import Plan
 from clgraph.lower.plan import BufRef, HostCall, Launch, annotate_error, node_context, node_label
+from clgraph.lower.render import override_file
 from clgraph.runtime.buffers import allocate, allocator
 from clgraph.runtime.cache import KernelBuildError, _log_lines, build_program
 from clgraph.runtime.darray import download, upload
@@ -656,6 +657,13 @@ def _blame_kernels(exc, plan: Plan) -> None:
         if owner is not None and owner not in blamed:
             blamed.append(owner)
     if blamed:
-        parts = [f"The failing line(s) belong to kernel {k.name}, which computes:\n"
+        parts = [f"The failing line(s) belong to {_kernel_origin(k)}, which computes:\n"
                  + "\n".join(node_context(node) for node in k.nodes) for k in blamed]
         exc.args = (f"{exc.args[0]}\n" + "\n".join(parts),)
+
+
+def _kernel_origin(kernel) -> str:
+    """'kernel NAME', with the template override it was rendered from, if any."""
+    where = override_file(kernel.template) if kernel.template else None
+    return f"kernel {kernel.name}" + (f" (rendered from the template override {where})"
+                                      if where else "")

@@ -78,14 +78,19 @@ class HostPool:
     """Host-memory blocks by size class, wrapped in a fresh HostBuffer per allocation
     (~0.7 µs); the block returns to its class when the buffer is collected."""
 
-    def __init__(self, context) -> None:
+    def __init__(self, context, max_block: int = 0) -> None:
         self.context = context
+        # the device's largest buffer (0: unknown): a size class above it would make a
+        # request that fits fail, so such a request gets a block of its exact size
+        self.max_block = max_block
         self._free: dict[int, list[np.ndarray]] = {}
         self._lock = threading.Lock()
         self.allocated_blocks = 0
 
     def allocate(self, nbytes: int) -> HostBuffer:
         size = _block_bytes(nbytes)
+        if self.max_block and size > self.max_block:
+            size = int(nbytes)
         free = self._free.get(size)
         if free is None:
             with self._lock:

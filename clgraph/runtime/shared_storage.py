@@ -47,6 +47,8 @@ class SharedStorage:
     def set_value(self, value: Any, borrow: bool = False) -> None:
         arr = self._check(value)
         self.ctx.check_dtype(arr.dtype.name, f"shared variable {self.var}")
+        self.ctx.check_alloc(arr.nbytes, f"shared variable {self.var} (shape {arr.shape}, "
+                                         f"dtype {arr.dtype})")
         self.buffer = upload(self.ctx, arr, blocking=True)  # arr may be the caller's
         self.shape = tuple(arr.shape)
 

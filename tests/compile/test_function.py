@@ -9,7 +9,7 @@ import pytest
 import clgraph as cg
 import clgraph.tensor as T
 from clgraph.compile.function import MissingInputError, UnusedInputError
-from clgraph.runtime.device import get_context
+from clgraph.runtime.device import DeviceMemoryError, get_context
 
 
 def test_single_and_list_outputs():
@@ -76,6 +76,57 @@ def test_device_array_inputs_and_borrowed_outputs():
     np.testing.assert_array_equal(out.get(), host + 1)
     # A non-contiguous device array (a pyopencl view) is copied to a contiguous buffer first.
     np.testing.assert_array_equal(f(dev[1:]).get(), host[1:] + 1)
+
+
+# Views of a (3, 4, 5) array: transposed, sliced, stepped and reversed device arrays.
+STRIDED_VIEWS = {
+    "transpose": lambda a: a.transpose((2, 0, 1)),
+    "column_slice": lambda a: a[:, :, 1:3],
+    "stepped": lambda a: a[:, ::2, ::2],
+    "reversed_rows": lambda a: a[:, ::-1],
+    "reversed_inner": lambda a: a[1:, :, ::-1],
+    "slice_of_transpose": lambda a: a.transpose((1, 2, 0))[1:, :, 1:],
+}
+
+
+@pytest.mark.parametrize("view", STRIDED_VIEWS.values(), ids=STRIDED_VIEWS.keys())
+def test_strided_device_arrays_are_read_as_their_values(view):
+    x = T.ftensor3("x")
+    f = cg.function([x], x * 2 + 1)
+    host = np.arange(60, dtype="float32").reshape(3, 4, 5)
+    dev = view(cl_array.to_device(get_context().queue, host))
+    assert not dev.flags.c_contiguous or dev.offset
+    np.testing.assert_array_equal(f(dev), view(host) * 2 + 1)
+
+
+def test_borrowed_transposed_output_goes_back_in():
+    m = T.fmatrix("m")
+    f = cg.function([m], m * 2)
+    g = cg.function([m], cg.Out(m.T, borrow=True))
+    host = np.arange(6, dtype="float32").reshape(2, 3)
+    dev = g(host)
+    assert dev.strides == (4, 12)
+    np.testing.assert_array_equal(f(dev), host.T * 2)
+
+
+def test_strided_device_array_of_another_dtype_is_cast_by_value():
+    # pyopencl's own astype reads a transposed array as if it were contiguous
+    m = T.fmatrix("m")
+    f = cg.function([m], m + 0.5)
+    host = np.arange(20, dtype="int16").reshape(4, 5)
+    dev = cl_array.to_device(get_context().queue, host)
+    np.testing.assert_array_equal(f(dev.T), host.T + np.float32(0.5))
+    np.testing.assert_array_equal(f(dev[:, 1:3]), host[:, 1:3] + np.float32(0.5))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "bool"])
+def test_strided_device_arrays_of_other_dtypes(dtype):
+    m = T.matrix("m", dtype=dtype)
+    f = cg.function([m], cg.Out(m * 1, borrow=False))
+    host = (np.arange(20).reshape(4, 5) % 3).astype(dtype)
+    dev = cl_array.to_device(get_context().queue, host)
+    np.testing.assert_array_equal(f(dev[::-1, 1::2]), host[::-1, 1::2] * 1)
+    assert f(dev[:, 2:2]).shape == (4, 0)
 
 
 def test_python_scalars_and_kwargs():
@@ -216,3 +267,42 @@ def test_set_value_follows_theanos_filter():
     lr = cg.shared(np.float32(0.1), name="lr")
     lr.set_value(0.05)
     assert lr.get_value().dtype == np.float32 and np.isclose(lr.get_value(), 0.05)
+
+
+@pytest.fixture
+def small_device_limit(monkeypatch):
+    """The device's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE) made 1 KiB."""
+    monkeypatch.setattr(get_context(), "max_alloc_bytes", 1024)
+
+
+def test_input_over_the_device_allocation_limit_is_a_clear_error(small_device_limit):
+    x = T.fvector("x")
+    w = cg.shared(np.zeros(4, "float32"), name="w")
+    f = cg.function([x], x.sum() + w, updates=[(w, w + 1)])
+    np.testing.assert_array_equal(f(np.ones(256, "float32")), np.full(4, 256, "float32"))
+    with pytest.raises(DeviceMemoryError) as info:
+        f(np.ones(300, "float32"))
+    message = str(info.value)
+    assert isinstance(info.value, MemoryError)
+    assert "input x (shape (300,), dtype float32) needs 1200 bytes" in message
+    assert "CL_DEVICE_MAX_MEM_ALLOC_SIZE is 1024 bytes" in message
+    assert get_context().name in message
+    np.testing.assert_array_equal(w.get_value(), np.ones(4, "float32"))  # left as it was
+    np.testing.assert_array_equal(f(np.ones(3, "float32")), np.full(4, 4, "float32"))
+
+
+def test_intermediate_over_the_device_allocation_limit_names_its_node(small_device_limit):
+    x = T.fvector("x")
+    f = cg.function([x], x[:, None] * x[None, :] + 1)
+    np.testing.assert_array_equal(f(np.ones(16, "float32")), np.full((16, 16), 2, "float32"))
+    with pytest.raises(DeviceMemoryError, match=r"shape \(20, 20\), dtype float32\) needs "
+                       r"1600 bytes[\s\S]*Apply node that caused the error"):
+        f(np.ones(20, "float32"))
+
+
+def test_shared_value_over_the_device_allocation_limit_is_refused(small_device_limit):
+    w = cg.shared(np.arange(4, dtype="float32"), name="w")
+    with pytest.raises(DeviceMemoryError, match=r"shared variable w \(shape \(300,\), dtype "
+                       r"float32\) needs 1200 bytes"):
+        w.set_value(np.ones(300, "float32"))
+    np.testing.assert_array_equal(w.get_value(), np.arange(4, dtype="float32"))

@@ -4,7 +4,6 @@ profiling."""
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -49,16 +48,77 @@ def test_template_override_is_used_and_edit_rebuilds(tmp_path):
     src = open(os.path.join(package_template_dir(), "elemwise.cl.mako")).read()
     override = tmp_path / "elemwise.cl.mako"
     override.write_text(src.replace("/* ${comment}", "/* OVERRIDE-ONE ${comment}"))
+    first = override.stat()
     x = T.fvector("x")
     with cg.config.change_flags(template_path=str(tmp_path)):
         f = cg.function([x], x * 3)
         assert "OVERRIDE-ONE" in f.program_source
         np.testing.assert_array_equal(f(np.ones(2, "f4")), [3, 3])
-        time.sleep(1.1)  # Mako compares modification times in seconds
+        # Edited within the same second, to the same size: only the bytes differ (Mako
+        # compares modification times in whole seconds)
         override.write_text(src.replace("/* ${comment}", "/* OVERRIDE-TWO ${comment}"))
+        os.utime(override, ns=(first.st_atime_ns, first.st_mtime_ns))
+        assert override.stat().st_size == first.st_size
         g = cg.function([x], x * 3)
-        assert "OVERRIDE-TWO" in g.program_source
+        assert "OVERRIDE-TWO" in g.program_source and "OVERRIDE-ONE" not in g.program_source
         np.testing.assert_array_equal(g(np.ones(2, "f4")), [3, 3])
+
+
+def broken_override(tmp_path, text: str | bytes):
+    """The package's elemwise template with `text` written over it as an override; returns
+    the function call that renders it and the override's path."""
+    path = tmp_path / "elemwise.cl.mako"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    x = T.fvector("x")
+    return (lambda: cg.function([x], x * 3)), str(path)
+
+
+def elemwise_source() -> str:
+    return open(os.path.join(package_template_dir(), "elemwise.cl.mako")).read()
+
+
+def test_override_render_error_names_the_file_and_line(tmp_path):
+    src = elemwise_source()
+    compile_it, path = broken_override(tmp_path, src.replace("${kname}(", "${knme}("))
+    line = next(n for n, text in enumerate(src.splitlines(), 1) if "${kname}(" in text)
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        with pytest.raises(TemplateOverrideError) as info:
+            compile_it()
+        assert f"template override {path}, line {line} failed to render elemwise.cl.mako" \
+            in str(info.value)
+        assert "NameError: 'knme' is not defined" in str(info.value)
+        assert isinstance(info.value.__cause__, NameError)
+        (tmp_path / "elemwise.cl.mako").write_text(src)  # fixed: renders again at once
+        np.testing.assert_array_equal(compile_it()(np.ones(2, "f4")), [3, 3])
+
+
+def test_override_that_is_not_utf8_names_the_file(tmp_path):
+    text = elemwise_source().replace("/* ${comment}", "/* caf\u00e9 ${comment}")
+    compile_it, path = broken_override(tmp_path, text.encode("latin-1"))
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        with pytest.raises(TemplateOverrideError, match=f"template override {path} is not "
+                           "UTF-8 text") as info:
+            compile_it()
+    assert isinstance(info.value.__cause__, UnicodeDecodeError)
+
+
+def test_override_that_does_not_compile_names_the_file(tmp_path):
+    compile_it, path = broken_override(tmp_path, elemwise_source() + "\n% for x in\n")
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        with pytest.raises(TemplateOverrideError, match=f"template override {path} does not "
+                           "compile"):
+            compile_it()
+
+
+def test_override_that_renders_bad_opencl_names_the_file(tmp_path):
+    compile_it, path = broken_override(
+        tmp_path, elemwise_source().replace("__kernel void", "__kernel voidd"))
+    with cg.config.change_flags(template_path=str(tmp_path)):
+        with pytest.raises(KernelBuildError, match=f"rendered from the template override {path}"):
+            compile_it()
 
 
 def test_override_missing_a_parameter_is_rejected(tmp_path):

@@ -265,6 +265,73 @@ def test_binary_cache_modes(ctx, compiledir):
     assert len(entries()) == (1 if is_pocl else 2)
 
 
+def test_binary_of_pocls_inline_device_is_stored_and_loaded(ctx, compiledir):
+    """PoCL lists both devices of the context but only the built one's binary: the binary
+    of a program built for the in-thread 'basic' device is found and cached."""
+    if ctx.inline_queue is None:
+        pytest.skip("no in-thread sibling device (PoCL with pocl_inline only)")
+    inline = ctx.inline_queue.device
+    build_program(ctx, SOURCE, OPTIONS, device=inline)
+    path = entry_path(cache_key(ctx, SOURCE, OPTIONS, inline))
+    assert os.path.isfile(path) and stats.disk_writes == 1
+    assert path != entry_for(ctx)  # an entry per device
+    cache.clear_memory_cache()
+    program = build_program(ctx, SOURCE, OPTIONS, device=inline)
+    assert (stats.builds, stats.disk_hits) == (1, 1)
+    data = np.array([1, 2], dtype=np.float32)
+    buf = cl.Buffer(ctx.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
+                    hostbuf=data)
+    program.add_value(ctx.inline_queue, data.shape, None, buf)
+    cl.enqueue_copy(ctx.inline_queue, data, buf)
+    np.testing.assert_array_equal(data, [4, 5])
+
+
+FUNCTION_CHILD = """
+import json
+import numpy as np
+import clgraph as cg
+import clgraph.tensor as T
+from clgraph.runtime.cache import stats
+x = T.fvector("x")
+f = cg.function([x], x * 2 + 1)
+small = f(np.arange(3, dtype="float32"))  # PoCL: the in-thread device's program
+large = f(np.ones(2_000_000, dtype="float32"))  # over INLINE_MAX_BYTES: the device's own
+print(json.dumps(dict(builds=stats.builds, disk_hits=stats.disk_hits, writes=stats.disk_writes,
+                      programs=len(f.executor._programs), small=small.tolist(),
+                      large=[float(large.min()), float(large.max())])))
+"""
+
+
+def test_function_programs_of_every_device_are_cached_across_processes(
+        ctx, compiledir, child_env, run_python):
+    """binary_cache=always with the default pocl_inline: both programs of a function (the
+    in-thread device's and the threaded one's) are written, and a new process loads both."""
+    runs = []
+    for _ in range(2):
+        proc = run_python(FUNCTION_CHILD, child_env)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    programs = 2 if ctx.inline_queue is not None else 1
+    assert first["programs"] == second["programs"] == programs
+    assert (first["builds"], first["writes"], first["disk_hits"]) == (programs, programs, 0)
+    assert len(list(compiledir.rglob("*.bin"))) == programs
+    assert (second["builds"], second["writes"], second["disk_hits"]) == (0, 0, programs)
+    for run in runs:
+        assert run["small"] == [1.0, 3.0, 5.0] and run["large"] == [3.0, 3.0]
+
+
+def test_missing_binary_warns_once(ctx, monkeypatch):
+    monkeypatch.setattr(cache, "_binary_of", lambda device, program: b"")
+    monkeypatch.setattr(cache, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="gave no binary"):
+        build_program(ctx, SOURCE.replace("x[i] +", "x[i] + 1.0f +"), OPTIONS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_program(ctx, SOURCE.replace("x[i] +", "x[i] + 2.0f +"), OPTIONS)
+    assert stats.disk_writes == 0
+
+
 def _double_kernels() -> list[str]:
     import clgraph as cg
     import clgraph.tensor as T

@@ -22,8 +22,9 @@ def test_info_lists_devices_choice_and_flags(capsys, ctx, compiledir):
     assert "* opencl:" in out  # the chosen device is marked
     assert f"chosen: {ctx.name}" in out and f"reason: {ctx.reason}" in out
     assert ("small launches: in the calling thread" in out) == (ctx.inline_queue is not None)
-    for label in ("fp64:", "global memory:", "compute units:", "max work-group size:",
-                  "preferred float vector width:", "host-unified memory:", "driver:"):
+    for label in ("fp64:", "global memory:", "largest buffer:", "compute units:",
+                  "max work-group size:", "preferred float vector width:",
+                  "host-unified memory:", "driver:"):
         assert label in out
     assert f"compiledir: {compiledir}" in out
     for name, value, _ in config.describe():

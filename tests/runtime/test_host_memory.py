@@ -26,6 +26,15 @@ def test_block_sizes_waste_at_most_a_quarter():
         assert size <= max(256, n * 1.25 + 1)
 
 
+def test_pool_blocks_stay_within_the_device_limit(ctx):
+    """A size class above the device's largest buffer would make a request that fits fail:
+    such a request gets a block of its own size."""
+    pool = HostPool(ctx.context, max_block=1000)
+    assert _block_bytes(900) > 1000
+    assert host_bytes(pool.allocate(900)).size == 900
+    assert host_bytes(pool.allocate(500)).size == _block_bytes(500)
+
+
 def test_pool_reuses_blocks_and_aligns(ctx):
     pool = HostPool(ctx.context)
     buf = pool.allocate(1000)
