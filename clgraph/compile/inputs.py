@@ -28,8 +28,8 @@ def convert_input(var: Variable, value: Any, allow_downcast: bool | None, positi
     is_device = isinstance(value, cl_array.Array)
     if is_device:
         arr = value
-    elif isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, np.ndarray):
-        arr = _convert_python_scalar(var, value, allow_downcast)
+    elif isinstance(value, (bool, int)) and not isinstance(value, np.generic):
+        arr = _convert_python_int(var, value, allow_downcast)
     else:
         try:
             arr = np.asarray(value)
@@ -49,13 +49,12 @@ def convert_input(var: Variable, value: Any, allow_downcast: bool | None, positi
                              f"{tuple(arr.shape)}, but its type fixes axis {d} to length {s}: "
                              f"expected shape {shape_str(var.type.shape)}")
     if arr.dtype != want:
-        if allow_downcast is True or _safe_cast(arr.dtype, want):
-            arr = arr.astype(want)
-        elif allow_downcast is None and not is_device and D.filter_accepts(value, arr, want):
-            # Theano: a list (not an array) may go in when converting it changes no value
+        if allow_downcast is True or _safe_cast(arr.dtype, want) or (
+                not is_device and D.filter_accepts(value, arr, want, allow_downcast)):
             arr = arr.astype(want)
         else:
-            raise TypeError(f"argument {position}: " + _downcast_hint(var, arr.dtype.name))
+            got = arr.dtype.name + (" (a Python float)" if type(value) is float else "")
+            raise TypeError(f"argument {position}: " + _downcast_hint(var, got))
     return arr
 
 
@@ -63,20 +62,15 @@ def _safe_cast(src: np.dtype, dst: np.dtype) -> bool:
     return bool(np.can_cast(src, dst, casting="safe"))
 
 
-def _convert_python_scalar(var: Variable, value: Any, allow_downcast: bool | None) -> np.ndarray:
+def _convert_python_int(var: Variable, value: bool | int, allow_downcast: bool | None
+                        ) -> np.ndarray:
+    """A Python int or bool as an array of the input's dtype when it holds the value (or
+    allow_downcast=True); other dtypes are left to the filter."""
     want = np.dtype(var.dtype)
-    if isinstance(value, np.generic):
+    if want.kind not in "iubf":
         return np.asarray(value)
-    if isinstance(value, float) and want.kind == "f":
-        # Theano: a Python float may always go into a float input (allow_input_downcast=None).
-        if allow_downcast is False and want != np.float64:
-            raise TypeError(_downcast_hint(var, "float64 (a Python float)"))
-        return np.asarray(value, dtype=want)
-    if isinstance(value, (bool, int)) and not isinstance(value, float):
-        if want.kind in "iub" or want.kind == "f":
-            converted = np.asarray(value).astype(want)
-            if converted.item() == value or allow_downcast:
-                return converted
-            raise TypeError(f"input {_name(var)} of type {var.type}: the Python value {value} "
-                            f"does not fit in {want.name}")
-    return np.asarray(value)
+    converted = np.asarray(value).astype(want)
+    if converted.item() == value or allow_downcast:
+        return converted
+    raise TypeError(f"input {_name(var)} of type {var.type}: the Python value {value} "
+                    f"does not fit in {want.name}")
