@@ -16,7 +16,7 @@ named like Theano's and puts them in `sys.modules`:
 
 Attribute look-ups on these modules forward to the clgraph module at the time of the
 look-up; a name clgraph lacks raises AttributeError naming both the Theano and the clgraph
-module. Not provided: `theano.In` (clgraph has no `In` yet).
+module.
 
 A real Theano: if a module `theano` that is not ours is already imported, `install()`
 raises `TheanoConflictError` (replacing it under live references would mix two

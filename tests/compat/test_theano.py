@@ -102,7 +102,7 @@ def test_script_in_fresh_interpreter(tmp_path):
     ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad"]),
     ("theano.sandbox.rng_mrg", ["MRG_RandomStreams"]),
     ("theano.tensor.shared_randomstreams", ["RandomStreams"]),
-    ("theano.compile", ["function", "Mode", "NanGuardMode", "DebugMode"]),
+    ("theano.compile", ["function", "Mode", "NanGuardMode", "DebugMode", "In", "Param"]),
     ("theano.compile.mode", ["Mode", "NanGuardMode"]),
     ("theano.compile.nanguardmode", ["NanGuardMode"]),
 ])
@@ -139,11 +139,27 @@ def test_aliases_are_clgraphs(compat):
 def test_missing_names_say_so(compat):
     import theano
 
-    with pytest.raises(AttributeError, match="'In'.*clgraph"):
-        theano.In  # noqa: B018 - clgraph has no In yet
+    with pytest.raises(AttributeError, match="'OpFromGraph'.*clgraph"):
+        theano.OpFromGraph  # noqa: B018 - clgraph has no OpFromGraph
+    assert theano.In is cg.In and theano.compile.In is cg.In  # implemented now
     assert theano.scan is cg.scan  # implemented now (tests/ops/test_scan.py)
     assert (theano.map, theano.reduce, theano.foldl, theano.foldr) == \
         (cg.map, cg.reduce, cg.foldl, cg.foldr)
+
+
+def test_theano_in_accumulator_program(compat):
+    """Theano's tutorial accumulator with In: a state updated every call, a default by name."""
+    import theano
+    import theano.tensor as T
+    from theano import In
+
+    inc = T.dscalar("inc")
+    step = T.dscalar("step")
+    total = T.dscalar("total")
+    acc = theano.function([In(inc, value=1.0), In(step, value=2.0, name="scale"),
+                           In(total, value=0.0, update=total + inc * step)], total)
+    assert [acc(), acc(), acc(3.0, scale=1.0)] == [0.0, 2.0, 4.0]
+    assert acc["total"] == 7.0
 
 
 def test_theano_scan_program(compat):
