@@ -90,8 +90,10 @@ def test_script_in_fresh_interpreter(tmp_path):
 
 
 @pytest.mark.parametrize("name,attrs", [
-    ("theano", ["function", "shared", "Out", "grad", "config", "scan", "tensor"]),
-    ("theano.tensor", ["fmatrix", "matrix", "vector", "dot", "grad", "switch", "nnet"]),
+    ("theano", ["function", "shared", "Out", "In", "Param", "grad", "Rop", "Lop", "config",
+                "scan", "tensor"]),
+    ("theano.tensor", ["fmatrix", "matrix", "vector", "dot", "grad", "switch", "nnet", "Rop",
+                       "Lop", "jacobian", "hessian", "verify_grad", "consider_constant"]),
     ("theano.tensor.nnet", ["sigmoid", "softmax", "conv2d", "relu",
                             "categorical_crossentropy", "binary_crossentropy", "bn"]),
     ("theano.tensor.nnet.bn", ["batch_normalization_train"]),
@@ -99,7 +101,8 @@ def test_script_in_fresh_interpreter(tmp_path):
     ("theano.tensor.signal.pool", ["pool_2d"]),
     ("theano.ifelse", ["ifelse"]),
     ("theano.printing", ["debugprint", "pp", "pydotprint"]),
-    ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad"]),
+    ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad", "grad_scale",
+                         "undefined_grad", "zero_grad", "grad_clip"]),
     ("theano.sandbox.rng_mrg", ["MRG_RandomStreams"]),
     ("theano.tensor.shared_randomstreams", ["RandomStreams"]),
     ("theano.compile", ["function", "Mode", "NanGuardMode", "DebugMode", "In", "Param"]),
@@ -134,6 +137,12 @@ def test_aliases_are_clgraphs(compat):
     assert theano.compile.mode.Mode is cg.compile.Mode
     assert theano.gradient.verify_grad is cg.gradient.verify_grad
     assert theano.printing.debugprint is cg.printing.debugprint
+    assert theano.Rop is T.Rop is cg.gradient.Rop and theano.Lop is T.Lop is cg.gradient.Lop
+    assert T.jacobian is cg.gradient.jacobian and T.hessian is cg.gradient.hessian
+    assert T.verify_grad is cg.gradient.verify_grad
+    assert T.consider_constant is cg.gradient.consider_constant
+    assert theano.gradient.grad_scale is cg.gradient.grad_scale
+    assert theano.gradient.undefined_grad is cg.gradient.undefined_grad
 
 
 def test_missing_names_say_so(compat):
