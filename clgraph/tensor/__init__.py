@@ -41,7 +41,14 @@ from clgraph.tensor.array import (  # noqa: F401
 )
 from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
-from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
+from clgraph.tensor.blas import (  # noqa: F401
+    batched_dot,
+    batched_tensordot,
+    dot,
+    matmul,
+    outer,
+    tensordot,
+)
 from clgraph.tensor.extra import (  # noqa: F401
     diagonal,
     max_and_argmax,
