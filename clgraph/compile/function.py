@@ -392,6 +392,8 @@ class Function:
             self.signature.refresh()
 
     def __contains__(self, key: Any) -> bool:
+        if isinstance(key, str):  # an ambiguous name is there too (Theano's finder)
+            return key in self.signature.by_name
         try:
             self.signature.index(key)
         except TypeError:

@@ -167,6 +167,7 @@ def test_ambiguous_keyword_names_the_name():
         h(one, a=two)
     with pytest.raises(TypeError, match="name 'a' is ambiguous"):
         h["a"]
+    assert "a" in h and v in h and "b" not in h
     np.testing.assert_array_equal(h(one, two), [-1, -1])  # by position: fine
 
 
