@@ -518,7 +518,7 @@ def profile_summary(model: str, calls: int = 20) -> str:
     fn, _ = clgraph_step(model, init, profile=True)
     for _ in range(calls):
         fn(x, y)
-    return fn.profile.summary()
+    return fn.profile.summary(file=None, n_ops_to_print=None, n_apply_to_print=None)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Stages: expr (graph) -> diff (gradients) -> simplify (rewrites) -> lower (plan, 
 
 from clgraph import gradient, ifelse, printing
 from clgraph.compile.function import Function, function
-from clgraph.compile.io import Out
+from clgraph.compile.io import In, Out, Param
 from clgraph.config import config
 from clgraph.gradient import grad
 from clgraph.loops import foldl, foldr, map, reduce  # noqa: A004 - Theano's names
@@ -18,5 +18,5 @@ from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "Out", "config", "foldl", "foldr", "function", "grad", "gradient",
-           "ifelse", "map", "printing", "reduce", "scan", "shared", "__version__"]
+__all__ = ["Function", "In", "Out", "Param", "config", "foldl", "foldr", "function", "grad",
+           "gradient", "ifelse", "map", "printing", "reduce", "scan", "shared", "__version__"]

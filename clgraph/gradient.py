@@ -16,7 +16,13 @@ from clgraph.diff import (
     jacobian,
     verify_grad,
 )
-from clgraph.diff.markers import DisconnectedGradOp, GradClipOp, ZeroGradOp
+from clgraph.diff.markers import (
+    DisconnectedGradOp,
+    GradClipOp,
+    GradScaleOp,
+    UndefinedGradOp,
+    ZeroGradOp,
+)
 from clgraph.expr.elemwise import Elemwise
 
 
@@ -47,6 +53,26 @@ def grad_clip(x: Any, lower_bound: float, upper_bound: float):
     return Elemwise(GradClipOp(float(lower_bound), float(upper_bound)))(_as_var(x))
 
 
+def grad_scale(x: Any, multiplier: Any):
+    """x in the forward pass; the gradient through it is multiplied by `multiplier` (a
+    number or an expression broadcasting to x, e.g. a shared scale; -1 reverses it)."""
+    x, m = _as_var(x), _as_var(multiplier)
+    if m.ndim > x.ndim:
+        raise TypeError(f"grad_scale: the multiplier {m} ({m.type}) has more dimensions than "
+                        f"x ({x.type}); it must broadcast to x")
+    out = Elemwise(GradScaleOp())(x, m)
+    if out.broadcastable != x.broadcastable:
+        raise TypeError(f"grad_scale: the multiplier {m} ({m.type}) does not broadcast to x "
+                        f"({x.type}): the result would have type {out.type}")
+    return out
+
+
+def undefined_grad(x: Any):
+    """x in the forward pass; its gradient is undefined: grad raises NullGradError (or gives
+    None with null_gradients='return') for a wrt it must pass through."""
+    return Elemwise(UndefinedGradOp())(_as_var(x))
+
+
 __all__ = ["DisconnectedInputError", "GradientError", "Lop", "NullGradError", "Rop",
-           "consider_constant", "disconnected_grad", "grad", "grad_clip", "hessian", "jacobian",
-           "verify_grad", "zero_grad"]
+           "consider_constant", "disconnected_grad", "grad", "grad_clip", "grad_scale",
+           "hessian", "jacobian", "undefined_grad", "verify_grad", "zero_grad"]

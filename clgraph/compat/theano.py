@@ -3,8 +3,10 @@
 Importing this module calls `install()`, which builds module objects (`types.ModuleType`)
 named like Theano's and puts them in `sys.modules`:
 
-- `theano` -> `clgraph` (function, shared, Out, grad, config; plus dot, pp, Mode, scan)
-- `theano.tensor` -> `clgraph.tensor` (plus `grad`); `theano.tensor.extra_ops` -> the same
+- `theano` -> `clgraph` (function, shared, In, Out, grad, config; plus dot, pp, Mode, scan,
+  Rop, Lop)
+- `theano.tensor` -> `clgraph.tensor` (with grad, Rop, Lop, jacobian, hessian, verify_grad,
+  consider_constant); `theano.tensor.extra_ops` -> the same
 - `theano.tensor.nnet` (`.conv`, `.bn`) -> `clgraph.tensor.nnet`
 - `theano.tensor.signal`, `theano.tensor.signal.pool` -> `clgraph.tensor.signal(.pool)`
 - `theano.tensor.shared_randomstreams.RandomStreams` -> clgraph's device `RandomStreams`
@@ -16,7 +18,7 @@ named like Theano's and puts them in `sys.modules`:
 
 Attribute look-ups on these modules forward to the clgraph module at the time of the
 look-up; a name clgraph lacks raises AttributeError naming both the Theano and the clgraph
-module. Not provided: `theano.In` (clgraph has no `In` yet).
+module.
 
 A real Theano: if a module `theano` that is not ours is already imported, `install()`
 raises `TheanoConflictError` (replacing it under live references would mix two
@@ -116,8 +118,10 @@ def _build() -> dict[str, types.ModuleType]:
     mod("theano", clgraph, "Theano's top-level names, on clgraph (clgraph.compat.theano).",
         __version__=f"clgraph-{clgraph.__version__}", function=clgraph.function,
         shared=clgraph.shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
-        scan=clgraph.scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp)
-    mod("theano.tensor", T, "theano.tensor -> clgraph.tensor.", grad=clgraph.grad)
+        scan=clgraph.scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp,
+        Rop=clgraph.gradient.Rop, Lop=clgraph.gradient.Lop)
+    mod("theano.tensor", T, "theano.tensor -> clgraph.tensor (with grad, Rop, Lop, jacobian, "
+        "hessian, verify_grad, consider_constant, as Theano's).")
     mod("theano.tensor.extra_ops", T,
         "theano.tensor.extra_ops -> clgraph.tensor (cumsum, repeat, to_one_hot, ...).")
     mod("theano.tensor.nnet", clgraph.tensor.nnet, "theano.tensor.nnet -> clgraph.tensor.nnet.")

@@ -7,6 +7,7 @@ Updates are applied together, after every output is computed.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections import OrderedDict
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 import pyopencl.array as cl_array
 
-from clgraph.compile.inputs import convert_input
-from clgraph.compile.io import Out
+from clgraph.compile.inputs import NO_DEFAULT, Signature, make_arg
+from clgraph.compile.io import In, Out
 from clgraph.config import config
 from clgraph.expr.graph import FunctionGraph, clone_graph, graph_inputs, toposort
 from clgraph.expr.variable import Constant, SharedVariable, Variable
@@ -82,40 +83,72 @@ def _updates_list(updates) -> list[tuple[SharedVariable, Variable]]:
     return out
 
 
+def _default_updates(outs: list, updates: list, no_default_updates: Any) -> list:
+    """The default updates (random streams' states) of the shared variables the graph reads
+    and `updates` does not update; `no_default_updates`: True skips them all, a list skips
+    those of its shared variables (Theano's rule)."""
+    if no_default_updates is True:
+        return []
+    if no_default_updates is False:
+        skip: set[int] = set()
+    elif isinstance(no_default_updates, (list, tuple)):
+        skip = {id(v) for v in no_default_updates}
+    else:
+        raise TypeError("no_default_updates must be a bool or a list of shared variables, got "
+                        f"{type(no_default_updates).__name__}")
+    explicit = {id(s) for s, _ in updates}
+    return [(v, v.default_update) for v in graph_inputs(outs + [e for _, e in updates])
+            if isinstance(v, SharedVariable) and v.default_update is not None
+            and id(v) not in explicit and id(v) not in skip]
+
+
+def _givens_list(givens: Any) -> list:
+    if not givens:
+        return []
+    return list(givens.items()) if isinstance(givens, dict) else list(givens)
+
+
+def _apply_givens(outs: list, updates: list, givens: list) -> tuple[list, list]:
+    """Outputs and update expressions with every `old` of the (old, new) pairs replaced."""
+    from clgraph.tensor.basic import as_tensor_variable
+
+    mapping = {}
+    for old, new in givens:
+        new = as_tensor_variable(new)
+        if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
+            raise TypeError(f"givens: {old} of type {old.type} is replaced by {new} of "
+                            f"type {new.type}")
+        mapping[old] = new
+    all_out, _ = clone_graph(outs + [e for _, e in updates], mapping)
+    return all_out[:len(outs)], [(s, e) for (s, _), e in zip(updates, all_out[len(outs):])]
+
+
 class Function:
-    """A compiled function. Call it with one value per input."""
+    """A compiled function. Call it with one value per input (by position, or by name as a
+    keyword); inputs given as `In(..., value=...)` may be omitted."""
 
     def __init__(self, inputs, outputs, updates, givens, mode, profile, on_unused_input,
-                 allow_input_downcast, name) -> None:
+                 allow_input_downcast, name, no_default_updates: Any = False) -> None:
         from clgraph.compile.mode import get_mode
-        from clgraph.lower.lower import Plan
-        from clgraph.runtime.device import get_context
-        from clgraph.runtime.execute import Executor
-        from clgraph.simplify import optimize
 
         t_start = time.perf_counter()
         self.name = name
         self.allow_input_downcast = allow_input_downcast
+        # Theano's fast path: when True, positional calls skip every argument check and
+        # conversion (the values must then be arrays of exactly the inputs' types).
+        self.trust_input = False
         self.mode = get_mode(mode)
         inputs = list(inputs or [])
         # What compiles this function again when it is unpickled (`__reduce__`).
         self._spec: dict[str, Any] = dict(
             inputs=inputs, mode=self.mode, profile=bool(profile),
             on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
-            name=name)
-        for i, v in enumerate(inputs):
-            if not isinstance(v, Variable):
-                raise TypeError(f"function inputs must be symbolic variables; input {i} is "
-                                f"{type(v).__name__}")
-            if isinstance(v, (Constant, SharedVariable)):
-                raise TypeError(f"input {i} ({v}) is a {type(v).__name__}; constants and shared "
-                                "variables are not function inputs (shared ones are implicit)")
-            if v.owner is not None:
-                raise TypeError(f"input {i} ({v}) is computed by {v.owner.op}; inputs must be "
-                                "free variables (use givens to replace computed values)")
-        if len({id(v) for v in inputs}) != len(inputs):
+            name=name, no_default_updates=no_default_updates)
+        args = [make_arg(v, i, allow_input_downcast) for i, v in enumerate(inputs)]
+        if len({id(a.variable) for a in args}) != len(args):
             raise ValueError("the same variable is given twice in the function's inputs")
-        self.inputs = inputs
+        self.signature = Signature(args)
+        self.inputs = [a.variable for a in args if a.state is None]
         outs, self.single = _as_list(outputs)
         self._spec["outputs"] = outs[0] if self.single else list(outs)
         self.borrow = [o.borrow if isinstance(o, Out) else False for o in outs]
@@ -123,32 +156,39 @@ class Function:
         from clgraph.tensor.basic import as_tensor_variable
 
         outs = [as_tensor_variable(o) for o in outs]
-        updates = _updates_list(updates)
-        self._spec["updates"] = list(updates)
-        # Default updates (random streams) of shared variables the graph uses.
-        explicit = {id(s) for s, _ in updates}
-        for var in graph_inputs(outs + [e for _, e in updates]):
-            if isinstance(var, SharedVariable) and var.default_update is not None \
-                    and id(var) not in explicit:
-                updates.append((var, var.default_update))
-        self._spec["givens"] = None
+        user_updates = _updates_list(updates)
+        self._spec["updates"] = list(user_updates)
+        self._spec["givens"] = _givens_list(givens) or None
+        states = [a for a in args if a.state is not None]
+        updates = user_updates + [(a.state, a.update) for a in states]
+        updates += _default_updates(outs, updates, no_default_updates)
+        givens = _givens_list(givens) + [(a.variable, a.state) for a in states]
         if givens:
-            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
-            self._spec["givens"] = pairs
-            mapping = {}
-            for old, new in pairs:
-                new = as_tensor_variable(new)
-                if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
-                    raise TypeError(f"givens: {old} of type {old.type} is replaced by {new} of "
-                                    f"type {new.type}")
-                mapping[old] = new
-            all_out, _ = clone_graph(outs + [e for _, e in updates], mapping)
-            outs = all_out[:len(outs)]
-            updates = [(s, e) for (s, _), e in zip(updates, all_out[len(outs):])]
+            outs, updates = _apply_givens(outs, updates, givens)
         self.updates = updates
+        self.shared = self._check_graph_inputs(outs, updates, on_unused_input)
+        # Updates must land in fresh buffers the shared variable can own: copy views/aliases.
+        upd_exprs = [_own_buffer(e) for _, e in updates]
+        fgraph = FunctionGraph(self.inputs + self.shared, outs + upd_exprs)
+        self.timings: dict[str, float] = {}
+        self._optimize(fgraph)
+        self.n_out = len(outs)
+        self._build_runtime(self.maker_fgraph, self._in_place_updates(), profile)
+        self.timings["total"] = time.perf_counter() - t_start
+        if config.debug >= 1:
+            spent = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
+            n = sum(k.alt_of is None for k in self.plan.kernel_defs)  # copies not counted
+            print(f"clgraph: compiled a function with {n} kernels: "
+                  f"{spent}", file=sys.stderr)
+        if config.print_kernels or config.debug >= 4:
+            print(self.kernels_text())
+
+    def _check_graph_inputs(self, outs: list, updates: list, on_unused_input: str) -> list:
+        """The shared variables the graph reads or updates; raises for a free variable that
+        is not an input, and for unused inputs unless `on_unused_input` allows them."""
         needed = graph_inputs(outs + [e for _, e in updates])
         needed_ids = {id(v) for v in needed}
-        for i, v in enumerate(inputs):
+        for i, v in enumerate(self.inputs):
             if id(v) not in needed_ids and on_unused_input != "ignore":
                 msg = (f"input {i} ({v}) is not used to compute the outputs; pass "
                        "on_unused_input='warn' or 'ignore' to allow it")
@@ -156,8 +196,8 @@ class Function:
                     raise UnusedInputError(msg)
                 import warnings
 
-                warnings.warn(msg, stacklevel=3)
-        input_ids = {id(v) for v in inputs}
+                warnings.warn(msg, stacklevel=4)
+        input_ids = {id(v) for v in self.inputs}
         shared = []
         for v in needed:
             if isinstance(v, SharedVariable):
@@ -169,11 +209,12 @@ class Function:
         for s, _ in updates:
             if s not in shared:
                 shared.append(s)
-        self.shared = shared
-        # Updates must land in fresh buffers the shared variable can own: copy views/aliases.
-        upd_exprs = [_own_buffer(e) for _, e in updates]
-        fgraph = FunctionGraph(inputs + shared, outs + upd_exprs)
-        self.timings: dict[str, float] = {}
+        return shared
+
+    def _optimize(self, fgraph: FunctionGraph) -> None:
+        """The rewrites (`maker_fgraph`), checked by DebugMode when its mode asks."""
+        from clgraph.simplify import optimize
+
         t0 = time.perf_counter()
         self.rewrite_checker = None
         on_pass = None
@@ -189,30 +230,49 @@ class Function:
                                          including=self.mode.included)
         self.timings["optimize"] = time.perf_counter() - t0
         if self.rewrite_checker is not None:
-            test_values = self.rewrite_checker.test_values(inputs)
+            test_values = self.rewrite_checker.test_values(self.inputs)
             if test_values is not None:  # check the rewrites now, on the test values
-                self.rewrite_checker.check(inputs, test_values)
+                self.rewrite_checker.check(self.inputs, test_values)
+
+    def _in_place_updates(self) -> list:
+        """(shared variable's input, its new value) pairs: a host product may then write an
+        update like W - lr * A.B into W's own buffer (lower/memory.py, update_in_place).
+        Not in checked modes: a check that fails later in the call must leave W as it was."""
+        if self.mode.linker in ("debug", "nanguard"):
+            return []
+        graph_in, graph_out = self.maker_fgraph.inputs, self.maker_fgraph.outputs
+        n_in = len(self.inputs)
+        return [(graph_in[n_in + self.shared.index(s)], graph_out[self.n_out + k])
+                for k, (s, _) in enumerate(self.updates)]
+
+    def _build_runtime(self, fgraph: FunctionGraph, in_place: list, profile: Any) -> None:
+        """Plan, program (from the kernel cache when it holds it), checker and profile."""
+        from clgraph.lower.lower import Plan
+        from clgraph.runtime.cache import stats
+        from clgraph.runtime.device import get_context
+        from clgraph.runtime.execute import Executor
+
         self.ctx = get_context()
-        for v in inputs:
+        for v in self.inputs:
             self.ctx.check_dtype(v.dtype, f"input {v}")
         t0 = time.perf_counter()
-        # (shared variable's input, its new value) pairs: a host product may then write an
-        # update like W - lr * A.B into W's own buffer (lower/memory.py, update_in_place).
-        # Not in checked modes: a check that fails later in the call must leave W as it was.
-        in_place = []
-        if self.mode.linker not in ("debug", "nanguard"):
-            graph_in, graph_out = self.maker_fgraph.inputs, self.maker_fgraph.outputs
-            in_place = [(graph_in[len(inputs) + shared.index(s)], graph_out[len(outs) + k])
-                        for k, (s, _) in enumerate(updates)]
-        self.plan = Plan(self.maker_fgraph, self.ctx, updates=in_place)
+        self.plan = Plan(fgraph, self.ctx, updates=in_place)
         self.timings["lower"] = time.perf_counter() - t0
-        from clgraph.runtime.cache import stats
-
         hits = stats.memory_hits + stats.disk_hits
         self.executor = Executor(self.plan, self.ctx)
         self.timings["render"] = self.plan.render_seconds
         self.timings["build"] = self.executor.build_seconds
         self.cache_hits = stats.memory_hits + stats.disk_hits - hits
+        self._make_checker()
+        self.profile = None
+        if profile or config.profile:
+            from clgraph.runtime.profile import Profile
+
+            self.profile = Profile(self)
+            self.executor.profile = self.profile
+        self._call_setup()
+
+    def _make_checker(self) -> None:
         self._checker = None
         if self.mode.linker == "debug":
             from clgraph.compile.debugmode import DebugChecker
@@ -222,22 +282,6 @@ class Function:
             from clgraph.compile.nanguard import NanGuard
 
             self._checker = NanGuard(self)
-        self.n_out = len(outs)
-        self.profile = None
-        if profile or config.profile:
-            from clgraph.runtime.profile import Profile
-
-            self.profile = Profile(self)
-            self.executor.profile = self.profile
-        self._call_setup()
-        self.timings["total"] = time.perf_counter() - t_start
-        if config.debug >= 1:
-            spent = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
-            n = sum(k.alt_of is None for k in self.plan.kernel_defs)  # copies not counted
-            print(f"clgraph: compiled a function with {n} kernels: "
-                  f"{spent}", file=sys.stderr)
-        if config.print_kernels or config.debug >= 4:
-            print(self.kernels_text())
 
     def __reduce__(self):
         """Pickled as what compiles it (Theano): inputs, outputs, updates, givens, mode and
@@ -275,6 +319,109 @@ class Function:
     def program_source(self) -> str:
         return self.plan.source
 
+    # ------------------------------------------------------------ Theano's Function.copy
+    def copy(self, share_memory: bool = False, swap: dict | None = None,
+             delete_updates: bool = False, name: str | None = None,
+             profile: Any = None) -> Function:
+        """A copy of this function (Theano's `Function.copy`), without compiling again.
+
+        As in Theano, the copy reads and updates the same shared variables as this function,
+        except those `swap` ({old shared variable: new one of the same type}) replaces; the
+        states of `In(..., update=...)` inputs are copied (each function then has its own),
+        defaults are kept. `delete_updates=True`: the copy updates nothing (also no random
+        stream states; a value given for a state input is still stored). `share_memory=True`:
+        the copy runs on this function's plan and buffers (its intermediate values);
+        otherwise it gets its own, with the same kernels (the built program is cached).
+        `name`: default this name + " copy"; `profile` as in `function`.
+        """
+        new = object.__new__(Function)
+        new.__dict__.update(self.__dict__)
+        new.name = name or (f"{self.name} copy" if self.name else None)
+        replace = self._swap_map(swap)
+        new.signature = self._copied_signature(replace)
+        new.shared = [replace.get(id(v), v) for v in self.shared]
+        new.updates = [] if delete_updates else \
+            [(replace.get(id(s), s), e) for s, e in self.updates]
+        new.timings = dict(self.timings)
+        wants_profile = bool(profile or config.profile)
+        if share_memory and not delete_updates and self.profile is None and not wants_profile:
+            new._call_setup()  # same plan, executor and checker
+            return new
+        fgraph = self.maker_fgraph
+        if delete_updates:
+            fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs[:self.n_out])
+        new.maker_fgraph = fgraph
+        new._build_runtime(fgraph, [] if delete_updates else self.plan.updates, profile)
+        return new
+
+    def __copy__(self) -> Function:
+        return self.copy()
+
+    def _swap_map(self, swap: dict | None) -> dict[int, SharedVariable]:
+        """id(old) -> new for `copy(swap=...)`, checked: old among this function's shared
+        variables, new a shared variable of old's type."""
+        replace: dict[int, SharedVariable] = {}
+        for old, new in (swap or {}).items():
+            if not any(old is s for s in self.shared):
+                raise ValueError(f"copy(swap=...): {old} is not a shared variable of this "
+                                 "function")
+            if not isinstance(new, SharedVariable):
+                raise TypeError(f"copy(swap=...): {old} must be replaced by a shared variable, "
+                                f"got {type(new).__name__}")
+            if new.type != old.type:
+                raise TypeError(f"copy(swap=...): {old} has type {old.type} but its replacement "
+                                f"{new} has type {new.type}")
+            replace[id(old)] = new
+        return replace
+
+    def _copied_signature(self, replace: dict[int, SharedVariable]) -> Signature:
+        """This function's arguments for a copy: each state in a new shared variable holding
+        its current value (added to `replace`), defaults as they are."""
+        args = []
+        for arg in self.signature.args:
+            if arg.state is not None:
+                state = SharedVariable(arg.state.type, arg.state.get_value(), arg.state.name)
+                replace[id(arg.state)] = state
+                arg = dataclasses.replace(arg, state=state)
+            args.append(dataclasses.replace(arg))
+        return Signature(args)
+
+    # ------------------------------------------------------------ Theano's fn[name]
+    def __getitem__(self, key: Any) -> Any:
+        """The value an input takes when a call omits it: a state's current value (In with
+        an update), a default (In with a value), or None for a required input. `key`: the
+        input's name, its variable or its position (Theano's `fn[key]`, `fn.value[key]`)."""
+        arg = self.signature.args[self.signature.index(key)]
+        if arg.state is not None:
+            return arg.state.get_value()
+        return None if arg.default is NO_DEFAULT else arg.default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Set a state, or the default of an input (it then stays the default: Theano
+        restores the first default after the next call)."""
+        k = self.signature.index(key)
+        arg = self.signature.args[k]
+        converted = arg.convert(value, k)
+        if arg.state is not None:
+            arg.state.set_value(converted)
+        else:
+            arg.default = converted
+            self.signature.refresh()
+
+    def __contains__(self, key: Any) -> bool:
+        if isinstance(key, str):  # an ambiguous name is there too (Theano's finder)
+            return key in self.signature.by_name
+        try:
+            self.signature.index(key)
+        except TypeError:
+            return False
+        return True
+
+    @property
+    def value(self) -> Function:
+        """Theano's `fn.value[key]`: the same as `fn[key]`."""
+        return self
+
     def _call_setup(self) -> None:
         """What every call needs, computed once: per input (dtype, ndim, fixed axes) for the
         fast argument check, and which variables' buffers the caller keeps."""
@@ -283,6 +430,8 @@ class Function:
                           for v in self.inputs]
         self._n_in = len(self.inputs)
         self._containers = [s.container for s in self.shared]
+        self._update_containers = [s.container for s, _ in self.updates]
+        self._plan_args = [a for a in self.signature.args if a.state is None]
         self._scalar_slots = list(self.plan.host_scalar_slots)
         outs = self.maker_fgraph.outputs
         self.executor.fresh_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if b] + \
@@ -294,14 +443,15 @@ class Function:
         self._last: tuple | None = None
 
     def _convert(self, i: int, value: Any):
-        return convert_input(self.inputs[i], value, self.allow_input_downcast, i)
+        return self._plan_args[i].convert(value, i)
 
     def _read_plan(self, state) -> tuple:
         """How to hand back the outputs of a state, computed once per state:
         (per output (borrow, slot, layout, dtype, contiguous, size, byte offset),
          the plain reads (slot, shape, dtype, byte offset): contiguous NumPy outputs,
          per output its index in the plain reads or -1, whether every output is a plain read,
-         per update (shared storage, slot, shape))."""
+         per update (slot, shape), in the order of `_update_containers`). It depends on the
+         plan only: copies of the function that share the plan share it."""
         plan = state.call_cache.get("outs")
         if plan is None:
             outs = []
@@ -317,8 +467,8 @@ class Function:
                 index.append(len(reads) if contig and size and not borrow else -1)
                 if index[-1] >= 0:
                     reads.append((slot, lay.shape, dt, off))
-            upd = [(shared.container, state.layouts[var].buffer, state.layouts[var].shape)
-                   for (shared, _), var in zip(self.updates, graph_outs[self.n_out:])]
+            upd = [(state.layouts[var].buffer, state.layouts[var].shape)
+                   for var in graph_outs[self.n_out:]]
             plan = (outs, reads, index, len(reads) == len(outs), upd)
             state.call_cache["outs"] = plan
         return plan
@@ -330,20 +480,12 @@ class Function:
             return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict):
-        if kwargs:
-            args = self._merge_kwargs(args, kwargs)
-        if len(args) != self._n_in:
-            names = ", ".join(str(v) for v in self.inputs)
-            raise TypeError(f"function{' ' + self.name if self.name else ''} takes "
-                            f"{len(self.inputs)} argument(s) ({names}), got {len(args)}")
-        # Arguments: arrays of the exact dtype, rank and contiguity pass untouched.
-        values = []
-        for a, (dtype, ndim, fixed) in zip(args, self._in_specs):
-            if type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and \
-                    a.flags.c_contiguous and (not fixed or _fits(a.shape, fixed)):
-                values.append(a)
-            else:
-                values.append(self._convert(len(values), a))
+        if kwargs or not self.signature.plain:
+            args = self.signature.bind(args, kwargs, self._where())
+        if self.trust_input:
+            values = list(args)
+        else:
+            values = self._checked_values(args)
         in_shapes = tuple([v.shape for v in values])
         containers = self._containers
         shared_shapes = tuple([c.shape for c in containers]) if containers else ()
@@ -372,11 +514,29 @@ class Function:
                        as_device_array(ctx, all_bufs[slot], lay, dt) if borrow else
                        download(ctx, all_bufs[slot], lay, dt)
                        for j, (borrow, slot, lay, dt, _, _, _) in zip(index, outs)]
-        for container, slot, shape in upd:
+        for container, (slot, shape) in zip(self._update_containers, upd):
             container.assign(all_bufs[slot], shape)
         if aliased and not reads:  # no blocking read waited for the kernels
             ctx.queue.finish()  # they may still read the caller's arrays
         return results[0] if self.single else results
+
+    def _where(self) -> str:
+        return f"function {self.name!r}" if self.name else "function"
+
+    def _checked_values(self, args) -> list:
+        """The arguments as arrays of the inputs' types: arrays of the exact dtype, rank and
+        contiguity pass untouched, the others are converted (or refused)."""
+        if len(args) != self._n_in:
+            raise TypeError(f"{self._where()} takes {self._n_in} argument(s) "
+                            f"({self.signature.names()}), got {len(args)}")
+        values = []
+        for a, (dtype, ndim, fixed) in zip(args, self._in_specs):
+            if type(a) is np.ndarray and a.dtype == dtype and a.ndim == ndim and \
+                    a.flags.c_contiguous and (not fixed or _fits(a.shape, fixed)):
+                values.append(a)
+            else:
+                values.append(self._convert(len(values), a))
+        return values
 
     def _check_indices(self, values: list, state) -> None:
         """Raise for a label input outside its axis (`PrepareState.index_checks`), before
@@ -445,7 +605,7 @@ class Function:
         if profile is not None:
             profile.record_transfer("to host", time.perf_counter() - t_out,
                                     sum(r.nbytes for r in results if isinstance(r, np.ndarray)))
-        for container, slot, shape in self._read_plan(state)[4]:
+        for container, (slot, shape) in zip(self._update_containers, self._read_plan(state)[4]):
             container.assign(all_bufs[slot], shape)
         if aliased:
             ctx.queue.finish()  # kernels may still read the caller's arrays
@@ -464,23 +624,6 @@ class Function:
             else:  # through the module: checkers' tests count the downloads
                 results.append(darray.download(ctx, bufs[slot], lay, dt))
         return results
-
-    def _merge_kwargs(self, args, kwargs):
-        args = list(args)
-        names = [v.name for v in self.inputs]
-        for k, val in kwargs.items():
-            if k not in names:
-                raise TypeError(f"unknown keyword argument {k!r}; inputs are named {names}")
-            i = names.index(k)
-            while len(args) <= i:
-                args.append(_MISSING)
-            args[i] = val
-        if any(a is _MISSING for a in args):
-            raise TypeError("some inputs were given neither by position nor by name")
-        return tuple(args)
-
-
-_MISSING = object()
 
 
 def _compile_again(nodes: list, spec: dict) -> Function:
@@ -514,16 +657,19 @@ def _own_buffer(expr: Variable) -> Variable:
     return Elemwise(identity)(expr)
 
 
-def function(inputs: Sequence[Variable] | None, outputs: Any = None, updates: Any = None,
+def function(inputs: Sequence[Variable | In] | None, outputs: Any = None, updates: Any = None,
              givens: Any = None, mode: Any = None, profile: Any = None,
              on_unused_input: str = "raise", allow_input_downcast: bool | None = None,
-             name: str | None = None) -> Function:
-    """Compile `outputs` as a function of `inputs` (Theano's `theano.function`)."""
+             name: str | None = None, no_default_updates: bool | list = False) -> Function:
+    """Compile `outputs` as a function of `inputs` (Theano's `theano.function`). An input is
+    a free variable or an `In` (a default value, a keyword name, a state with an update);
+    `no_default_updates` skips the default updates (random streams' states) of every shared
+    variable (True) or of those listed."""
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
                          f"{on_unused_input!r}")
     return Function(inputs, outputs, updates, givens, mode, profile, on_unused_input,
-                    allow_input_downcast, name)
+                    allow_input_downcast, name, no_default_updates)
 
 
 _eval_cache: dict = {}

@@ -13,7 +13,7 @@ import numpy as np
 import pyopencl as cl
 
 from clgraph.expr.dtypes import cl_type
-from clgraph.expr.variable import Variable
+from clgraph.expr.variable import Constant, SharedVariable, Variable
 from clgraph.lower.plan import node_context, node_label
 from clgraph.lower.render import render
 
@@ -89,7 +89,7 @@ class NanGuard:
     def before(self, step, bufs: list, state) -> None:
         for v in step.node.inputs:
             if v.owner is None:  # graph inputs (arguments, shared values, constants)
-                self._check(v, "input", bufs, state)
+                self._check(v, ("input", step.node), bufs, state)
 
     def after(self, step, bufs: list, state) -> None:
         for v in step.node.outputs:
@@ -111,10 +111,8 @@ class NanGuard:
             lay = state.layouts[var]
             value = download(self.ctx, bufs[lay.buffer], lay, var.dtype)
             sample = np.array2string(value, threshold=20, edgeitems=3)
-            if where == "input":
-                raise NanGuardError(
-                    f"NanGuardMode: input {var} ({var.type}) already contains "
-                    f"{' and '.join(kinds)}: {sample}")
+            if isinstance(where, tuple):  # ("input", the first node reading it)
+                raise NanGuardError(_input_message(var, where[1], " and ".join(kinds), sample))
             inner = self._blame_fused(where, bufs, state, bad)
             raise NanGuardError(
                 f"NanGuardMode: {node_label(where)} produced {' and '.join(kinds)} in output "
@@ -157,6 +155,18 @@ class NanGuard:
         except Exception:  # a best-effort hint: the main message stands without it
             return ""
         return ""
+
+
+def _input_message(var: Variable, reader, kinds: str, sample: str) -> str:
+    """A bad graph input: the caller's argument, a shared variable's value or a constant.
+    Theano's NanGuardMode checks all three (its VM's callback_input sees constants too)."""
+    if isinstance(var, Constant):
+        return (f"NanGuardMode: a constant in the graph, {var} ({var.type}), contains {kinds}: "
+                f"{sample}. It is read by {node_label(reader)}. NanGuardMode checks the "
+                "graph's constants as it checks its inputs (as Theano's does).")
+    what = f"shared variable {var}" if isinstance(var, SharedVariable) else f"input {var}"
+    return (f"NanGuardMode: {what} ({var.type}) already contains {kinds}: {sample} "
+            f"(read by {node_label(reader)})")
 
 
 def _flags(value) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+import numpy as np
+
+from clgraph.expr.scalar.base import ScalarOp
 from clgraph.expr.scalar.ops import Identity
 
 
@@ -52,3 +56,35 @@ class GradClipOp(Identity):
     @property
     def name(self) -> str:
         return "grad_clip"
+
+
+@dataclass(frozen=True)
+class UndefinedGradOp(Identity):
+    """Identity forward; an undefined gradient (NullGrad) backward (Theano's undefined_grad):
+    an error when a gradient that must pass through it reaches a wrt."""
+
+    @property
+    def name(self) -> str:
+        return "undefined_grad"
+
+
+@dataclass(frozen=True)
+class GradScaleOp(ScalarOp):
+    """x forward (its second input, the multiplier, is read only backward); the gradient
+    times the multiplier backward (Theano's grad_scale). The multiplier is an input, so it
+    may be an expression (a shared scale), not only a number."""
+
+    nin: ClassVar[int] = 2
+
+    @property
+    def name(self) -> str:
+        return "grad_scale"
+
+    def out_dtype(self, a: str, b: str) -> str:
+        return a
+
+    def impl(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.array(a, copy=True)
+
+    def c_code(self, ctx, args: list[str], in_dtypes: list[str], out_dtype: str) -> str:
+        return args[0]

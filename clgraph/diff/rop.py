@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clgraph.diff.dispatch import RuleTable
+from clgraph.diff.markers import GradClipOp, GradScaleOp, UndefinedGradOp
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
@@ -40,6 +41,10 @@ def _zeros(v):
 def _elemwise(node, tangents):
     if isinstance(node.op.scalar_op, Composite):
         raise NotImplementedError("Rop through a fused Composite: take Rop before compiling")
+    if isinstance(node.op.scalar_op, (GradScaleOp, GradClipOp)):
+        return [tangents[0]]  # Theano's ViewOps: identities forward, whatever their gradient
+    if isinstance(node.op.scalar_op, UndefinedGradOp):
+        return [None]  # Theano's UndefinedGrad.R_op
     z = node.outputs[0]
     total = None
     for i, v in enumerate(tangents):

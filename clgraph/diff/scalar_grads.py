@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import math
 
-from clgraph.diff.markers import DisconnectedGradOp, GradClipOp, NullGrad, ZeroGradOp
+from clgraph.diff.markers import (
+    DisconnectedGradOp,
+    GradClipOp,
+    GradScaleOp,
+    NullGrad,
+    UndefinedGradOp,
+    ZeroGradOp,
+)
 from clgraph.expr import dtypes as D
 from clgraph.expr.scalar import ops as S
 from clgraph.expr.scalar.fill import Second
@@ -86,6 +93,10 @@ def scalar_grad(op, inputs, z, gz) -> list:
         return [None]
     if isinstance(op, GradClipOp):
         return [T.clip(gz, op.lo, op.hi)]
+    if isinstance(op, GradScaleOp):
+        return [gz * inputs[1], None]
+    if isinstance(op, UndefinedGradOp):
+        return [NullGrad("the gradient goes through undefined_grad(x): it is undefined")]
     if isinstance(op, S.Identity):
         return [gz]
     if isinstance(op, S.Cast):

@@ -110,12 +110,16 @@ def exact_cast(arr: np.ndarray, want: np.dtype) -> bool:
     return bool(np.array_equal(converted, arr, equal_nan=nan_ok))
 
 
-def filter_accepts(value: Any, arr: np.ndarray, want: np.dtype) -> bool:
-    """Theano's filter (allow_downcast=None) for `value`, converted to `arr`, going into a
-    `want` variable: a safe cast; a Python float into a float variable (lr = 0.05); a value
-    that is not an array (a list, a Python number) whose values the conversion keeps."""
+def filter_accepts(value: Any, arr: np.ndarray, want: np.dtype,
+                   allow_downcast: bool | None = None) -> bool:
+    """Theano's filter (TensorType.filter) for `value`, converted to `arr`, going into a
+    `want` variable: a safe cast; with allow_downcast=None, a Python float (only `float`
+    itself: NumPy's float64 subclasses it) into a floatX variable (lr = 0.05); a value that
+    is not an array (a list, a Python or NumPy number) whose values the conversion keeps."""
+    from clgraph.config import config
+
     if np.can_cast(arr.dtype, want, casting="safe"):
         return True
-    if isinstance(value, float) and want.kind == "f":
+    if allow_downcast is None and type(value) is float and want == np.dtype(config.floatX):
         return True
-    return not isinstance(value, np.ndarray | np.generic) and exact_cast(arr, want)
+    return not isinstance(value, np.ndarray) and exact_cast(arr, want)

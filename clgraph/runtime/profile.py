@@ -4,8 +4,9 @@
 each launch's event gives its device time. Also kept: call counts and wall times, host-side
 steps, transfers to and from the device, and the compile-time breakdown (each rewrite pass,
 lowering, Mako rendering, the OpenCL build and whether the program came from the cache).
-`fn.profile.summary()` prints it all as tables; with `config.profile` on, every profiled
-function's summary is printed to stderr at exit.
+`fn.profile.summary()` prints it all as tables (to stderr, or `file=`, as Theano's) and
+returns the text; with `config.profile` on, every profiled function's summary is printed to
+stderr at exit.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import atexit
 import sys
 from collections import defaultdict
+from typing import Any
 
 _AT_EXIT: list[Profile] = []
+_STDERR: Any = object()  # summary's default file: sys.stderr at the time of the call
 _HOOKED = False
 
 
@@ -123,8 +126,29 @@ class Profile:
 
     # --- printing -------------------------------------------------------------------------
 
-    def summary(self) -> str:
+    def summary(self, file: Any = _STDERR, n_ops_to_print: int | None = 20,
+                n_apply_to_print: int | None = 20) -> str:
+        """The profile as tables, written to `file` (Theano's ProfileStats.summary; default
+        sys.stderr, None writes nothing) and returned. `n_apply_to_print` limits the kernel
+        and node tables, `n_ops_to_print` the op-type table (None: no limit)."""
+        for arg, n in (("n_ops_to_print", n_ops_to_print),
+                       ("n_apply_to_print", n_apply_to_print)):
+            if n is not None and (not isinstance(n, int) or n < 0):
+                raise ValueError(f"Profile.summary: {arg} must be a count (an int >= 0) or "
+                                 f"None, got {n!r}")
         self._collect()
+        lines = self._compile_lines() + self._transfer_lines()
+        total = sum(self.kernel_seconds.values()) + sum(self.host_seconds.values()) or 1e-30
+        lines += self._kernel_lines(total, n_apply_to_print)
+        lines += self._node_lines(total, n_apply_to_print)
+        lines += self._op_type_lines(total, n_ops_to_print)
+        text = "\n".join(lines)
+        out = sys.stderr if file is _STDERR else file
+        if out is not None:
+            print(text, file=out)
+        return text
+
+    def _compile_lines(self) -> list[str]:
         fn = self.fn
         t = fn.timings
         lines = [f"Function profile: {fn.name or '(unnamed)'}",
@@ -146,33 +170,51 @@ class Profile:
         lines.append(f"  OpenCL build {t.get('build', 0.0) * 1e3:10.2f} ms  "
                      f"({'cache hit' if cache else 'built'}; cache hits: {cache})")
         lines.append(f"  total        {t.get('total', 0.0) * 1e3:10.2f} ms")
-        if self.transfer_counts:
-            lines.append("Transfers:")
-            for d in self.transfer_seconds:
-                lines.append(f"  {d:<10}{self.transfer_counts[d]:>7} x  "
-                             f"{self.transfer_seconds[d] * 1e3:10.3f} ms  "
-                             f"{self.transfer_bytes[d]:>12} bytes")
-        total = sum(self.kernel_seconds.values()) + sum(self.host_seconds.values()) or 1e-30
-        lines.append(f"Kernels (device time from OpenCL events; total {total * 1e3:.3f} ms):")
-        lines.append(f"  {'kernel':<28}{'node':<36}{'calls':>7}{'total ms':>11}"
-                     f"{'us/call':>10}{'%':>7}")
+        return lines
+
+    def _transfer_lines(self) -> list[str]:
+        if not self.transfer_counts:
+            return []
+        lines = ["Transfers:"]
+        for d in self.transfer_seconds:
+            lines.append(f"  {d:<10}{self.transfer_counts[d]:>7} x  "
+                         f"{self.transfer_seconds[d] * 1e3:10.3f} ms  "
+                         f"{self.transfer_bytes[d]:>12} bytes")
+        return lines
+
+    def _kernel_lines(self, total: float, limit: int | None) -> list[str]:
+        rows = []
         for name, secs in sorted(self.kernel_seconds.items(), key=lambda kv: -kv[1]):
             n = self.kernel_counts[name]
-            lines.append(f"  {name:<28}{self.node_of.get(name, '')[:35]:<36}{n:>7}"
-                         f"{secs * 1e3:>11.3f}{secs / max(n, 1) * 1e6:>10.1f}"
-                         f"{100 * secs / total:>7.1f}")
+            rows.append(f"  {name:<28}{self.node_of.get(name, '')[:35]:<36}{n:>7}"
+                        f"{secs * 1e3:>11.3f}{secs / max(n, 1) * 1e6:>10.1f}"
+                        f"{100 * secs / total:>7.1f}")
         for name, secs in self.host_seconds.items():
-            lines.append(f"  {'(host)':<28}{name[:35]:<36}{'':>7}{secs * 1e3:>11.3f}"
-                         f"{'':>10}{100 * secs / total:>7.1f}")
-        lines.append("Nodes:")
-        lines.append(f"  {'total ms':>10}{'%':>7}  node (created at)")
-        for label, secs in sorted(self.node_seconds().items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {secs * 1e3:>10.3f}{100 * secs / total:>7.1f}  {label}")
-        lines.append("Op types:")
-        lines.append(f"  {'total ms':>10}{'%':>7}{'nodes':>7}  op type")
-        for op, (secs, n) in sorted(self.op_type_seconds().items(), key=lambda kv: -kv[1][0]):
-            lines.append(f"  {secs * 1e3:>10.3f}{100 * secs / total:>7.1f}{n:>7}  {op}")
-        return "\n".join(lines)
+            rows.append(f"  {'(host)':<28}{name[:35]:<36}{'':>7}{secs * 1e3:>11.3f}"
+                        f"{'':>10}{100 * secs / total:>7.1f}")
+        return [f"Kernels (device time from OpenCL events; total {total * 1e3:.3f} ms):",
+                f"  {'kernel':<28}{'node':<36}{'calls':>7}{'total ms':>11}"
+                f"{'us/call':>10}{'%':>7}"] + _first(rows, limit)
+
+    def _node_lines(self, total: float, limit: int | None) -> list[str]:
+        rows = [f"  {secs * 1e3:>10.3f}{100 * secs / total:>7.1f}  {label}"
+                for label, secs in sorted(self.node_seconds().items(), key=lambda kv: -kv[1])]
+        return ["Nodes:", f"  {'total ms':>10}{'%':>7}  node (created at)"] + \
+            _first(rows, limit)
+
+    def _op_type_lines(self, total: float, limit: int | None) -> list[str]:
+        rows = [f"  {secs * 1e3:>10.3f}{100 * secs / total:>7.1f}{n:>7}  {op}"
+                for op, (secs, n) in sorted(self.op_type_seconds().items(),
+                                            key=lambda kv: -kv[1][0])]
+        return ["Op types:", f"  {'total ms':>10}{'%':>7}{'nodes':>7}  op type"] + \
+            _first(rows, limit)
+
+
+def _first(rows: list[str], limit: int | None) -> list[str]:
+    """The first `limit` rows (all for None), and a line counting those left out."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    return rows[:limit] + [f"  ... ({len(rows) - limit} more)"]
 
 
 def print_all_at_exit(file=None) -> None:
@@ -180,7 +222,7 @@ def print_all_at_exit(file=None) -> None:
     out = file or sys.stderr
     for prof in _AT_EXIT:
         try:
-            print(prof.summary(), file=out)
+            prof.summary(file=out)
             print(file=out)
         except Exception as exc:  # the device may be gone at exit: say so, do not crash
             print(f"(profile of {prof.fn.name or 'a function'} unavailable: {exc})", file=out)

@@ -7,6 +7,17 @@ from clgraph.expr.variable import (  # noqa: F401
     TensorVariable,
     Variable,
 )
+
+# Theano's tensor/__init__.py exports the gradient functions too (T.grad, T.Rop, ...).
+from clgraph.gradient import (  # noqa: F401
+    Lop,
+    Rop,
+    consider_constant,
+    grad,
+    hessian,
+    jacobian,
+    verify_grad,
+)
 from clgraph.tensor import nnet, random, signal  # noqa: F401,E402 - issue 6's namespaces
 from clgraph.tensor.alloc import fill, ones_like, zeros_like  # noqa: F401
 from clgraph.tensor.array import (  # noqa: F401
@@ -30,7 +41,14 @@ from clgraph.tensor.array import (  # noqa: F401
 )
 from clgraph.tensor.basic import *  # noqa: F401,F403
 from clgraph.tensor.basic import abs_, as_tensor_variable, cast, constant, tensor  # noqa: F401
-from clgraph.tensor.blas import batched_dot, dot, matmul, outer, tensordot  # noqa: F401
+from clgraph.tensor.blas import (  # noqa: F401
+    batched_dot,
+    batched_tensordot,
+    dot,
+    matmul,
+    outer,
+    tensordot,
+)
 from clgraph.tensor.extra import (  # noqa: F401
     diagonal,
     max_and_argmax,

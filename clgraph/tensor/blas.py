@@ -1,8 +1,11 @@
-"""dot, matmul (@), outer, tensordot, batched_dot: all through Dot22 and views."""
+"""dot, matmul (@), outer, tensordot (through Dot22 and views); batched_dot and
+batched_tensordot (a broadcasting product and a sum: one fused reduction kernel)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from clgraph.expr.blas import Dot22
 from clgraph.expr.type import shape_str
@@ -111,4 +114,82 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> TensorVariable:
 
 
 def batched_dot(a: Any, b: Any) -> TensorVariable:
-    raise NotImplementedError("batched_dot is not implemented yet")
+    """Theano's batched_dot: `batched_dot(a, b)[i] = dot(a[i], b[i])` over the first (batch)
+    axis. (B, n, m) x (B, m, p) -> (B, n, p); (B, n) x (B, n) -> (B,); (B, n, m) x (B, m) ->
+    (B, n); (B, n) x (B, n, p) -> (B, p); more axes as batched_tensordot over a's last axis
+    and b's second-to-last. A 1-d operand scales the other per batch element (Theano: an
+    elementwise product, nothing summed)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    for label, v in (("a", a), ("b", b)):
+        if v.ndim == 0:
+            raise TypeError(f"batched_dot: {label} ({v}, type {v.type}) must have at least one "
+                            "(batch) axis")
+    _check_lengths("batched_dot", a, b, 0, 0, "batch sizes")
+    if a.ndim == 1:
+        return mul(dimshuffle(a, (0,) + ("x",) * (b.ndim - 1)), b)
+    if b.ndim == 1:
+        return mul(a, dimshuffle(b, (0,) + ("x",) * (a.ndim - 1)))
+    return batched_tensordot(a, b, [[a.ndim - 1], [max(1, b.ndim - 2)]])
+
+
+def batched_tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
+    """Theano's batched_tensordot: tensordot of x[i] and y[i] for every i of the first
+    (batch) axis. `axes`: an int n (x's last n axes with y's axes 1..n) or two lists of axes
+    (never the batch axis 0). The result's axes: batch, x's free axes, y's free axes.
+
+    Built from views, a broadcasting product and a sum over the contracted axes, so it
+    differentiates as they do and the reduction fusion computes it in one kernel."""
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    ax_x, ax_y = _batched_axes(x, y, axes)
+    _check_lengths("batched_tensordot", x, y, 0, 0, "batch sizes")
+    for i, j in zip(ax_x, ax_y):
+        _check_lengths("batched_tensordot", x, y, i, j, "contracted axes")
+    free_x = [d for d in range(1, x.ndim) if d not in ax_x]
+    free_y = [d for d in range(1, y.ndim) if d not in ax_y]
+    # (batch, free x, free y, contracted), each operand broadcast over the other's free axes
+    xt = dimshuffle(x, (0, *free_x, *("x",) * len(free_y), *ax_x))
+    yt = dimshuffle(y, (0, *("x",) * len(free_x), *free_y, *ax_y))
+    product = mul(xt, yt)
+    if not ax_x:
+        return product
+    from clgraph.tensor.reduction import sum as reduce_sum
+
+    first = 1 + len(free_x) + len(free_y)
+    return reduce_sum(product, axis=tuple(range(first, product.ndim)), dtype=product.dtype)
+
+
+def _batched_axes(x: TensorVariable, y: TensorVariable, axes: Any) -> tuple[list, list]:
+    """batched_tensordot's axes as two checked lists (Theano's rules and messages)."""
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        for label, v in (("x", x), ("y", y)):
+            if not 0 <= n < v.ndim:
+                raise ValueError(f"batched_tensordot: axes={n} must be at least 0 and less than "
+                                 f"{label}.ndim={v.ndim} (the batch axis is never summed)")
+        return list(range(x.ndim - n, x.ndim)), list(range(1, n + 1))
+    if len(axes) != 2:
+        raise ValueError(f"batched_tensordot: axes must be an int or two lists of axes, got "
+                         f"{axes!r}")
+    pair = [[a] if isinstance(a, (int, np.integer)) else list(a) for a in axes]
+    if len(pair[0]) != len(pair[1]):
+        raise ValueError(f"batched_tensordot: axes {pair[0]} and {pair[1]} differ in number")
+    for label, v, ax in (("x", x, pair[0]), ("y", y, pair[1])):
+        for d in ax:
+            if not -v.ndim <= d < v.ndim:
+                raise ValueError(f"batched_tensordot: axis {d} is out of range for {label} "
+                                 f"({v.ndim} dimensions)")
+        if any(d % v.ndim == 0 for d in ax):
+            raise ValueError(f"batched_tensordot: the axes to sum over must not contain the "
+                             f"batch axis 0 (axes of {label}: {ax})")
+    return [d % x.ndim for d in pair[0]], [d % y.ndim for d in pair[1]]
+
+
+def _check_lengths(fn: str, a: TensorVariable, b: TensorVariable, i: int, j: int,
+                   what: str) -> None:
+    """Static lengths of a's axis i and b's axis j that differ: an error at build time
+    (unknown ones are compared when the function runs, by the product's shape check)."""
+    n, m = a.type.shape[i], b.type.shape[j]
+    if n is not None and m is not None and n != m:
+        raise ValueError(f"{fn}: {what} differ: axis {i} of {a} (shape "
+                         f"{shape_str(a.type.shape)}) has length {n}, axis {j} of {b} (shape "
+                         f"{shape_str(b.type.shape)}) has length {m}")

@@ -90,8 +90,10 @@ def test_script_in_fresh_interpreter(tmp_path):
 
 
 @pytest.mark.parametrize("name,attrs", [
-    ("theano", ["function", "shared", "Out", "grad", "config", "scan", "tensor"]),
-    ("theano.tensor", ["fmatrix", "matrix", "vector", "dot", "grad", "switch", "nnet"]),
+    ("theano", ["function", "shared", "Out", "In", "Param", "grad", "Rop", "Lop", "config",
+                "scan", "tensor"]),
+    ("theano.tensor", ["fmatrix", "matrix", "vector", "dot", "grad", "switch", "nnet", "Rop",
+                       "Lop", "jacobian", "hessian", "verify_grad", "consider_constant"]),
     ("theano.tensor.nnet", ["sigmoid", "softmax", "conv2d", "relu",
                             "categorical_crossentropy", "binary_crossentropy", "bn"]),
     ("theano.tensor.nnet.bn", ["batch_normalization_train"]),
@@ -99,10 +101,11 @@ def test_script_in_fresh_interpreter(tmp_path):
     ("theano.tensor.signal.pool", ["pool_2d"]),
     ("theano.ifelse", ["ifelse"]),
     ("theano.printing", ["debugprint", "pp", "pydotprint"]),
-    ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad"]),
+    ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad", "grad_scale",
+                         "undefined_grad", "zero_grad", "grad_clip"]),
     ("theano.sandbox.rng_mrg", ["MRG_RandomStreams"]),
     ("theano.tensor.shared_randomstreams", ["RandomStreams"]),
-    ("theano.compile", ["function", "Mode", "NanGuardMode", "DebugMode"]),
+    ("theano.compile", ["function", "Mode", "NanGuardMode", "DebugMode", "In", "Param"]),
     ("theano.compile.mode", ["Mode", "NanGuardMode"]),
     ("theano.compile.nanguardmode", ["NanGuardMode"]),
 ])
@@ -134,16 +137,38 @@ def test_aliases_are_clgraphs(compat):
     assert theano.compile.mode.Mode is cg.compile.Mode
     assert theano.gradient.verify_grad is cg.gradient.verify_grad
     assert theano.printing.debugprint is cg.printing.debugprint
+    assert theano.Rop is T.Rop is cg.gradient.Rop and theano.Lop is T.Lop is cg.gradient.Lop
+    assert T.jacobian is cg.gradient.jacobian and T.hessian is cg.gradient.hessian
+    assert T.verify_grad is cg.gradient.verify_grad
+    assert T.consider_constant is cg.gradient.consider_constant
+    assert theano.gradient.grad_scale is cg.gradient.grad_scale
+    assert theano.gradient.undefined_grad is cg.gradient.undefined_grad
 
 
 def test_missing_names_say_so(compat):
     import theano
 
-    with pytest.raises(AttributeError, match="'In'.*clgraph"):
-        theano.In  # noqa: B018 - clgraph has no In yet
+    with pytest.raises(AttributeError, match="'OpFromGraph'.*clgraph"):
+        theano.OpFromGraph  # noqa: B018 - clgraph has no OpFromGraph
+    assert theano.In is cg.In and theano.compile.In is cg.In  # implemented now
     assert theano.scan is cg.scan  # implemented now (tests/ops/test_scan.py)
     assert (theano.map, theano.reduce, theano.foldl, theano.foldr) == \
         (cg.map, cg.reduce, cg.foldl, cg.foldr)
+
+
+def test_theano_in_accumulator_program(compat):
+    """Theano's tutorial accumulator with In: a state updated every call, a default by name."""
+    import theano
+    import theano.tensor as T
+    from theano import In
+
+    inc = T.dscalar("inc")
+    step = T.dscalar("step")
+    total = T.dscalar("total")
+    acc = theano.function([In(inc, value=1.0), In(step, value=2.0, name="scale"),
+                           In(total, value=0.0, update=total + inc * step)], total)
+    assert [acc(), acc(), acc(3.0, scale=1.0)] == [0.0, 2.0, 4.0]
+    assert acc["total"] == 7.0
 
 
 def test_theano_scan_program(compat):

@@ -16,8 +16,10 @@ from clgraph.gradient import (
     consider_constant,
     disconnected_grad,
     grad_clip,
+    grad_scale,
     hessian,
     jacobian,
+    undefined_grad,
     verify_grad,
     zero_grad,
 )
@@ -98,6 +100,60 @@ def test_zero_grad_and_grad_clip():
     r0, rc = f(np.array([1.0, 2.0]))
     np.testing.assert_allclose(r0, [1, 1])
     np.testing.assert_allclose(rc, [1, 1])
+
+
+def test_grad_scale_scales_only_the_gradient():
+    """Theano's docstring example: grad_scale(sin(x), -1) reverses the gradient; the
+    forward value is x's. The multiplier may be an expression (a shared scale)."""
+    x = T.fscalar("x")
+    fx = T.sin(x)
+    f = cg.function([x], [grad_scale(fx, -1.0), cg.grad(grad_scale(fx, -1.0), x)])
+    value, slope = f(2.0)
+    assert value == np.float32(np.sin(np.float32(2))) and np.isclose(slope, -np.cos(2.0))
+    v = T.dvector("v")
+    scale = cg.shared(np.float64(3.0), name="scale")
+    g = cg.function([v], cg.grad(T.sum(grad_scale(v * v, scale) * 2), v))
+    a = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(g(a), 3 * 2 * 2 * a)
+    scale.set_value(0.5)
+    np.testing.assert_allclose(g(a), 0.5 * 2 * 2 * a)
+    rows = T.dmatrix("rows")  # a per-column multiplier broadcast over rows
+    h = cg.function([rows], cg.grad(T.sum(grad_scale(rows, np.array([1.0, 0.0, -2.0]))),
+                                    rows))
+    np.testing.assert_allclose(h(np.ones((2, 3))), [[1, 0, -2], [1, 0, -2]])
+
+
+def test_grad_scale_checks_the_multiplier():
+    with pytest.raises(TypeError, match="more dimensions than x"):
+        grad_scale(T.dvector("v"), T.dmatrix("m"))
+    with pytest.raises(TypeError, match="does not broadcast to x"):
+        grad_scale(T.drow("r"), T.dcol("c"))
+
+
+def test_undefined_grad():
+    """Theano's undefined_grad: the value passes; a gradient through it is an error."""
+    x, y = T.dvector("x"), T.dvector("y")
+    cost = T.sum(undefined_grad(T.exp(x)) + y * 2)
+    with pytest.raises(NullGradError, match="undefined_grad"):
+        cg.grad(cost, x)
+    gx, gy = cg.grad(cost, [x, y], null_gradients="return")
+    assert gx is None
+    f = cg.function([x, y], [cost, gy])
+    c, d = f(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+    assert np.isclose(c, 1 + np.e + 4) and np.allclose(d, [2, 2])
+
+
+def test_rop_through_gradient_flow_ops_is_theanos():
+    """ViewOps (grad_scale, grad_clip) pass tangents unchanged, zero_grad gives zeros,
+    undefined_grad and disconnected_grad none (Theano's R_op of each)."""
+    x, v = T.dvector("x"), T.dvector("v")
+    outs = [Rop(op(x) * 2 + x, x, v) for op in
+            (lambda t: grad_scale(t, 5.0), lambda t: grad_clip(t, -0.1, 0.1), zero_grad,
+             undefined_grad, disconnected_grad)]
+    f = cg.function([x, v], outs)
+    vv = np.array([1.0, -3.0])
+    for got, want in zip(f(np.array([0.3, 0.4]), vv), [3 * vv, 3 * vv, vv, vv, vv]):
+        np.testing.assert_allclose(got, want)
 
 
 def test_known_grads_and_lop():

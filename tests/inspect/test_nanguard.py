@@ -71,3 +71,25 @@ def test_input_with_nan_and_switches():
     np.testing.assert_array_equal(f(np.array([1000.0], "f4")), [np.inf])  # Inf allowed
     with pytest.raises(NanGuardError, match="input x .* already contains NaN"):
         f(np.array([np.nan], "f4"))
+
+
+def test_big_constant_is_reported_as_a_constant():
+    """Theano's NanGuardMode checks the graph's constants with its inputs (its VM's
+    callback_input sees them), so `x * 1e11` under big_is_error=True is an error; the message
+    says the value is a constant of the graph, not an argument the caller passed."""
+    x = T.fvector("x")
+    line = sys._getframe().f_lineno + 1
+    y = x * 1e11
+    f = cg.function([x], y, mode=NanGuardMode(nan_is_error=True, inf_is_error=True,
+                                              big_is_error=True))
+    with pytest.raises(NanGuardError) as info:
+        f(np.full(3, 1e-3, "f4"))
+    msg = str(info.value)
+    assert msg.startswith("NanGuardMode: a constant in the graph") and "|x| > 1e+10" in msg
+    assert "1.e+11" in msg and f"{__file__}:{line}" in msg
+    w = cg.shared(np.full(2, 1e12, "float32"), name="w")
+    g = cg.function([x], x * w, mode=NanGuardMode(True, True, True))
+    with pytest.raises(NanGuardError, match="shared variable w .* already contains"):
+        g(np.ones(2, "f4"))
+    quiet = cg.function([x], x * 1e11, mode=NanGuardMode(True, True, big_is_error=False))
+    np.testing.assert_allclose(quiet(np.ones(2, "f4")), [1e11, 1e11])

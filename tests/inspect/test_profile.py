@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import clgraph as cg
 import clgraph.tensor as T
@@ -67,3 +68,38 @@ def test_profile_flag_prints_at_exit(tmp_path):
     assert proc.stdout.strip() == "done"
     assert "Function profile: atexit_fn" in proc.stderr
     assert "1 call(s)" in proc.stderr and "prog.py:4" in proc.stderr
+
+
+def test_summary_writes_to_file_like_theanos(capsys):
+    """Theano's ProfileStats.summary(file=sys.stderr, n_ops_to_print=20,
+    n_apply_to_print=20) writes the tables; the text is also returned."""
+    import io
+
+    f, _ = _build()
+    f(np.ones((2, 3), "f4"))
+    buf = io.StringIO()
+    text = f.profile.summary(file=buf)
+    assert buf.getvalue() == text + "\n" and "Function profile: prof" in text
+    assert capsys.readouterr().err == ""
+    assert f.profile.summary() == text  # default: stderr
+    assert capsys.readouterr().err == text + "\n"
+    assert f.profile.summary(file=None) == text and capsys.readouterr().err == ""
+
+
+def test_summary_limits_the_tables():
+    x = T.fvector("x")
+    y = x
+    for _ in range(4):
+        y = T.exp(y) * 0.5
+    f = cg.function([x], y, mode="FAST_COMPILE", profile=True)  # a kernel per op
+    f(np.ones(5, "f4"))
+    full = f.profile.summary(file=None, n_apply_to_print=None)
+    n_kernels = len(f.profile.kernel_seconds)
+    assert n_kernels >= 4 and "more)" not in full
+    short = f.profile.summary(file=None, n_apply_to_print=1, n_ops_to_print=1)
+    kernels = short.split("Kernels")[1].split("Nodes:")[0]
+    assert len([ln for ln in kernels.splitlines()[2:] if ln.strip()]) == 2  # 1 row + "more"
+    assert f"... ({n_kernels - 1} more)" in kernels
+    assert short.count("more)") == 3  # kernels, nodes, op types
+    with pytest.raises(ValueError, match="n_ops_to_print must be a count"):
+        f.profile.summary(file=None, n_ops_to_print=-1)
