@@ -290,9 +290,12 @@ class ReduceStep(Step):
         # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
         self.has_cols = self.n_keep > 0
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
-        # Float sums are compensated (Kahan): a chunk's running sum in float32 otherwise
-        # loses ~chunk/lanes ulps (a 10M-element mean was off by 5e-4, its variance by 250x);
-        # NumPy's pairwise sum keeps it near one. Still bound by memory bandwidth on CPUs.
+        # Float sums along runs (mode 0: whole arrays, rows) are compensated (Kahan): a
+        # chunk's running sum in float32 otherwise loses ~chunk/lanes ulps (a 10M-element
+        # mean was off by 5e-4, its variance by 250x); NumPy's pairwise sum keeps it near
+        # one. Still bound by memory bandwidth. Column sums (mode 1) are not: long columns
+        # are split into chunks of at most a few hundred rows (`_grid`), and the
+        # compensation cost the MLP step ~2% in its bias gradients (256 rows, measured).
         self.compensated = self.kind == "add" and D.is_float(self.acc)
         # CPUs: reductions that keep axes also get a variant without mode 0, which their
         # launches use unless their layout needs mode 0. PoCL compiles a kernel at its first
@@ -314,7 +317,8 @@ class ReduceStep(Step):
         lines, outs = self.prologue.body(ctx, regs, prefix)
         return lines, ctx.cast(outs[0], self.value_dtype, self.acc)
 
-    def _step(self, ctx: CodeCtx, loads: list[str], acc: str) -> list[str]:
+    def _step(self, ctx: CodeCtx, loads: list[str], acc: str, compensated: bool = False
+              ) -> list[str]:
         """Load operands (one expression each), compute the element, accumulate into acc."""
         regs = [f"a{k}" for k in range(len(loads))]
         lines = [f"const {ctx.ty(v.dtype)} {r} = {ld};"
@@ -322,7 +326,7 @@ class ReduceStep(Step):
         body, value = self._value(ctx, regs, "t")
         lines += body
         lines.append(f"const {ctx.ty(self.acc)} v = {value};")
-        if self.compensated:
+        if compensated:
             # Kahan's summation: {acc}_c keeps what the last addition rounded away; none once
             # the sum is inf or NaN (inf - inf would turn an inf sum into NaN).
             t = ctx.ty(self.acc)
@@ -335,7 +339,7 @@ class ReduceStep(Step):
 
     def _uncompensated(self) -> list[str]:
         """Lines folding each vector register's compensation into it, before the registers
-        are combined."""
+        are combined (mode 0)."""
         if not self.compensated:
             return []
         return [f"va{u} = va{u} - va{u}_c;" for u in range(UNROLL)]
@@ -438,14 +442,15 @@ class ReduceStep(Step):
         def ld(k: int, ptr: str) -> str:
             return vld(dts[k], W, ptr)
 
+        comp = self.compensated
         code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
-                                          "acc")
+                                          "acc", comp)
         if W > 1:
             code["inner_unrolled"] = [
                 self._step(vec, [ld(k, f"{n} + r_{n} + c + {u * W}") for k, n in enumerate(names)],
-                           f"va{u}") for u in range(U)]
+                           f"va{u}", comp) for u in range(U)]
             code["inner_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c")
-                                                    for k, n in enumerate(names)], "va0")
+                                                    for k, n in enumerate(names)], "va0", comp)
             code["inner_fold"] = (self._uncompensated() + self._fold_unrolled()
                                   + lane_lines(self.kind, self.acc, W, "va0", "acc"))
         if self.tree > 1:
@@ -463,7 +468,7 @@ class ReduceStep(Step):
                                      for k, n in enumerate(names)], f"va{u}") for u in range(U)]
                 code["cols_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c * {n}_sr")
                                                        for k, n in enumerate(names)], "va0")
-                code["cols_fold"] = self._uncompensated() + self._fold_unrolled()
+                code["cols_fold"] = self._fold_unrolled()
         if self.has_final:
             code["final_vector"] = [
                 f"const {acc_vt} v = {vld(self.acc, W, 'part + p * n_out + o')};",

@@ -184,9 +184,6 @@ ${kept_offsets("ko", n_keep - 1)}\
         if (vec && j0 + ${width} <= n_kin) {
     % for u in range(unroll):
             ${acc_vtype} va${u} = ${identity_v};
-      % if comp:
-            ${acc_vtype} va${u}_c = ${identity_v};
-      % endif
     % endfor
             for (long i = start; i < end; ) {
 ${segment(" " * 16)}\
@@ -213,9 +210,6 @@ ${lines(cols_fold, " " * 12)}\
         CLG_TAIL_LOOP
         for (long j = 0; j < ${width} && j0 + j < n_kin; ++j) {
             ${acc_type} acc = ${identity};
-% if comp:
-            ${acc_type} acc_c = 0;
-% endif
             for (long i = start; i < end; ) {
 ${segment(" " * 16)}\
                 CLG_TAIL_LOOP
@@ -223,9 +217,6 @@ ${segment(" " * 16)}\
 ${lines(cols_scalar, " " * 20)}\
                 }
             }
-% if comp:
-            acc = acc - acc_c;
-% endif
             out0[o0 + j] = acc;
   % if epi_cols_sca:
             ${epi_cols_sca}
