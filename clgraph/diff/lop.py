@@ -10,7 +10,7 @@ from clgraph.diff.dispatch import RuleTable
 from clgraph.diff.markers import NullGrad
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
-from clgraph.expr.blas import Dot22
+from clgraph.expr.blas import BatchedDot, Dot22
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.reduce import Argmax, Reduce
 from clgraph.expr.scalar.composite import Composite
@@ -117,6 +117,17 @@ def _dot22(node, grads):
     (gz,) = grads
     ga = T.dot(gz, b.T) if D.is_float(a.dtype) else None
     gb = T.dot(a.T, gz) if D.is_float(b.dtype) else None
+    return [T.cast(ga, a.dtype) if ga is not None else None,
+            T.cast(gb, b.dtype) if gb is not None else None]
+
+
+@rule(BatchedDot)
+def _batched_dot(node, grads):
+    T = _T()
+    a, b = node.inputs
+    (gz,) = grads
+    ga = BatchedDot()(gz, b.dimshuffle(0, 2, 1)) if D.is_float(a.dtype) else None
+    gb = BatchedDot()(a.dimshuffle(0, 2, 1), gz) if D.is_float(b.dtype) else None
     return [T.cast(ga, a.dtype) if ga is not None else None,
             T.cast(gb, b.dtype) if gb is not None else None]
 

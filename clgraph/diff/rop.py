@@ -9,7 +9,7 @@ from clgraph.diff.markers import GradClipOp, GradScaleOp, UndefinedGradOp
 from clgraph.diff.scalar_grads import scalar_grad
 from clgraph.expr import dtypes as D
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
-from clgraph.expr.blas import Dot22
+from clgraph.expr.blas import BatchedDot, Dot22
 from clgraph.expr.conv import MaxPoolGradGrad, Pool2d
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import toposort
@@ -110,16 +110,16 @@ def _reduce(node, tangents):
     return [z * T.sum(v / x, axis=op.axes)]
 
 
-@_rule(Dot22)
+@_rule(Dot22, BatchedDot)
 def _dot(node, tangents):
-    T = _T()
+    """Bilinear: (a + va) . (b + vb) to first order."""
     a, b = node.inputs
     va, vb = tangents
     terms = []
     if va is not None:
-        terms.append(T.dot(va, b))
+        terms.append(node.op(va, b))
     if vb is not None:
-        terms.append(T.dot(a, vb))
+        terms.append(node.op(a, vb))
     if not terms:
         return [None]
     return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]

@@ -1,5 +1,6 @@
 """Dot22: matrix product (M, K) x (K, N). Every `dot` case lowers to it through views.
-GemmEpilogue: Dot22 with an elementwise program applied to the product (specialize pass)."""
+GemmEpilogue: Dot22 with an elementwise program applied to the product (specialize pass).
+BatchedDot: (B, M, K) x (B, K, N), a product per batch element (batched_dot's 3-d case)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,43 @@ class GemmEpilogue(Op):
 
     def __str__(self) -> str:
         return f"GemmEpilogue{{{self.comp.name}}}"
+
+
+@dataclass(frozen=True)
+class BatchedDot(Op):
+    """out[i] = a[i] . b[i] for a (B, M, K) and b (B, K, N): `batched_dot`'s core (its other
+    forms are views of this one). One host matmul on CPU devices, one kernel elsewhere."""
+
+    def make_node(self, a, b) -> Apply:
+        from clgraph.tensor.basic import as_tensor_variable
+
+        a, b = as_tensor_variable(a), as_tensor_variable(b)
+        if a.ndim != 3 or b.ndim != 3:
+            raise TypeError(f"BatchedDot takes two 3-d tensors, got {a.type} and {b.type}")
+        for i, j, what in ((0, 0, "batch sizes"), (2, 1, "inner lengths")):
+            n, m = a.type.shape[i], b.type.shape[j]
+            if n is not None and m is not None and n != m:
+                raise ValueError(f"batched_dot: {what} differ: {a} has shape "
+                                 f"{shape_str(a.type.shape)}, {b} has shape "
+                                 f"{shape_str(b.type.shape)}")
+        dt = D.upcast(a.dtype, b.dtype)
+        if dt == "bool":
+            raise TypeError(f"batched_dot of bool tensors {a} and {b}: cast them first")
+        batch = a.type.shape[0] if a.type.shape[0] is not None else b.type.shape[0]
+        out = TensorVariable(TensorType(dt, (batch, a.type.shape[1], b.type.shape[2])))
+        return Apply(self, [a, b], [out])
+
+    def perform(self, node, inputs):
+        a, b = inputs
+        dt = node.outputs[0].dtype
+        if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+            raise ValueError(f"batched_dot: shapes {a.shape} and {b.shape} do not match "
+                             "(batch sizes, then a's axis 2 against b's axis 1)")
+        return [np.matmul(a.astype(dt), b.astype(dt))]
+
+    def infer_shape(self, node, input_shapes):
+        (sa, sb) = input_shapes
+        return [(sa[0], sa[1], sb[2])]
+
+    def __str__(self) -> str:
+        return "BatchedDot"

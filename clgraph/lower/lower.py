@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from clgraph.expr.blas import Dot22, GemmEpilogue
+from clgraph.expr.blas import BatchedDot, Dot22, GemmEpilogue
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.graph import FunctionGraph
 from clgraph.expr.ifelse import IfElse
@@ -21,6 +21,7 @@ from clgraph.expr.shape_infer import MakeVector, Shape, Shape_i
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.subtensor import IncSubtensor, Subtensor
 from clgraph.expr.variable import Constant, SharedVariable, Variable
+from clgraph.lower.batched_gemm import BatchedGemmStep
 from clgraph.lower.branches import branch_guards, lazy_order
 from clgraph.lower.elemwise import ElemwiseStep
 from clgraph.lower.gemm import GemmStep
@@ -49,6 +50,7 @@ LOWERINGS: dict[type, type[Step]] = {
     Reduce: ReduceStep, Argmax: ArgmaxStep,
     Shape: HostValueStep, Shape_i: HostValueStep, MakeVector: HostValueStep,
     Dot22: GemmStep, GemmEpilogue: GemmStep, IfElse: IfElseStep, Scan: ScanStep,
+    BatchedDot: BatchedGemmStep,
 }
 # Neural-network ops (issue 6): softmax, row picks, conv, pool, random numbers.
 from clgraph.lower.nnet_registry import NNET_LOWERINGS  # noqa: E402

@@ -1,5 +1,5 @@
 """dot, matmul (@), outer, tensordot (through Dot22 and views); batched_dot and
-batched_tensordot (a broadcasting product and a sum: one fused reduction kernel)."""
+batched_tensordot (through BatchedDot and views, as tensordot through Dot22)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from clgraph.expr.blas import Dot22
+from clgraph.expr.blas import BatchedDot, Dot22
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import TensorVariable
 from clgraph.tensor.basic import as_tensor_variable, mul
@@ -137,8 +137,10 @@ def batched_tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
     (batch) axis. `axes`: an int n (x's last n axes with y's axes 1..n) or two lists of axes
     (never the batch axis 0). The result's axes: batch, x's free axes, y's free axes.
 
-    Built from views, a broadcasting product and a sum over the contracted axes, so it
-    differentiates as they do and the reduction fusion computes it in one kernel."""
+    Free axes and contracted axes are each flattened into one (views, or copies where a
+    transpose must be made contiguous) for one BatchedDot: a host matmul on CPU devices.
+    Bool operands, and products with nothing contracted, are a broadcasting product (and
+    a sum)."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     ax_x, ax_y = _batched_axes(x, y, axes)
     _check_lengths("batched_tensordot", x, y, 0, 0, "batch sizes")
@@ -146,6 +148,8 @@ def batched_tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
         _check_lengths("batched_tensordot", x, y, i, j, "contracted axes")
     free_x = [d for d in range(1, x.ndim) if d not in ax_x]
     free_y = [d for d in range(1, y.ndim) if d not in ax_y]
+    if ax_x and "bool" not in (x.dtype, y.dtype):
+        return _batched_product(x, y, free_x, ax_x, free_y, ax_y)
     # (batch, free x, free y, contracted), each operand broadcast over the other's free axes
     xt = dimshuffle(x, (0, *free_x, *("x",) * len(free_y), *ax_x))
     yt = dimshuffle(y, (0, *("x",) * len(free_x), *free_y, *ax_y))
@@ -156,6 +160,24 @@ def batched_tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
 
     first = 1 + len(free_x) + len(free_y)
     return reduce_sum(product, axis=tuple(range(first, product.ndim)), dtype=product.dtype)
+
+
+def _batched_product(x, y, free_x: list, ax_x: list, free_y: list, ax_y: list
+                     ) -> TensorVariable:
+    """batched_tensordot as one BatchedDot of (B, free x, contracted) and (B, contracted,
+    free y), its result reshaped to (B, free x axes..., free y axes...)."""
+    xt = dimshuffle(x, (0, *free_x, *ax_x))
+    yt = dimshuffle(y, (0, *ax_y, *free_y))
+    if x.ndim == 3 and y.ndim == 3 and len(free_x) == len(free_y) == 1:
+        return BatchedDot()(xt, yt)  # already (B, M, K) and (B, K, N)
+    batch = shape_i(x, 0)
+    k_total = _prod([shape_i(x, d) for d in ax_x])
+    # Explicit lengths, not -1: a -1 next to a zero length is ambiguous.
+    m = [shape_i(x, d) for d in free_x]
+    n = [shape_i(y, d) for d in free_y]
+    x3 = reshape(xt, [batch, _prod(m), k_total])
+    y3 = reshape(yt, [batch, k_total, _prod(n)])
+    return reshape(BatchedDot()(x3, y3), [batch] + m + n)
 
 
 def _batched_axes(x: TensorVariable, y: TensorVariable, axes: Any) -> tuple[list, list]:

@@ -44,14 +44,24 @@ def test_batched_dot_matches_einsum(dtype, rng):
         np.testing.assert_allclose(g, ref, rtol=tol, atol=tol, err_msg=name)
 
 
-def test_batched_dot_is_one_kernel_and_handles_empty_batches(rng):
+@pytest.mark.parametrize("gemm", ["auto", "template"])
+def test_batched_dot_is_one_product_and_handles_empty_batches(rng, gemm):
+    """One BatchedDot: a host matmul on PoCL ('auto'), one kernel with 'template' (GPUs),
+    operands read in place through their strides (a transposed one too)."""
     x, y = T.ftensor3("x"), T.ftensor3("y")
-    f = cg.function([x, y], T.batched_dot(x, y))
-    assert len(f.kernels()) == 1  # the product fused into the sum: nothing materialised
+    with cg.config.change_flags(gemm=gemm):
+        f = cg.function([x, y], [T.batched_dot(x, y),
+                                 T.batched_dot(x.dimshuffle(0, 2, 1), x)])
+    nodes = [n.op.__class__.__name__ for n in f.maker.fgraph.toposort()]
+    assert nodes.count("BatchedDot") == 2, nodes
+    assert len(f.kernels()) == (0 if f.ctx.host_addressable and gemm == "auto" else 2)
     for b, n, m, p in ((0, 3, 5, 2), (1, 1, 1, 1), (3, 4, 0, 2), (7, 33, 17, 9)):
         a = rng.standard_normal((b, n, m)).astype("float32")
         c = rng.standard_normal((b, m, p)).astype("float32")
-        np.testing.assert_allclose(f(a, c), np.einsum("bnm,bmp->bnp", a, c), rtol=1e-5,
+        got, gram = f(a, c)
+        np.testing.assert_allclose(got, np.einsum("bnm,bmp->bnp", a, c), rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_allclose(gram, np.einsum("bnm,bnp->bmp", a, a), rtol=1e-5,
                                    atol=1e-5)
 
 
@@ -103,12 +113,12 @@ def test_batched_dot_runtime_mismatches_name_the_axis():
     x, y = T.ftensor3("x"), T.ftensor3("y")
     f = cg.function([x, y], T.batched_dot(x, y))
     a = np.ones((4, 3, 5), "float32")
-    with pytest.raises(ValueError, match=r"do not broadcast along axis 0: \(4, 3, 1, 5\), "
-                                         r"\(3, 1, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"batched_dot: shapes \(4, 3, 5\) \(x\) and "
+                                         r"\(3, 5, 2\) \(y\) do not match"):
         f(a, np.ones((3, 5, 2), "float32"))
-    with pytest.raises(ValueError, match=r"do not broadcast along axis 3: \(4, 3, 1, 5\), "
-                                         r"\(4, 1, 2, 6\)"):
+    with pytest.raises(ValueError, match=r"\(4, 3, 5\) \(x\) and \(4, 6, 2\) \(y\)"):
         f(a, np.ones((4, 6, 2), "float32"))
+    assert f(a, np.ones((4, 5, 2), "float32")).shape == (4, 3, 2)  # still usable
 
 
 def test_batched_tensordot_axes_are_checked():
