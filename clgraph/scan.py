@@ -14,9 +14,11 @@ own updates, returned as `(outputs, updates)`, and random streams drawn inside i
 it to `function`.
 
 The number of steps is the shortest sequence's length (less the span of its taps), or
-`n_steps` (at most that). Taps follow Theano: a sequence tap k gives element
-t + k - min(taps) at step t; output taps are negative, and `initial` holds the last
--min(taps) values.
+`n_steps` (an int, at most that). Taps follow Theano: a sequence tap k gives element
+t + k - min(taps, 0) at step t (the span counts tap 0 even when it is not among the taps);
+output taps are negative, and `initial` holds at least -min(taps) values, of which the
+first -min(taps) are read. Going backwards, each sequence is read from its own last
+element (Theano reverses it before cutting it to the number of steps).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     stack of at most one: scan_grad's sums)."""
     from clgraph import tensor as T
 
-    # Sequences: one view per tap (element t + tap - min(taps) at step t, Theano's rule).
+    n_steps = None if n_steps is None else _integer_n_steps(n_steps)
     seqs = []
     for k, entry in enumerate(_as_list(sequences)):
         var, taps = _with_taps(entry, "input", [0], f"sequence {k}")
@@ -102,12 +104,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         if var.ndim == 0:
             raise TypeError(f"scan: sequence {k} ({var}) is a scalar; sequences are iterated "
                             "over their first axis")
-        lo, hi = min(taps), max(taps)
-        seqs += [var] if taps == [0] else [
-            var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
-            for tap in taps]
+        seqs += _tap_views(var, taps)
     # Outputs fed back: taps [-1] carry the previous value; other (negative) taps carry a
-    # window of the last -min(taps) values, from the initial value's last rows.
+    # window of -min(taps) values, from the initial value's first rows (Theano's rule).
     inits, out_taps = [], []
     for k, entry in enumerate(_as_list(outputs_info)):
         if entry is None:
@@ -118,7 +117,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         if any(t >= 0 for t in taps):
             raise ValueError(f"scan: outputs_info {k}: taps must be negative, got {taps}")
         var = T.as_tensor_variable(var)
-        inits.append(var if taps == [-1] else var[min(taps):])
+        inits.append(var if taps == [-1] else var[:-min(taps)])
         out_taps.append(taps)
     nonseqs = [T.as_tensor_variable(v) for v in _as_list(non_sequences)]
     seq_ph = [_placeholder(TensorType(s.dtype, s.type.shape[1:]), f"{s.name or 'seq'}[t]")
@@ -208,7 +207,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     for s in seqs:
         steps = s.shape[0] if steps is None else T.minimum(steps, s.shape[0])
     if n_steps is not None:
-        steps = T.cast(T.as_tensor_variable(n_steps), "int64")
+        steps = n_steps
     op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only)
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
@@ -223,6 +222,31 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     if not stacked:
         return [], updates
     return (stacked[0] if single or len(stacked) == 1 else stacked), updates
+
+
+def _tap_views(var, taps: list[int]) -> list:
+    """One view of the sequence `var` per tap: the elements its tap reads at steps 0, 1,
+    ...: element t + tap - min(taps, 0). Theano cuts as if tap 0 were always among the
+    taps (scan.py's mintap/maxtap proxies), so all-negative taps drop the sequence's last
+    elements and all-positive ones its first."""
+    if taps == [0]:
+        return [var]
+    lo, hi = min(min(taps), 0), max(max(taps), 0)
+    return [var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
+            for tap in taps]
+
+
+def _integer_n_steps(n_steps) -> TensorVariable:
+    """`n_steps` as a tensor, refused unless it is an integer (Theano: "n_steps must be an
+    int"): a float count would be truncated silently."""
+    from clgraph import tensor as T
+
+    if isinstance(n_steps, (float, np.floating)):
+        raise TypeError(f"scan: n_steps must be an int, got {n_steps!r}")
+    n_steps = T.as_tensor_variable(n_steps)
+    if n_steps.ndim != 0 or not D.is_int(n_steps.dtype):
+        raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
+    return n_steps
 
 
 def _outputs_and_updates(result) -> tuple[Any, dict]:
@@ -413,9 +437,10 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         outs = full
     ph = op.inner.inputs
     n_seq, n_state = len(seqs), len(inits)
-    # What step t read: sequences cut to n steps (reversed for a backwards scan), and the
-    # value of each recurrent output before step t.
-    seq_eff = [s[:n][::-1] if op.go_backwards else s[:n] for s in seqs]
+    # What step t read: the n elements of each sequence that the loop reads, in step order,
+    # and the value of each recurrent output before step t.
+    read_rows = [_rows_read(s, n, op.go_backwards) for s in seqs]
+    seq_eff = [s[rows][::-1] if op.go_backwards else s[rows] for s, rows in zip(seqs, read_rows)]
     state_outs = [o for o, r in zip(outs, op.recurrent) if r]
     prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
             for i, o in zip(inits, state_outs)]
@@ -514,13 +539,13 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     result: list = [None]
     k = 0
-    for s, f in zip(seqs, f_seq):
+    for s, f, rows in zip(seqs, f_seq, read_rows):
         if not f:  # an integer sequence, or one the step does not read
             result.append(None if not D.is_float(s.dtype) else T.zeros_like(s))
             continue
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
-        result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
+        result.append(T.set_subtensor(T.zeros_like(s)[rows], g))
     # The sums: the carried ones (initial values' gradients, then the non-sequences' kept
     # in the loop), then the stacks of the products summed outside (b_t, and a_t unless it
     # is a sequence), in the order of the float non-sequences.
@@ -545,6 +570,12 @@ def scan_grad(op: Scan, node, grads: list) -> list:
             continue
         result.append(next(sums))
     return result
+
+
+def _rows_read(seq, n, backwards: bool) -> slice:
+    """The rows of `seq` a loop of `n` steps reads: its first n, or its last n going
+    backwards (the op's `element_at`)."""
+    return slice(seq.shape[0] - n, None) if backwards else slice(None, n)
 
 
 def _index(values: list, var) -> int | None:

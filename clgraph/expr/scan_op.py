@@ -7,6 +7,10 @@ are placeholders for one element of each sequence, the previous value of each re
 output and each non-sequence, in that order; its outputs are one step's outputs. The op's
 outputs are every step's outputs stacked on a new first axis, in the order computed.
 
+Step t reads element t of each sequence; a backwards scan reads element len - 1 - t, each
+sequence from its own last element (Theano reverses a sequence before cutting it to the
+number of steps), so sequences longer than the number of steps lose their first elements.
+
 Lowering (lower/scan.py) unrolls the loop per shape signature, so each step's kernels run
 straight from the plan; the gradient (`L_op`) is a second Scan running backwards.
 """
@@ -47,6 +51,10 @@ class Scan(Op):
 
     def keeps_last_only(self, k: int) -> bool:
         return bool(self.last_only) and self.last_only[k]
+
+    def element_at(self, t: int, length: int) -> int:
+        """The element of a sequence of `length` elements that step `t` reads."""
+        return length - 1 - t if self.go_backwards else t
 
     @property
     def n_states(self) -> int:
@@ -91,8 +99,7 @@ class Scan(Op):
         prev = list(inits)
         stacks: list[list] = [[] for _ in self.inner.outputs]
         for t in range(n):
-            idx = n - 1 - t if self.go_backwards else t
-            values = [s[idx] for s in seqs] + prev + list(nonseqs)
+            values = [s[self.element_at(t, len(s))] for s in seqs] + prev + list(nonseqs)
             outs = evaluate(self.inner, dict(zip(ph, values, strict=True)))
             for k, v in enumerate(outs):
                 stacks[k].append(np.asarray(v, dtype=self.inner.outputs[k].dtype))
