@@ -36,7 +36,7 @@ from clgraph.expr.type import TensorType
 from clgraph.expr.variable import Constant, SharedVariable, TensorVariable
 from clgraph.tensor.random import draw_serial
 
-__all__ = ["scan"]
+__all__ = ["scan", "steps_run", "until"]
 
 
 def _as_list(x) -> list:
@@ -130,7 +130,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
     drawn_before = draw_serial()
     result = fn(*seq_ph, *state_args, *nonseq_ph)
-    result, step_updates = _outputs_and_updates(result)
+    result, step_updates, stop = _step_result(result)
     single = not isinstance(result, (list, tuple))
     outs = [T.as_tensor_variable(o) for o in _as_list(result)]
     if not out_taps:
@@ -156,8 +156,10 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         rec_inits.append(None if windowed else init)
     if last_only and len(last_only) != len(inner_outs):
         raise AssertionError("scan: last_only is given per inner output")
-    outs, inits = inner_outs, rec_inits
-    n_inner = len(outs)
+    # A while loop's condition is the last inner output (Scan.until): stacked, never fed back.
+    stops = [] if stop is None else [T.neq(stop, 0)]
+    outs, inits = inner_outs + stops, rec_inits + [None] * len(stops)
+    n_inner = len(inner_outs)
     # Random streams drawn inside the step advance every step: their states are carried as
     # recurrent values (kept for every step: the gradient's scan draws the same numbers
     # again from them), and their last values come back as updates.
@@ -176,7 +178,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         carried_ph = [_placeholder(v.type, f"{v.name or 'shared'}[t-1]") for v in carried]
         nexts = [v.default_update for v in rng] + step_new
         both = clone_graph(outs + nexts, dict(zip(carried, carried_ph)))[0]
-        outs, inits, state_ph = both, inits + carried, state_ph + carried_ph
+        # the carried values go before the condition, which stays last
+        outs = both[:n_inner] + both[len(outs):] + both[n_inner:len(outs)]
+        inits, state_ph = rec_inits + carried + [None] * len(stops), state_ph + carried_ph
         last_only = tuple(last_only) + (False,) * len(carried) if last_only else ()
     args = seq_ph + state_ph + nonseq_ph
     if strict:
@@ -208,14 +212,17 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         steps = s.shape[0] if steps is None else T.minimum(steps, s.shape[0])
     if n_steps is not None:
         steps = n_steps
-    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only)
+    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only,
+              until=stop is not None)
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
     stacked = stacked if isinstance(stacked, list) else [stacked]
-    updates = OrderedDict(
-        (state, T.concatenate([T.shape_padleft(state), states], axis=0)[-1])
-        for state, states in zip(carried, stacked[n_inner:]))  # the initial one after no steps
-    stacked = [stacked[k] for k in value_at]
+    # A while loop computed every step (it is unrolled before any condition is known):
+    # its results are cut to the steps run, Theano's outputs.
+    ran = steps_run(stacked[-1]) if stop is not None else None
+    updates = OrderedDict((state, _value_after(state, states, ran))
+                          for state, states in zip(carried, stacked[n_inner:]))
+    stacked = [stacked[k] if ran is None else stacked[k][:ran] for k in value_at]
     if name is not None:
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"
@@ -247,6 +254,55 @@ def _integer_n_steps(n_steps) -> TensorVariable:
     if n_steps.ndim != 0 or not D.is_int(n_steps.dtype):
         raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
     return n_steps
+
+
+class until:  # noqa: N801 - Theano's name
+    """Theano's stop condition (`theano.scan_module.until`): a step function returning
+    `(outputs, until(cond))`, `(updates, until(cond))` or `(outputs, updates, until(cond))`
+    makes scan a while loop that stops after the first step where the scalar `cond` is
+    true; its outputs have a row per step run (n_steps, or the sequences, still bound
+    it)."""
+
+    def __init__(self, condition: Any) -> None:
+        from clgraph import tensor as T
+
+        self.condition = T.as_tensor_variable(condition)
+        if self.condition.ndim != 0:
+            raise TypeError(f"until: the condition must be a scalar, got {self.condition.type}")
+
+
+def steps_run(stops) -> TensorVariable:
+    """The number of steps a while loop ran, from its stacked conditions: up to the first
+    true one, that step included; all of them when none is true."""
+    from clgraph import tensor as T
+
+    before_first = T.sum(T.eq(T.cumsum(T.cast(stops, "int64")), 0))
+    return T.cast(T.minimum(stops.shape[0], before_first + 1), "int64")
+
+
+def _value_after(initial, states, ran):
+    """A carried value after the loop: the last of `states`, or the one after `ran` steps
+    (a while loop); the initial value after no steps."""
+    from clgraph import tensor as T
+
+    every = T.concatenate([T.shape_padleft(initial), states], axis=0)
+    return every[-1] if ran is None else every[ran]
+
+
+def _step_result(result) -> tuple[Any, dict, Any]:
+    """(outputs, updates, stop condition or None) of a step's result: Theano's forms, and a
+    trailing `until(cond)` (see `until`)."""
+    if not (isinstance(result, (list, tuple)) and result and isinstance(result[-1], until)):
+        if isinstance(result, (list, tuple)) and any(isinstance(r, until) for r in result):
+            raise ValueError("scan: until(...) must come last in the step's result")
+        return (*_outputs_and_updates(result), None)
+    stop, rest = result[-1].condition, list(result[:-1])
+    if len(rest) == 2 and isinstance(rest[1], dict):
+        return (*_outputs_and_updates(tuple(rest)), stop)
+    if len(rest) == 1 and not isinstance(rest[0], until):
+        return (*_outputs_and_updates(rest[0]), stop)
+    raise ValueError("scan: a step with a stop condition returns (outputs, until(cond)), "
+                     "(updates, until(cond)) or (outputs, updates, until(cond))")
 
 
 def _outputs_and_updates(result) -> tuple[Any, dict]:
@@ -425,6 +481,8 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     n, seqs, inits, nonseqs = op.split(node.inputs)
     outs = node.outputs
+    if op.until:
+        op, n, outs, grads = _as_for_loop(op, outs, grads)
     if any(op.last_only):
         # A gradient's own scan (a second-order gradient): its sums keep only their last
         # value, but differentiating needs every step's. The same loop again, keeping all
@@ -570,6 +628,18 @@ def scan_grad(op: Scan, node, grads: list) -> list:
             continue
         result.append(next(sums))
     return result
+
+
+def _as_for_loop(op: Scan, outs: list, grads: list) -> tuple:
+    """A while loop, for its gradient: the for loop of the steps it ran (op, number of
+    steps, outputs and their gradients cut to those steps). The steps after the stop were
+    computed but cut away by scan; going back through them could only turn their zero
+    gradients into NaN (0 * inf)."""
+    ran = steps_run(outs[-1])
+    plain = Scan(FunctionGraph(op.inner.inputs, op.inner.outputs[:-1]), op.n_seqs,
+                 op.recurrent[:-1], op.go_backwards)
+    return (plain, ran, [o[:ran] for o in outs[:-1]],
+            [None if g is None else g[:ran] for g in grads[:-1]])
 
 
 def _rows_read(seq, n, backwards: bool) -> slice:

@@ -40,6 +40,10 @@ class Scan(Op):
     # per output: keep only the last step's value (a stack of min(n, 1)); a gradient's
     # sums over the steps need no more (empty: every step's value for every output)
     last_only: tuple[bool, ...] = ()
+    # a while loop (Theano's `until`): the last inner output is the step's stop condition
+    # (a scalar), stacked like the others. Every one of the n steps is computed (the loop
+    # is unrolled before any condition is known); `scan` cuts the results to the steps run.
+    until: bool = False
 
     # Identity, not the fields: two scans are the same computation only when they are one
     # op (the inner graphs are not compared; the base class's equality would see no fields).
@@ -84,6 +88,9 @@ class Scan(Op):
         # folds it into a constant must not change the outputs' types.
         outs = [TensorVariable(TensorType(o.dtype, (None, *o.type.shape)))
                 for o in self.inner.outputs]
+        if self.until and self.inner.outputs[-1].ndim != 0:
+            raise TypeError("scan: the stop condition (until) must be a scalar, got "
+                            f"{self.inner.outputs[-1].type}")
         for init, ph in zip(inits, self.inner.inputs[self.n_seqs:]):
             if init.dtype != ph.dtype or init.ndim != ph.ndim:
                 raise TypeError(f"scan: initial value {init} ({init.type}) does not match "
@@ -122,4 +129,4 @@ class Scan(Op):
 
     def __str__(self) -> str:
         return f"Scan{{{len(self.inner.outputs)} output(s)" + \
-            (", backwards}" if self.go_backwards else "}")
+            (", backwards" if self.go_backwards else "") + (", until}" if self.until else "}")

@@ -15,10 +15,11 @@ from clgraph.compile import DebugMode
 from .grad_util import numeric_grad
 
 
-def scan_numpy(step, seqs=(), outs=(), n_steps=None, backwards=False) -> list:
+def scan_numpy(step, seqs=(), outs=(), n_steps=None, backwards=False, until=False) -> list:
     """Theano's scan as a NumPy loop. `seqs`: (array, taps) pairs; `outs`: (initial, taps)
-    pairs of the fed-back outputs (taps [-1]: `initial` is one value). Returns the stacked
-    outputs, fed-back ones first as `step` returns them."""
+    pairs of the fed-back outputs (taps [-1]: `initial` is one value); `until`: `step`
+    returns (values, stop) and the loop ends after the first step whose stop is true.
+    Returns the stacked outputs, fed-back ones first as `step` returns them."""
     views = []
     for arr, taps in seqs:
         lo, hi = min(min(taps), 0), max(max(taps), 0)  # scan.py's mintap/maxtap proxies
@@ -34,13 +35,15 @@ def scan_numpy(step, seqs=(), outs=(), n_steps=None, backwards=False) -> list:
         args = [v[t] for v in views]
         for hist, (_, taps) in zip(history, outs):
             args += [hist[len(hist) + k] for k in taps]
-        values = step(*args)
+        values, stop = step(*args) if until else (step(*args), False)
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         stacks = stacks or [[] for _ in values]
         for hist, v in zip(history, values):
             hist.append(v)
         for stack, v in zip(stacks, values):
             stack.append(v)
+        if stop:
+            break
     return [np.array(s) for s in stacks]
 
 
@@ -175,3 +178,93 @@ def test_integer_n_steps_of_any_integer_type():
     for n in (3, np.int32(3), T.constant(np.int16(3))):
         out, _ = cg.scan(lambda a: a * 2, outputs_info=x0, n_steps=n)
         np.testing.assert_allclose(cg.function([x0], out)(1.0), [2, 4, 8])
+
+
+# ---------------------------------------------------------------- until (while loops)
+@pytest.mark.parametrize("x0v, n", [(1.0, 20), (60.0, 20), (-1.0, 7), (1.0, 0), (1.0, 6)])
+def test_until_stops_after_the_first_step_whose_condition_holds(x0v, n):
+    """The step where the condition is true is kept; a condition never true runs n_steps;
+    the DebugMode run (the op's perform) agrees."""
+    x0, steps = T.dscalar("x0"), T.iscalar("n")
+    out, updates = cg.scan(lambda p: (p * 2, cg.until(p * 2 > 50)), outputs_info=x0,
+                           n_steps=steps)
+    assert not updates
+    want = scan_numpy(lambda p: (p * 2, p * 2 > 50), outs=[(x0v, [-1])], n_steps=n, until=True)
+    want = want[0] if want else np.zeros(0)
+    for mode in (None, DebugMode()):
+        np.testing.assert_allclose(cg.function([x0, steps], out, mode=mode)(x0v, n), want)
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_until_with_sequences_taps_and_two_outputs(backwards):
+    """A while loop over a sequence (its taps, backwards too), with an output not fed back:
+    both are cut to the steps run."""
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+
+    def step(a, b, h):
+        new = h * 0.5 + a * b
+        return [new, new * 10], cg.until(b > 0.55)
+
+    (hs, scaled), _ = cg.scan(step, sequences=dict(input=x, taps=[-1, 1]),
+                              outputs_info=[h0, None], go_backwards=backwards)
+    xv = np.array([0.1, 0.3, 0.2, 0.6, 0.4, 0.8, 0.5])
+    want = scan_numpy(lambda a, b, h: ([h * 0.5 + a * b, (h * 0.5 + a * b) * 10], b > 0.55),
+                      seqs=[(xv, [-1, 1])], outs=[(0.2, [-1])], backwards=backwards, until=True)
+    got = cg.function([x, h0], [hs, scaled])(xv, 0.2)
+    assert len(got[0]) < len(xv) - 2  # it stopped early
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_until_updates_hold_the_value_after_the_steps_run():
+    """(outputs, updates, until) and (updates, until): the shared variable's update is its
+    value after the last step run, not after n_steps."""
+    x0 = T.dscalar("x0")
+    total = cg.shared(np.float64(0.0), name="total")
+    out, updates = cg.scan(lambda p: (p + 1, {total: total + p}, cg.until(p >= 3)),
+                           outputs_info=x0, n_steps=10)
+    np.testing.assert_allclose(cg.function([x0], out, updates=updates)(0.0), [1, 2, 3, 4])
+    assert total.get_value() == 0 + 1 + 2 + 3
+    count = cg.shared(np.int64(0), name="count")
+    _, updates = cg.scan(lambda: ({count: count + 1}, cg.until(count >= 4)), n_steps=10)
+    fn = cg.function([], [], updates=updates)
+    fn()
+    assert count.get_value() == 5  # steps with count 0..4; the last one stops the loop
+
+
+def test_gradients_through_until_match_finite_differences():
+    """Only the steps run are differentiated: after the stop this loop's state overflows
+    to inf, and going back through those steps would give NaN (0 * inf)."""
+    x, h0, a = T.dvector("x"), T.dscalar("h0"), T.dscalar("a")
+
+    def step(xt, h, aa):
+        new = h * h * aa + xt
+        return new, cg.until(new > 5)
+
+    hs, _ = cg.scan(step, sequences=x, outputs_info=h0, non_sequences=a)
+    cost = (hs ** 2).sum() + hs[-1]
+    f_cost = cg.function([x, h0, a], cost)
+    f_grad = cg.function([x, h0, a], cg.grad(cost, [x, h0, a]))
+    xv = np.concatenate([[0.5, 0.4, 0.3, 0.2, 0.1], np.full(30, 0.1)])
+    args = [xv, 1.5, 1.2]
+    assert len(cg.function([x, h0, a], hs)(*args)) < 10
+    got = f_grad(*args)
+    for k in range(3):
+        assert np.all(np.isfinite(got[k]))
+        np.testing.assert_allclose(got[k], numeric_grad(f_cost, args, k), rtol=1e-6, atol=1e-8)
+
+
+def test_until_is_named_where_theano_has_it():
+    import clgraph.scan_module as sm
+
+    assert sm.until is cg.until and sm.scan is cg.scan and sm.map is cg.map
+
+
+def test_bad_until_use_is_named():
+    x0 = T.dscalar("x0")
+    with pytest.raises(TypeError, match="condition must be a scalar"):
+        cg.until(T.dvector("v"))
+    with pytest.raises(ValueError, match="must come last"):
+        cg.scan(lambda p: (cg.until(p > 1), p * 2), outputs_info=x0, n_steps=3)
+    with pytest.raises(ValueError, match="stop condition returns"):
+        cg.scan(lambda p: (p * 2, p * 3, cg.until(p > 1)), outputs_info=[x0, None], n_steps=3)
