@@ -75,14 +75,15 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
 
     Theano's other arguments are accepted as Theano scripts pass them: `strict=True`
     refuses a step function that reads variables it was not given; `return_list=True`
-    returns a list even for one output; `truncate_gradient` must be -1 (the full
-    gradient); `mode`, `profile` and `allow_gc` belong to Theano's inner compilation and
-    change nothing here (the step is compiled with the function that uses it)."""
-    if truncate_gradient != -1:
-        raise NotImplementedError(f"scan: truncate_gradient={truncate_gradient}: only -1 "
-                                  "(backpropagation through every step) is supported")
+    returns a list even for one output; `truncate_gradient=k` (k >= 0) differentiates
+    through the last k steps only (Theano's truncated backpropagation: outputs of earlier
+    steps give no gradient, and the initial values get none unless k covers every step;
+    -1, the default: every step); `mode`, `profile` and `allow_gc` belong to Theano's
+    inner compilation and change nothing here (the step is compiled with the function
+    that uses it)."""
+    _check_truncate_gradient(truncate_gradient)
     outs, updates = _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-                          name, strict=strict)
+                          name, strict=strict, truncate_gradient=int(truncate_gradient))
     if return_list and not isinstance(outs, list):
         outs = [outs]
     return outs, updates
@@ -90,8 +91,8 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
 
 def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
           non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
-          name: str | None = None, last_only: tuple[bool, ...] = (), strict: bool = False
-          ) -> tuple[Any, OrderedDict]:
+          name: str | None = None, last_only: tuple[bool, ...] = (), strict: bool = False,
+          truncate_gradient: int = -1) -> tuple[Any, OrderedDict]:
     """`scan`, where outputs flagged in `last_only` keep only their last value (a
     stack of at most one: scan_grad's sums)."""
     from clgraph import tensor as T
@@ -213,7 +214,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     if n_steps is not None:
         steps = n_steps
     op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only,
-              until=stop is not None)
+              until=stop is not None, truncate_gradient=truncate_gradient)
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
     stacked = stacked if isinstance(stacked, list) else [stacked]
@@ -229,6 +230,15 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     if not stacked:
         return [], updates
     return (stacked[0] if single or len(stacked) == 1 else stacked), updates
+
+
+def _check_truncate_gradient(k) -> None:
+    """Theano's truncate_gradient: -1 (every step) or a number of steps."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"scan: truncate_gradient must be an int, got {k!r}")
+    if k < -1:
+        raise ValueError(f"scan: truncate_gradient must be -1 (every step) or a number of "
+                         f"steps >= 0, got {k}")
 
 
 def _tap_views(var, taps: list[int]) -> list:
@@ -495,10 +505,12 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         outs = full
     ph = op.inner.inputs
     n_seq, n_state = len(seqs), len(inits)
+    # truncate_gradient: the backward loop goes back over the last `window` steps only
+    window = _gradient_window(op, n)
     # What step t read: the n elements of each sequence that the loop reads, in step order,
     # and the value of each recurrent output before step t.
-    read_rows = [_rows_read(s, n, op.go_backwards) for s in seqs]
-    seq_eff = [s[rows][::-1] if op.go_backwards else s[rows] for s, rows in zip(seqs, read_rows)]
+    seq_eff = [s[rows][::-1] if op.go_backwards else s[rows]
+               for s, rows in ((s, _rows_read(s, n, op.go_backwards)) for s in seqs)]
     state_outs = [o for o, r in zip(outs, op.recurrent) if r]
     prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
             for i, o in zip(inits, state_outs)]
@@ -578,16 +590,19 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     zeros_state = [T.zeros_like(i) for i, f in zip(inits, f_state) if f]
     zeros_nonseq = [T.zeros_like(v) for v, f in zip(nonseqs, f_nonseq) if f]
     carried = zeros_state + zeros_nonseq
+    # going backwards, the loop reads the last `window` rows of its sequences (all n rows
+    # long): the last steps of the forward loop
     bwd, _ = _scan(step, sequences=bwd_seqs,
                    outputs_info=[None] * len(float_seqs) + carried, non_sequences=nonseqs,
-                   go_backwards=True,
+                   n_steps=window, go_backwards=True,
                    last_only=(False,) * len(float_seqs) + (True,) * len(carried))
     if any(pushed):  # again, with those sums out of the loop
         kept = [z for z, p in zip(zeros_nonseq, pushed) if not p]
         n_extra = sum(known is None for src in sources for known in src)
         bwd, _ = _scan(step, sequences=bwd_seqs,
                        outputs_info=[None] * len(float_seqs) + zeros_state + kept +
-                       [None] * n_extra, non_sequences=nonseqs, go_backwards=True,
+                       [None] * n_extra, non_sequences=nonseqs, n_steps=window,
+                       go_backwards=True,
                        last_only=(False,) * len(float_seqs) +
                        (True,) * (len(zeros_state) + len(kept)) + (False,) * n_extra)
     bwd = bwd if isinstance(bwd, list) else [bwd]
@@ -597,19 +612,21 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     result: list = [None]
     k = 0
-    for s, f, rows in zip(seqs, f_seq, read_rows):
+    first = None if window is None else n - window  # the first step differentiated
+    for s, f in zip(seqs, f_seq):
         if not f:  # an integer sequence, or one the step does not read
             result.append(None if not D.is_float(s.dtype) else T.zeros_like(s))
             continue
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
+        rows = _rows_read(s, n, op.go_backwards, first)
         result.append(T.set_subtensor(T.zeros_like(s)[rows], g))
     # The sums: the carried ones (initial values' gradients, then the non-sequences' kept
     # in the loop), then the stacks of the products summed outside (b_t, and a_t unless it
     # is a sequence), in the order of the float non-sequences.
     in_loop = [not p for p in pushed] if any(pushed) else [True] * len(zeros_nonseq)
     carried_sums = iter(bwd[k:])
-    sums = [last(next(carried_sums), z) for z in zeros_state]
+    sums = [_reaches_start(last(next(carried_sums), z), window, n) for z in zeros_state]
     sums += [last(next(carried_sums), z) if kept else None
              for z, kept in zip(zeros_nonseq, in_loop)]
     outside = iter(sources)
@@ -637,15 +654,39 @@ def _as_for_loop(op: Scan, outs: list, grads: list) -> tuple:
     gradients into NaN (0 * inf)."""
     ran = steps_run(outs[-1])
     plain = Scan(FunctionGraph(op.inner.inputs, op.inner.outputs[:-1]), op.n_seqs,
-                 op.recurrent[:-1], op.go_backwards)
+                 op.recurrent[:-1], op.go_backwards, truncate_gradient=op.truncate_gradient)
     return (plain, ran, [o[:ran] for o in outs[:-1]],
             [None if g is None else g[:ran] for g in grads[:-1]])
 
 
-def _rows_read(seq, n, backwards: bool) -> slice:
-    """The rows of `seq` a loop of `n` steps reads: its first n, or its last n going
-    backwards (the op's `element_at`)."""
-    return slice(seq.shape[0] - n, None) if backwards else slice(None, n)
+def _rows_read(seq, n, backwards: bool, first=None) -> slice:
+    """The rows of `seq` that steps first..n-1 of a loop of `n` steps read (all n steps
+    when `first` is None), in ascending order: rows first..n-1, or going backwards
+    (the op's `element_at`) rows len-n..len-1-first."""
+    if backwards:
+        return slice(seq.shape[0] - n, None if first is None else seq.shape[0] - first)
+    return slice(first, n)
+
+
+def _gradient_window(op: Scan, n):
+    """How many of the last steps the gradient goes back over: min(n, truncate_gradient),
+    or None for every step."""
+    from clgraph import tensor as T
+
+    if op.truncate_gradient == -1:
+        return None
+    return T.cast(T.minimum(n, op.truncate_gradient), "int64")
+
+
+def _reaches_start(g, window, n):
+    """An initial value's gradient `g` carried back over `window` steps: it is the initial
+    value's only when the window covers every step (Theano's truncated gradient gives it
+    zero otherwise)."""
+    from clgraph import tensor as T
+
+    if window is None:
+        return g
+    return T.switch(T.lt(window, n), T.zeros_like(g), g)
 
 
 def _index(values: list, var) -> int | None:

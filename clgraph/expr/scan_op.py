@@ -44,6 +44,8 @@ class Scan(Op):
     # (a scalar), stacked like the others. Every one of the n steps is computed (the loop
     # is unrolled before any condition is known); `scan` cuts the results to the steps run.
     until: bool = False
+    # Theano's truncate_gradient: the gradient goes back over the last k steps only (-1: all)
+    truncate_gradient: int = -1
 
     # Identity, not the fields: two scans are the same computation only when they are one
     # op (the inner graphs are not compared; the base class's equality would see no fields).
@@ -126,6 +128,17 @@ class Scan(Op):
         from clgraph.scan import scan_grad
 
         return scan_grad(self, node, grads)
+
+    def R_op(self, node, tangents):
+        """J v, through the gradient of the loop with every step (a truncated gradient is
+        not the Jacobian's transpose; Theano's R_op is exact too)."""
+        from dataclasses import replace
+
+        from clgraph.diff.rop import through_l_op
+        from clgraph.scan import scan_grad
+
+        exact = replace(self, truncate_gradient=-1)
+        return through_l_op(node, tangents, lambda n, g: scan_grad(exact, n, g))
 
     def __str__(self) -> str:
         return f"Scan{{{len(self.inner.outputs)} output(s)" + \

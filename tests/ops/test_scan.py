@@ -301,8 +301,10 @@ def test_theano_arguments():
     np.testing.assert_allclose(cg.function([x], out[0])(np.arange(3.0)), [0.0, 3.0, 6.0])
     with pytest.raises(ValueError, match="strict=True.*w"):
         cg.scan(lambda v: v * w, sequences=x, strict=True)
-    with pytest.raises(NotImplementedError, match="truncate_gradient"):
-        cg.scan(lambda v: v, sequences=x, truncate_gradient=5)
+    with pytest.raises(TypeError, match="truncate_gradient must be an int"):
+        cg.scan(lambda v: v, sequences=x, truncate_gradient=2.0)
+    with pytest.raises(ValueError, match="truncate_gradient must be -1"):
+        cg.scan(lambda v: v, sequences=x, truncate_gradient=-2)
     scaled, _ = cg.scan(lambda v, ww: v * ww, sequences=x, non_sequences=w, strict=True)
     np.testing.assert_allclose(cg.function([x], scaled)(np.arange(3.0)), [0.0, 2.0, 4.0])
 

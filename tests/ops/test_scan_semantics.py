@@ -1,7 +1,7 @@
-"""scan's slicing against a NumPy loop written to Theano 1.0.5's scan.py: sequence taps
-(cut as if tap 0 were always among them), backwards loops (each sequence reversed, then
-cut to the number of steps), output taps (the first rows of `initial`), n_steps' type;
-gradients against central differences."""
+"""scan against NumPy loops written to Theano 1.0.5's scan.py: sequence taps (cut as if
+tap 0 were always among them), backwards loops (each sequence reversed, then cut to the
+number of steps), output taps (the first rows of `initial`), n_steps' type, while loops
+(`until`), truncate_gradient; gradients against central differences."""
 
 from __future__ import annotations
 
@@ -268,3 +268,79 @@ def test_bad_until_use_is_named():
         cg.scan(lambda p: (cg.until(p > 1), p * 2), outputs_info=x0, n_steps=3)
     with pytest.raises(ValueError, match="stop condition returns"):
         cg.scan(lambda p: (p * 2, p * 3, cg.until(p > 1)), outputs_info=[x0, None], n_steps=3)
+
+
+# ---------------------------------------------------------------- truncate_gradient
+def rnn_bptt_numpy(xv, h0v, Wv, window=None, backwards=False):
+    """Gradients of sum(h_t ** 2) + sum(h_last) for h_t = tanh(h_{t-1} W + x_t), going back
+    over the last `window` steps only (Theano's truncate_gradient; None: every step):
+    earlier outputs give nothing, h0 gets zero unless the window covers every step."""
+    n = len(xv)
+    order = list(range(n))[::-1] if backwards else list(range(n))  # element read at step t
+    hs = [h0v]
+    for t in range(n):
+        hs.append(np.tanh(hs[-1] @ Wv + xv[order[t]]))
+    m = n if window is None else min(n, window)
+    gx, gW, carry = np.zeros_like(xv), np.zeros_like(Wv), np.zeros_like(h0v)
+    for t in range(n - 1, n - 1 - m, -1):
+        dh = 2 * hs[t + 1] + (1.0 if t == n - 1 else 0.0) + carry
+        da = dh * (1 - hs[t + 1] ** 2)
+        gx[order[t]] += da
+        gW += np.outer(hs[t], da)
+        carry = da @ Wv.T
+    return gx, (carry if m == n else np.zeros_like(h0v)), gW
+
+
+@pytest.mark.parametrize("window", [1, 3, 0, 5, 9])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_truncated_gradient_against_numpy_bptt(window, backwards):
+    """truncate_gradient=k: the gradients of the last k steps only (5 steps here; k >= 5 is
+    the full gradient, checked against central differences too)."""
+    rng = np.random.default_rng(21)
+    x, h0, W = T.dmatrix("x"), T.dvector("h0"), T.dmatrix("W")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x, outputs_info=h0,
+                    non_sequences=W, truncate_gradient=window, go_backwards=backwards)
+    cost = (hs ** 2).sum() + hs[-1].sum()
+    f_grad = cg.function([x, h0, W], cg.grad(cost, [x, h0, W]))
+    args = [rng.standard_normal((5, 3)), rng.standard_normal(3),
+            rng.standard_normal((3, 3)) * 0.6]
+    got = f_grad(*args)
+    want = rnn_bptt_numpy(*args, window=window, backwards=backwards)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    if window >= 5:
+        f_cost = cg.function([x, h0, W], cost)
+        for k in range(3):
+            np.testing.assert_allclose(got[k], numeric_grad(f_cost, args, k),
+                                       rtol=1e-6, atol=1e-8)
+
+
+def test_truncated_gradient_of_a_while_loop_theano_cases():
+    """Theano's TestGradUntil cases: the last 3 of the steps run, also with taps."""
+    x, u = T.dvector("x"), T.lscalar("u")
+    seq = np.arange(15.0)
+    r, _ = cg.scan(lambda a, uu: (a * a, cg.until(a > uu)), sequences=x, non_sequences=[u],
+                   truncate_gradient=3)
+    out, g = cg.function([x, u], [r, cg.grad(r.sum(), x)])(seq, 5)
+    np.testing.assert_allclose(out, seq[:7] ** 2)
+    np.testing.assert_allclose(g, np.concatenate([[0, 0, 0, 0], 2 * seq[4:7], np.zeros(8)]))
+    r, _ = cg.scan(lambda a, b, uu: (a * b, cg.until(b > uu)),
+                   sequences=dict(input=x, taps=[-2, 0]), non_sequences=[u], truncate_gradient=3)
+    np.testing.assert_allclose(cg.function([x, u], cg.grad(r.sum(), x))(seq, 6),
+                               [0, 0, 0, 5, 6, 10, 4, 5, 0, 0, 0, 0, 0, 0, 0])
+
+
+def test_rop_through_a_truncated_scan_is_exact():
+    """Rop is the Jacobian times a vector whatever truncate_gradient says (Theano's R_op
+    runs forward): checked against a central difference."""
+    rng = np.random.default_rng(22)
+    x, h0, W, V = T.dmatrix("x"), T.dvector("h0"), T.dmatrix("W"), T.dmatrix("V")
+    hs, _ = cg.scan(lambda xt, h, w: T.tanh(T.dot(h, w) + xt), sequences=x, outputs_info=h0,
+                    non_sequences=W, truncate_gradient=2)
+    f_jv = cg.function([x, h0, W, V], cg.gradient.Rop(hs, W, V))
+    f_hs = cg.function([x, h0, W], hs)
+    xv, h0v = rng.standard_normal((5, 3)), rng.standard_normal(3)
+    Wv, Vv = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((3, 3))
+    eps = 1e-6
+    want = (f_hs(xv, h0v, Wv + eps * Vv) - f_hs(xv, h0v, Wv - eps * Vv)) / (2 * eps)
+    np.testing.assert_allclose(f_jv(xv, h0v, Wv, Vv), want, rtol=1e-6, atol=1e-8)
