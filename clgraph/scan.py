@@ -303,8 +303,10 @@ def _step_result(result) -> tuple[Any, dict, Any]:
     """(outputs, updates, stop condition or None) of a step's result: Theano's forms, and a
     trailing `until(cond)` (see `until`)."""
     if not (isinstance(result, (list, tuple)) and result and isinstance(result[-1], until)):
-        if isinstance(result, (list, tuple)) and any(isinstance(r, until) for r in result):
-            raise ValueError("scan: until(...) must come last in the step's result")
+        if isinstance(result, until) or isinstance(result, (list, tuple)) and \
+                any(isinstance(r, until) for r in result):
+            raise ValueError("scan: until(...) comes last in the step's result, after the "
+                             "outputs or updates")
         return (*_outputs_and_updates(result), None)
     stop, rest = result[-1].condition, list(result[:-1])
     if len(rest) == 2 and isinstance(rest[1], dict):
@@ -509,8 +511,8 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     window = _gradient_window(op, n)
     # What step t read: the n elements of each sequence that the loop reads, in step order,
     # and the value of each recurrent output before step t.
-    seq_eff = [s[rows][::-1] if op.go_backwards else s[rows]
-               for s, rows in ((s, _rows_read(s, n, op.go_backwards)) for s in seqs)]
+    seq_eff = [s[_rows_read(s, n, op.go_backwards)] for s in seqs]
+    seq_eff = [s[::-1] for s in seq_eff] if op.go_backwards else seq_eff
     state_outs = [o for o, r in zip(outs, op.recurrent) if r]
     prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
             for i, o in zip(inits, state_outs)]

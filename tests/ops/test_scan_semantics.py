@@ -264,8 +264,10 @@ def test_bad_until_use_is_named():
     x0 = T.dscalar("x0")
     with pytest.raises(TypeError, match="condition must be a scalar"):
         cg.until(T.dvector("v"))
-    with pytest.raises(ValueError, match="must come last"):
+    with pytest.raises(ValueError, match="comes last"):
         cg.scan(lambda p: (cg.until(p > 1), p * 2), outputs_info=x0, n_steps=3)
+    with pytest.raises(ValueError, match="comes last"):
+        cg.scan(lambda p: cg.until(p > 1), outputs_info=x0, n_steps=3)
     with pytest.raises(ValueError, match="stop condition returns"):
         cg.scan(lambda p: (p * 2, p * 3, cg.until(p > 1)), outputs_info=[x0, None], n_steps=3)
 
