@@ -7,16 +7,17 @@ Stages: expr (graph) -> diff (gradients) -> simplify (rewrites) -> lower (plan, 
 -> runtime (device, cache, execution).
 """
 
-from clgraph import gradient, ifelse, printing
+from clgraph import gradient, ifelse, printing, scan_module
 from clgraph.compile.function import Function, function
 from clgraph.compile.io import In, Out, Param
 from clgraph.config import config
 from clgraph.gradient import grad
 from clgraph.loops import foldl, foldr, map, reduce  # noqa: A004 - Theano's names
-from clgraph.scan import scan
+from clgraph.scan import scan, until
 from clgraph.shared import shared
 
 __version__ = "0.1.0"
 
 __all__ = ["Function", "In", "Out", "Param", "config", "foldl", "foldr", "function", "grad",
-           "gradient", "ifelse", "map", "printing", "reduce", "scan", "shared", "__version__"]
+           "gradient", "ifelse", "map", "printing", "reduce", "scan", "scan_module", "shared",
+           "until", "__version__"]

@@ -14,9 +14,11 @@ own updates, returned as `(outputs, updates)`, and random streams drawn inside i
 it to `function`.
 
 The number of steps is the shortest sequence's length (less the span of its taps), or
-`n_steps` (at most that). Taps follow Theano: a sequence tap k gives element
-t + k - min(taps) at step t; output taps are negative, and `initial` holds the last
--min(taps) values.
+`n_steps` (an int, at most that). Taps follow Theano: a sequence tap k gives element
+t + k - min(taps, 0) at step t (the span counts tap 0 even when it is not among the taps);
+output taps are negative, and `initial` holds at least -min(taps) values, of which the
+first -min(taps) are read. Going backwards, each sequence is read from its own last
+element (Theano reverses it before cutting it to the number of steps).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from clgraph.expr.type import TensorType
 from clgraph.expr.variable import Constant, SharedVariable, TensorVariable
 from clgraph.tensor.random import draw_serial
 
-__all__ = ["scan"]
+__all__ = ["scan", "steps_run", "until"]
 
 
 def _as_list(x) -> list:
@@ -73,14 +75,15 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
 
     Theano's other arguments are accepted as Theano scripts pass them: `strict=True`
     refuses a step function that reads variables it was not given; `return_list=True`
-    returns a list even for one output; `truncate_gradient` must be -1 (the full
-    gradient); `mode`, `profile` and `allow_gc` belong to Theano's inner compilation and
-    change nothing here (the step is compiled with the function that uses it)."""
-    if truncate_gradient != -1:
-        raise NotImplementedError(f"scan: truncate_gradient={truncate_gradient}: only -1 "
-                                  "(backpropagation through every step) is supported")
+    returns a list even for one output; `truncate_gradient=k` (k >= 0) differentiates
+    through the last k steps only (Theano's truncated backpropagation: outputs of earlier
+    steps give no gradient, and the initial values get none unless k covers every step;
+    -1, the default: every step); `mode`, `profile` and `allow_gc` belong to Theano's
+    inner compilation and change nothing here (the step is compiled with the function
+    that uses it)."""
+    _check_truncate_gradient(truncate_gradient)
     outs, updates = _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-                          name, strict=strict)
+                          name, strict=strict, truncate_gradient=int(truncate_gradient))
     if return_list and not isinstance(outs, list):
         outs = [outs]
     return outs, updates
@@ -88,13 +91,13 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
 
 def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
           non_sequences: Any = None, n_steps: Any = None, go_backwards: bool = False,
-          name: str | None = None, last_only: tuple[bool, ...] = (), strict: bool = False
-          ) -> tuple[Any, OrderedDict]:
+          name: str | None = None, last_only: tuple[bool, ...] = (), strict: bool = False,
+          truncate_gradient: int = -1) -> tuple[Any, OrderedDict]:
     """`scan`, where outputs flagged in `last_only` keep only their last value (a
     stack of at most one: scan_grad's sums)."""
     from clgraph import tensor as T
 
-    # Sequences: one view per tap (element t + tap - min(taps) at step t, Theano's rule).
+    n_steps = None if n_steps is None else _integer_n_steps(n_steps)
     seqs = []
     for k, entry in enumerate(_as_list(sequences)):
         var, taps = _with_taps(entry, "input", [0], f"sequence {k}")
@@ -102,12 +105,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         if var.ndim == 0:
             raise TypeError(f"scan: sequence {k} ({var}) is a scalar; sequences are iterated "
                             "over their first axis")
-        lo, hi = min(taps), max(taps)
-        seqs += [var] if taps == [0] else [
-            var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
-            for tap in taps]
+        seqs += _tap_views(var, taps)
     # Outputs fed back: taps [-1] carry the previous value; other (negative) taps carry a
-    # window of the last -min(taps) values, from the initial value's last rows.
+    # window of -min(taps) values, from the initial value's first rows (Theano's rule).
     inits, out_taps = [], []
     for k, entry in enumerate(_as_list(outputs_info)):
         if entry is None:
@@ -118,7 +118,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         if any(t >= 0 for t in taps):
             raise ValueError(f"scan: outputs_info {k}: taps must be negative, got {taps}")
         var = T.as_tensor_variable(var)
-        inits.append(var if taps == [-1] else var[min(taps):])
+        inits.append(var if taps == [-1] else var[:-min(taps)])
         out_taps.append(taps)
     nonseqs = [T.as_tensor_variable(v) for v in _as_list(non_sequences)]
     seq_ph = [_placeholder(TensorType(s.dtype, s.type.shape[1:]), f"{s.name or 'seq'}[t]")
@@ -131,7 +131,7 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     nonseq_ph = [_placeholder(v.type, v.name or "non_seq") for v in nonseqs]
     drawn_before = draw_serial()
     result = fn(*seq_ph, *state_args, *nonseq_ph)
-    result, step_updates = _outputs_and_updates(result)
+    result, step_updates, stop = _step_result(result)
     single = not isinstance(result, (list, tuple))
     outs = [T.as_tensor_variable(o) for o in _as_list(result)]
     if not out_taps:
@@ -157,8 +157,10 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         rec_inits.append(None if windowed else init)
     if last_only and len(last_only) != len(inner_outs):
         raise AssertionError("scan: last_only is given per inner output")
-    outs, inits = inner_outs, rec_inits
-    n_inner = len(outs)
+    # A while loop's condition is the last inner output (Scan.until): stacked, never fed back.
+    stops = [] if stop is None else [T.neq(stop, 0)]
+    outs, inits = inner_outs + stops, rec_inits + [None] * len(stops)
+    n_inner = len(inner_outs)
     # Random streams drawn inside the step advance every step: their states are carried as
     # recurrent values (kept for every step: the gradient's scan draws the same numbers
     # again from them), and their last values come back as updates.
@@ -177,7 +179,9 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
         carried_ph = [_placeholder(v.type, f"{v.name or 'shared'}[t-1]") for v in carried]
         nexts = [v.default_update for v in rng] + step_new
         both = clone_graph(outs + nexts, dict(zip(carried, carried_ph)))[0]
-        outs, inits, state_ph = both, inits + carried, state_ph + carried_ph
+        # the carried values go before the condition, which stays last
+        outs = both[:n_inner] + both[len(outs):] + both[n_inner:len(outs)]
+        inits, state_ph = rec_inits + carried + [None] * len(stops), state_ph + carried_ph
         last_only = tuple(last_only) + (False,) * len(carried) if last_only else ()
     args = seq_ph + state_ph + nonseq_ph
     if strict:
@@ -208,21 +212,109 @@ def _scan(fn: Callable, sequences: Any = None, outputs_info: Any = None,
     for s in seqs:
         steps = s.shape[0] if steps is None else T.minimum(steps, s.shape[0])
     if n_steps is not None:
-        steps = T.cast(T.as_tensor_variable(n_steps), "int64")
-    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only)
+        steps = n_steps
+    op = Scan(inner, len(seqs), tuple(i is not None for i in inits), go_backwards, last_only,
+              until=stop is not None, truncate_gradient=truncate_gradient)
     stacked = op(T.cast(steps, "int64"), *seqs, *[i for i in inits if i is not None],
                  *nonseqs, *free)
     stacked = stacked if isinstance(stacked, list) else [stacked]
-    updates = OrderedDict(
-        (state, T.concatenate([T.shape_padleft(state), states], axis=0)[-1])
-        for state, states in zip(carried, stacked[n_inner:]))  # the initial one after no steps
-    stacked = [stacked[k] for k in value_at]
+    # A while loop computed every step (it is unrolled before any condition is known):
+    # its results are cut to the steps run, Theano's outputs.
+    ran = steps_run(stacked[-1]) if stop is not None else None
+    updates = OrderedDict((state, _value_after(state, states, ran))
+                          for state, states in zip(carried, stacked[n_inner:]))
+    stacked = [stacked[k] if ran is None else stacked[k][:ran] for k in value_at]
     if name is not None:
         for k, v in enumerate(stacked):
             v.name = name if len(stacked) == 1 else f"{name}[{k}]"
     if not stacked:
         return [], updates
     return (stacked[0] if single or len(stacked) == 1 else stacked), updates
+
+
+def _check_truncate_gradient(k) -> None:
+    """Theano's truncate_gradient: -1 (every step) or a number of steps."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"scan: truncate_gradient must be an int, got {k!r}")
+    if k < -1:
+        raise ValueError(f"scan: truncate_gradient must be -1 (every step) or a number of "
+                         f"steps >= 0, got {k}")
+
+
+def _tap_views(var, taps: list[int]) -> list:
+    """One view of the sequence `var` per tap: the elements its tap reads at steps 0, 1,
+    ...: element t + tap - min(taps, 0). Theano cuts as if tap 0 were always among the
+    taps (scan.py's mintap/maxtap proxies), so all-negative taps drop the sequence's last
+    elements and all-positive ones its first."""
+    if taps == [0]:
+        return [var]
+    lo, hi = min(min(taps), 0), max(max(taps), 0)
+    return [var[tap - lo:] if tap == hi else var[tap - lo:var.shape[0] - (hi - tap)]
+            for tap in taps]
+
+
+def _integer_n_steps(n_steps) -> TensorVariable:
+    """`n_steps` as a tensor, refused unless it is an integer (Theano: "n_steps must be an
+    int"): a float count would be truncated silently."""
+    from clgraph import tensor as T
+
+    if isinstance(n_steps, (float, np.floating)):
+        raise TypeError(f"scan: n_steps must be an int, got {n_steps!r}")
+    n_steps = T.as_tensor_variable(n_steps)
+    if n_steps.ndim != 0 or not D.is_int(n_steps.dtype):
+        raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
+    return n_steps
+
+
+class until:  # noqa: N801 - Theano's name
+    """Theano's stop condition (`theano.scan_module.until`): a step function returning
+    `(outputs, until(cond))`, `(updates, until(cond))` or `(outputs, updates, until(cond))`
+    makes scan a while loop that stops after the first step where the scalar `cond` is
+    true; its outputs have a row per step run (n_steps, or the sequences, still bound
+    it)."""
+
+    def __init__(self, condition: Any) -> None:
+        from clgraph import tensor as T
+
+        self.condition = T.as_tensor_variable(condition)
+        if self.condition.ndim != 0:
+            raise TypeError(f"until: the condition must be a scalar, got {self.condition.type}")
+
+
+def steps_run(stops) -> TensorVariable:
+    """The number of steps a while loop ran, from its stacked conditions: up to the first
+    true one, that step included; all of them when none is true."""
+    from clgraph import tensor as T
+
+    before_first = T.sum(T.eq(T.cumsum(T.cast(stops, "int64")), 0))
+    return T.cast(T.minimum(stops.shape[0], before_first + 1), "int64")
+
+
+def _value_after(initial, states, ran):
+    """A carried value after the loop: the last of `states`, or the one after `ran` steps
+    (a while loop); the initial value after no steps."""
+    from clgraph import tensor as T
+
+    every = T.concatenate([T.shape_padleft(initial), states], axis=0)
+    return every[-1] if ran is None else every[ran]
+
+
+def _step_result(result) -> tuple[Any, dict, Any]:
+    """(outputs, updates, stop condition or None) of a step's result: Theano's forms, and a
+    trailing `until(cond)` (see `until`)."""
+    if not (isinstance(result, (list, tuple)) and result and isinstance(result[-1], until)):
+        if isinstance(result, until) or isinstance(result, (list, tuple)) and \
+                any(isinstance(r, until) for r in result):
+            raise ValueError("scan: until(...) comes last in the step's result, after the "
+                             "outputs or updates")
+        return (*_outputs_and_updates(result), None)
+    stop, rest = result[-1].condition, list(result[:-1])
+    if len(rest) == 2 and isinstance(rest[1], dict):
+        return (*_outputs_and_updates(tuple(rest)), stop)
+    if len(rest) == 1 and not isinstance(rest[0], until):
+        return (*_outputs_and_updates(rest[0]), stop)
+    raise ValueError("scan: a step with a stop condition returns (outputs, until(cond)), "
+                     "(updates, until(cond)) or (outputs, updates, until(cond))")
 
 
 def _outputs_and_updates(result) -> tuple[Any, dict]:
@@ -401,6 +493,8 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     n, seqs, inits, nonseqs = op.split(node.inputs)
     outs = node.outputs
+    if op.until:
+        op, n, outs, grads = _as_for_loop(op, outs, grads)
     if any(op.last_only):
         # A gradient's own scan (a second-order gradient): its sums keep only their last
         # value, but differentiating needs every step's. The same loop again, keeping all
@@ -413,9 +507,12 @@ def scan_grad(op: Scan, node, grads: list) -> list:
         outs = full
     ph = op.inner.inputs
     n_seq, n_state = len(seqs), len(inits)
-    # What step t read: sequences cut to n steps (reversed for a backwards scan), and the
-    # value of each recurrent output before step t.
-    seq_eff = [s[:n][::-1] if op.go_backwards else s[:n] for s in seqs]
+    # truncate_gradient: the backward loop goes back over the last `window` steps only
+    window = _gradient_window(op, n)
+    # What step t read: the n elements of each sequence that the loop reads, in step order,
+    # and the value of each recurrent output before step t.
+    seq_eff = [s[_rows_read(s, n, op.go_backwards)] for s in seqs]
+    seq_eff = [s[::-1] for s in seq_eff] if op.go_backwards else seq_eff
     state_outs = [o for o, r in zip(outs, op.recurrent) if r]
     prev = [T.concatenate([T.shape_padleft(i), o[:-1]], axis=0)
             for i, o in zip(inits, state_outs)]
@@ -495,16 +592,19 @@ def scan_grad(op: Scan, node, grads: list) -> list:
     zeros_state = [T.zeros_like(i) for i, f in zip(inits, f_state) if f]
     zeros_nonseq = [T.zeros_like(v) for v, f in zip(nonseqs, f_nonseq) if f]
     carried = zeros_state + zeros_nonseq
+    # going backwards, the loop reads the last `window` rows of its sequences (all n rows
+    # long): the last steps of the forward loop
     bwd, _ = _scan(step, sequences=bwd_seqs,
                    outputs_info=[None] * len(float_seqs) + carried, non_sequences=nonseqs,
-                   go_backwards=True,
+                   n_steps=window, go_backwards=True,
                    last_only=(False,) * len(float_seqs) + (True,) * len(carried))
     if any(pushed):  # again, with those sums out of the loop
         kept = [z for z, p in zip(zeros_nonseq, pushed) if not p]
         n_extra = sum(known is None for src in sources for known in src)
         bwd, _ = _scan(step, sequences=bwd_seqs,
                        outputs_info=[None] * len(float_seqs) + zeros_state + kept +
-                       [None] * n_extra, non_sequences=nonseqs, go_backwards=True,
+                       [None] * n_extra, non_sequences=nonseqs, n_steps=window,
+                       go_backwards=True,
                        last_only=(False,) * len(float_seqs) +
                        (True,) * (len(zeros_state) + len(kept)) + (False,) * n_extra)
     bwd = bwd if isinstance(bwd, list) else [bwd]
@@ -514,19 +614,21 @@ def scan_grad(op: Scan, node, grads: list) -> list:
 
     result: list = [None]
     k = 0
+    first = None if window is None else n - window  # the first step differentiated
     for s, f in zip(seqs, f_seq):
         if not f:  # an integer sequence, or one the step does not read
             result.append(None if not D.is_float(s.dtype) else T.zeros_like(s))
             continue
         g = bwd[k] if op.go_backwards else bwd[k][::-1]
         k += 1
-        result.append(T.set_subtensor(T.zeros_like(s)[:n], g))
+        rows = _rows_read(s, n, op.go_backwards, first)
+        result.append(T.set_subtensor(T.zeros_like(s)[rows], g))
     # The sums: the carried ones (initial values' gradients, then the non-sequences' kept
     # in the loop), then the stacks of the products summed outside (b_t, and a_t unless it
     # is a sequence), in the order of the float non-sequences.
     in_loop = [not p for p in pushed] if any(pushed) else [True] * len(zeros_nonseq)
     carried_sums = iter(bwd[k:])
-    sums = [last(next(carried_sums), z) for z in zeros_state]
+    sums = [_reaches_start(last(next(carried_sums), z), window, n) for z in zeros_state]
     sums += [last(next(carried_sums), z) if kept else None
              for z, kept in zip(zeros_nonseq, in_loop)]
     outside = iter(sources)
@@ -545,6 +647,48 @@ def scan_grad(op: Scan, node, grads: list) -> list:
             continue
         result.append(next(sums))
     return result
+
+
+def _as_for_loop(op: Scan, outs: list, grads: list) -> tuple:
+    """A while loop, for its gradient: the for loop of the steps it ran (op, number of
+    steps, outputs and their gradients cut to those steps). The steps after the stop were
+    computed but cut away by scan; going back through them could only turn their zero
+    gradients into NaN (0 * inf)."""
+    ran = steps_run(outs[-1])
+    plain = Scan(FunctionGraph(op.inner.inputs, op.inner.outputs[:-1]), op.n_seqs,
+                 op.recurrent[:-1], op.go_backwards, truncate_gradient=op.truncate_gradient)
+    return (plain, ran, [o[:ran] for o in outs[:-1]],
+            [None if g is None else g[:ran] for g in grads[:-1]])
+
+
+def _rows_read(seq, n, backwards: bool, first=None) -> slice:
+    """The rows of `seq` that steps first..n-1 of a loop of `n` steps read (all n steps
+    when `first` is None), in ascending order: rows first..n-1, or going backwards
+    (the op's `element_at`) rows len-n..len-1-first."""
+    if backwards:
+        return slice(seq.shape[0] - n, None if first is None else seq.shape[0] - first)
+    return slice(first, n)
+
+
+def _gradient_window(op: Scan, n):
+    """How many of the last steps the gradient goes back over: min(n, truncate_gradient),
+    or None for every step."""
+    from clgraph import tensor as T
+
+    if op.truncate_gradient == -1:
+        return None
+    return T.cast(T.minimum(n, op.truncate_gradient), "int64")
+
+
+def _reaches_start(g, window, n):
+    """An initial value's gradient `g` carried back over `window` steps: it is the initial
+    value's only when the window covers every step (Theano's truncated gradient gives it
+    zero otherwise)."""
+    from clgraph import tensor as T
+
+    if window is None:
+        return g
+    return T.switch(T.lt(window, n), T.zeros_like(g), g)
 
 
 def _index(values: list, var) -> int | None:

@@ -14,6 +14,7 @@ named like Theano's and puts them in `sys.modules`:
 - `theano.gradient` -> `clgraph.gradient`; `theano.printing` -> `clgraph.printing`
 - `theano.compile` (`.mode`, `.nanguardmode`, `.debugmode`, `.io`) -> `clgraph.compile`
 - `theano.ifelse` -> `clgraph.ifelse` (lazy: only the branch taken runs)
+- `theano.scan_module` -> `clgraph.scan_module` (scan, until, map, reduce, foldl, foldr)
 - `theano.config` -> `clgraph.config` (an attribute, as in Theano)
 
 Attribute look-ups on these modules forward to the clgraph module at the time of the
@@ -43,6 +44,7 @@ import clgraph.compile.mode
 import clgraph.gradient
 import clgraph.ifelse
 import clgraph.printing
+import clgraph.scan_module
 import clgraph.tensor
 import clgraph.tensor.nnet
 import clgraph.tensor.nnet.bn
@@ -143,6 +145,8 @@ def _build() -> dict[str, types.ModuleType]:
     mod("theano.gradient", clgraph.gradient, "theano.gradient -> clgraph.gradient.")
     mod("theano.printing", clgraph.printing, "theano.printing -> clgraph.printing.")
     mod("theano.ifelse", clgraph.ifelse, "theano.ifelse -> clgraph.ifelse (lazy).")
+    mod("theano.scan_module", clgraph.scan_module,
+        "theano.scan_module -> clgraph.scan_module (scan, until, map, reduce, foldl, foldr).")
     mod("theano.compile", clgraph.compile, "theano.compile -> clgraph.compile.",
         function=clgraph.function, Out=clgraph.Out)
     mod("theano.compile.mode", clgraph.compile.mode,

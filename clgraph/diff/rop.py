@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from clgraph.diff.dispatch import RuleTable
@@ -144,15 +145,15 @@ def _none(node, tangents):
 def R_op(node, tangents: list) -> list:  # noqa: N802 - Theano's name
     fn = R_OPS.lookup(node.op)
     if fn is None:
-        return _through_l_op(node, tangents)
+        return through_l_op(node, tangents)
     return fn(node, tangents)
 
 
-def _through_l_op(node, tangents: list) -> list:
-    """J v for an op with a gradient but no R_op rule (scan): its L_op gives J^T u for a
-    symbolic u, so <J^T u, v> = <u, J v> and J v is the gradient of that in u (the
-    "double L_op" trick). It is linear in u, so u, where the result still names it, is
-    replaced by zeros."""
+def through_l_op(node, tangents: list, l_op: Callable | None = None) -> list:
+    """J v for an op with a gradient but no R_op rule (scan): its L_op (or `l_op(node,
+    output gradients)`) gives J^T u for a symbolic u, so <J^T u, v> = <u, J v> and J v is
+    the gradient of that in u (the "double L_op" trick). It is linear in u, so u, where
+    the result still names it, is replaced by zeros."""
     from clgraph.diff.grad import grad
     from clgraph.diff.lop import L_op, no_gradient
     from clgraph.diff.markers import NullGrad
@@ -164,8 +165,8 @@ def _through_l_op(node, tangents: list) -> list:
         return [None] * len(node.outputs)
     us = [o.type() for o in outs]
     by_out = dict(zip(map(id, outs), us))
-    lops = L_op(node, [by_out[id(o)] if id(o) in by_out else no_gradient(o)
-                       for o in node.outputs])
+    lops = (l_op or L_op)(node, [by_out[id(o)] if id(o) in by_out else no_gradient(o)
+                                 for o in node.outputs])
     if any(isinstance(g, NullGrad) for g, v in zip(lops, tangents) if v is not None):
         raise NotImplementedError(f"Rop: {node.op} has no R_op, and no gradient for an "
                                   "input with a tangent")

@@ -7,6 +7,10 @@ are placeholders for one element of each sequence, the previous value of each re
 output and each non-sequence, in that order; its outputs are one step's outputs. The op's
 outputs are every step's outputs stacked on a new first axis, in the order computed.
 
+Step t reads element t of each sequence; a backwards scan reads element len - 1 - t, each
+sequence from its own last element (Theano reverses a sequence before cutting it to the
+number of steps), so sequences longer than the number of steps lose their first elements.
+
 Lowering (lower/scan.py) unrolls the loop per shape signature, so each step's kernels run
 straight from the plan; the gradient (`L_op`) is a second Scan running backwards.
 """
@@ -36,6 +40,12 @@ class Scan(Op):
     # per output: keep only the last step's value (a stack of min(n, 1)); a gradient's
     # sums over the steps need no more (empty: every step's value for every output)
     last_only: tuple[bool, ...] = ()
+    # a while loop (Theano's `until`): the last inner output is the step's stop condition
+    # (a scalar), stacked like the others. Every one of the n steps is computed (the loop
+    # is unrolled before any condition is known); `scan` cuts the results to the steps run.
+    until: bool = False
+    # Theano's truncate_gradient: the gradient goes back over the last k steps only (-1: all)
+    truncate_gradient: int = -1
 
     # Identity, not the fields: two scans are the same computation only when they are one
     # op (the inner graphs are not compared; the base class's equality would see no fields).
@@ -47,6 +57,10 @@ class Scan(Op):
 
     def keeps_last_only(self, k: int) -> bool:
         return bool(self.last_only) and self.last_only[k]
+
+    def element_at(self, t: int, length: int) -> int:
+        """The element of a sequence of `length` elements that step `t` reads."""
+        return length - 1 - t if self.go_backwards else t
 
     @property
     def n_states(self) -> int:
@@ -76,6 +90,9 @@ class Scan(Op):
         # folds it into a constant must not change the outputs' types.
         outs = [TensorVariable(TensorType(o.dtype, (None, *o.type.shape)))
                 for o in self.inner.outputs]
+        if self.until and self.inner.outputs[-1].ndim != 0:
+            raise TypeError("scan: the stop condition (until) must be a scalar, got "
+                            f"{self.inner.outputs[-1].type}")
         for init, ph in zip(inits, self.inner.inputs[self.n_seqs:]):
             if init.dtype != ph.dtype or init.ndim != ph.ndim:
                 raise TypeError(f"scan: initial value {init} ({init.type}) does not match "
@@ -91,8 +108,7 @@ class Scan(Op):
         prev = list(inits)
         stacks: list[list] = [[] for _ in self.inner.outputs]
         for t in range(n):
-            idx = n - 1 - t if self.go_backwards else t
-            values = [s[idx] for s in seqs] + prev + list(nonseqs)
+            values = [s[self.element_at(t, len(s))] for s in seqs] + prev + list(nonseqs)
             outs = evaluate(self.inner, dict(zip(ph, values, strict=True)))
             for k, v in enumerate(outs):
                 stacks[k].append(np.asarray(v, dtype=self.inner.outputs[k].dtype))
@@ -113,6 +129,17 @@ class Scan(Op):
 
         return scan_grad(self, node, grads)
 
+    def R_op(self, node, tangents):
+        """J v, through the gradient of the loop with every step (a truncated gradient is
+        not the Jacobian's transpose; Theano's R_op is exact too)."""
+        from dataclasses import replace
+
+        from clgraph.diff.rop import through_l_op
+        from clgraph.scan import scan_grad
+
+        exact = replace(self, truncate_gradient=-1)
+        return through_l_op(node, tangents, lambda n, g: scan_grad(exact, n, g))
+
     def __str__(self) -> str:
         return f"Scan{{{len(self.inner.outputs)} output(s)" + \
-            (", backwards}" if self.go_backwards else "}")
+            (", backwards" if self.go_backwards else "") + (", until}" if self.until else "}")

@@ -88,13 +88,13 @@ class ScanStep(Step):
         prev = [self._contiguous(i, state) for i in inits]
         # One step's output shapes, from preparing it on a throwaway copy of the state.
         dry = state.fork()
-        self._bind_step(dry, seq_lays, prev, n - 1 if op.go_backwards else 0)
+        self._bind_step(dry, seq_lays, prev, 0)
         self._prepare_inner(dry, {})
         shapes = [tuple(dry.layouts[out].shape) for out in self.inner.outputs]
         stacks = [state.new_buffer((min(n, 1) if op.keeps_last_only(k) else n, *shape), out.dtype)
                   for k, (out, shape) in enumerate(zip(self.inner.outputs, shapes))]
         for t in range(n):
-            self._bind_step(state, seq_lays, prev, n - 1 - t if op.go_backwards else t)
+            self._bind_step(state, seq_lays, prev, t)
             slices = []
             for k, shape in enumerate(shapes):
                 if op.keeps_last_only(k) and t < n - 1:
@@ -140,12 +140,13 @@ class ScanStep(Step):
                 step.prepare(state)
             self._track(step.node, state)
 
-    def _bind_step(self, state: PrepareState, seq_lays: list, prev: list, idx: int) -> None:
-        """Layouts of one iteration's inputs: element `idx` of each sequence, the previous
-        values; host values of the last iteration's inner results are forgotten."""
+    def _bind_step(self, state: PrepareState, seq_lays: list, prev: list, t: int) -> None:
+        """Layouts of step `t`'s inputs: its element of each sequence, the previous values;
+        host values of the last iteration's inner results are forgotten."""
         op = self.node.op
         ph = self.inner.inputs
         for var, lay in zip(ph[:op.n_seqs], seq_lays):
+            idx = op.element_at(t, lay.shape[0])
             state.layouts[var] = Layout(lay.buffer, lay.shape[1:], lay.strides[1:],
                                         lay.offset + idx * lay.strides[0])
         for var, lay in zip(ph[op.n_seqs:op.n_seqs + op.n_states], prev):

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from clgraph.lower.layout import Layout
-from clgraph.lower.plan import PrepareState, Step, node_label
+from clgraph.lower.plan import PrepareState, Step
 
 
 class ViewStep(Step):
     """Runs `op.view_strides(shape, strides)` → (shape, strides, extra offset)."""
 
+    @property
+    def sync_vars(self) -> tuple:
+        """The index inputs: one computed on the device (`x[:k]`, k counted there) is read
+        back first, at a host sync point; inside a scan's step that is refused."""
+        return tuple(self.node.inputs[1:])
+
     def prepare(self, state: PrepareState) -> None:
         src = state.layouts[self.node.inputs[0]]
-        extra = []
-        for v in self.node.inputs[1:]:
-            if v not in state.host_values:
-                raise NotImplementedError(
-                    f"{node_label(self.node)}: index {v} is computed from data on the device; "
-                    "indices must be inputs, constants or shape arithmetic")
-            extra.append(state.host_values[v])
+        extra = [state.host_values[v] for v in self.node.inputs[1:]]
         shape, strides, offset = self.node.op.view_strides(src.shape, src.strides, *extra)
         state.layouts[self.node.outputs[0]] = Layout(src.buffer, tuple(shape), tuple(strides),
                                                      src.offset + offset)

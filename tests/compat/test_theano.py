@@ -100,6 +100,7 @@ def test_script_in_fresh_interpreter(tmp_path):
     ("theano.tensor.signal", ["pool"]),
     ("theano.tensor.signal.pool", ["pool_2d"]),
     ("theano.ifelse", ["ifelse"]),
+    ("theano.scan_module", ["scan", "until", "map", "reduce", "foldl", "foldr"]),
     ("theano.printing", ["debugprint", "pp", "pydotprint"]),
     ("theano.gradient", ["grad", "verify_grad", "jacobian", "disconnected_grad", "grad_scale",
                          "undefined_grad", "zero_grad", "grad_clip"]),
@@ -185,6 +186,17 @@ def test_theano_scan_program(compat):
     got, g = f(xv)
     np.testing.assert_allclose(got, np.cumprod(xv), rtol=1e-6)
     np.testing.assert_allclose(g, np.prod(xv) / xv, rtol=1e-5)
+
+
+def test_theano_while_loop(compat):
+    """theano.scan_module.until: a doubling loop that stops once past a bound."""
+    import theano
+    import theano.tensor as T
+    from theano.scan_module import until
+
+    x0 = T.dscalar("x0")
+    vals, _ = theano.scan(lambda p: (p * 2, until(p * 2 > 50)), outputs_info=x0, n_steps=100)
+    np.testing.assert_allclose(theano.function([x0], vals)(3.0), [6, 12, 24, 48, 96])
 
 
 def test_config_floatx(compat):

@@ -1,5 +1,6 @@
 """Gradient checks batched into two builds: the outputs, and their vector-Jacobian products
-with fixed random weights (known_grads), against central differences of the weighted sums."""
+with fixed random weights (known_grads), against central differences of the weighted sums;
+and plain central differences of a scalar function (`numeric_grad`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def check_grads(x_val: np.ndarray, builders: dict, rtol=1e-5, atol=1e-7, eps=1e-
             g[pos] = (cp - cm) / (2 * eps)
     for name, g, ref in zip(builders, got, num, strict=True):
         np.testing.assert_allclose(g, ref, rtol=rtol, atol=atol, err_msg=name)
+
+
+def numeric_grad(f, args: list, k: int, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f(*args) in args[k] (float64)."""
+    base = [np.array(a, dtype=np.float64) for a in args]
+    g = np.zeros_like(base[k])
+    for i in np.ndindex(*base[k].shape):
+        plus = [a.copy() for a in base]
+        minus = [a.copy() for a in base]
+        plus[k][i] += eps
+        minus[k][i] -= eps
+        g[i] = (f(*plus) - f(*minus)) / (2 * eps)
+    return g

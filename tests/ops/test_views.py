@@ -70,6 +70,20 @@ def test_symbolic_shape_values():
     assert s2 == 8
 
 
+def test_slice_bounds_computed_on_the_device():
+    """`x[:k]` and `x[k]` with k computed from data (a count): read back at a host sync
+    point, then a view, as Theano computes them (NumPy's results)."""
+    c, x = T.bvector("c"), T.dvector("x")
+    k = T.sum(T.neq(c, 0))
+    f = cg.function([c, x], [x[:k], x[k], x[k:-1]])
+    xv = np.arange(1.0, 7.0)
+    for cv in ([1, 0, 1], [0, 0, 0], [1, 1, 1, 1, 1]):
+        n = int(np.count_nonzero(cv))
+        got = f(np.array(cv, dtype="int8"), xv)
+        for g, want in zip(got, [xv[:n], xv[n], xv[n:-1]]):
+            np.testing.assert_array_equal(g, want)
+
+
 def test_static_shape_inference():
     x = T.tensor("float32", shape=(2, 3))
     assert x.T.type.shape == (3, 2)
