@@ -28,9 +28,24 @@ def _const_scalar(v):
 
 
 def arange_length(start, stop, step) -> int:
+    """NumPy's length of arange(start, stop, step), from the bounds' exact values."""
     if step == 0:
         raise ValueError("arange: step cannot be zero")
+    if not all(np.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, "
+                         f"{step}")
     return max(0, int(np.ceil((stop - start) / step)))
+
+
+def arange_fill_terms(start, step, dtype: str) -> tuple[np.generic, np.generic, np.generic]:
+    """The terms of NumPy's arange fill in `dtype`: the first two elements are start and
+    start + step (exact sums) converted to dtype; element i > 1 is first + i * delta with
+    delta = second - first, computed in dtype (so float32 results match NumPy's bit for bit)."""
+    dt = np.dtype(dtype)
+    first = np.array(start).astype(dt)
+    second = np.array(start + step).astype(dt)
+    delta = (second - first).astype(dt)
+    return first[()], second[()], delta[()]
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,10 @@ class ARange(Op):
     prepared (constants, integer scalar inputs, shape arithmetic): they fix the length."""
 
     dtype: str = "int64"
+
+    def __post_init__(self) -> None:
+        if D.check_dtype(self.dtype, "arange") == "bool":  # NumPy: no fill for bool either
+            raise TypeError("arange: dtype bool is not supported; use an integer dtype")
 
     def make_node(self, start, stop, step) -> Apply:
         ins = [_as(v) for v in (start, stop, step)]

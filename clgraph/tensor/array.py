@@ -41,17 +41,40 @@ def _static_int(v: Any) -> int | None:
     return None
 
 
+def _arange_bound(v: Any) -> tuple[TensorVariable, str | None]:
+    """A bound of arange holding its exact value, and the dtype it brings to the result:
+    a Python float brings floatX (Theano's rule), a Python int none (it fits any result)."""
+    if isinstance(v, Variable):
+        return v, v.dtype
+    if isinstance(v, float) and not isinstance(v, np.generic):
+        return constant(v, dtype="float64"), config.floatX
+    if isinstance(v, int) and not isinstance(v, np.generic):
+        return constant(int(v), dtype="int64"), None
+    var = as_tensor_variable(v)  # NumPy scalars keep their dtype
+    return var, var.dtype
+
+
+def _arange_dtype(dtypes: list[str | None]) -> str:
+    """Theano's arange dtype: the upcast of the bounds' dtypes, integers widened to int64
+    (unsigned ones to uint64) so lengths do not overflow."""
+    known = [d for d in dtypes if d is not None]
+    dtype = D.upcast(*known) if known else "int64"
+    if D.is_float(dtype):
+        return dtype
+    return "uint64" if D.is_int(dtype) and not D.is_signed(dtype) else "int64"
+
+
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> TensorVariable:
-    """np.arange on the device; the bounds must be known when a call is prepared."""
+    """np.arange on the device; the bounds must be known when a call is prepared (constants,
+    shape arithmetic, integer or float scalar inputs). The elements are NumPy's in the
+    result's dtype, computed from the bounds' exact values (0.1 is not rounded to floatX)."""
     if stop is None:
         start, stop = 0, start
-    start, stop, step = (_scalar(v) for v in (start, stop, step))
+    bounds = [_arange_bound(v) for v in (start, stop, step)]
     if dtype is None:
-        dtype = D.upcast(start.dtype, stop.dtype, step.dtype)
-        if dtype == "bool":
-            dtype = "int64"
+        dtype = _arange_dtype([d for _, d in bounds])
     dtype = D.check_dtype(dtype, "arange")
-    return ARange(dtype)(start, stop, step)
+    return ARange(dtype)(*(var for var, _ in bounds))
 
 
 def alloc(value: Any, *shape: Any) -> TensorVariable:
