@@ -272,23 +272,35 @@ def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
     return concatenate([x[pre + (slice(cut, None),)], x[pre + (slice(None, cut),)]], axis=axis)
 
 
+def _split_sizes(splits_size: Any, n_splits: int) -> tuple[list, int | None]:
+    """split's `n_splits` sizes (ints, or integer scalars picked from a symbolic vector;
+    None past the end of a short list) and how many were given (None: a vector of unknown
+    length)."""
+    if isinstance(splits_size, Variable) and not isinstance(splits_size, Constant):
+        if splits_size.ndim != 1 or not D.is_int(splits_size.dtype):
+            raise TypeError(f"split: splits_size must be an integer vector, got {splits_size} "
+                            f"of type {splits_size.type}")
+        return [splits_size[i] for i in range(n_splits)], splits_size.type.shape[0]
+    data = splits_size.data if isinstance(splits_size, Constant) else splits_size
+    sizes = [int(s) for s in np.ravel(np.asarray(data))]
+    return (sizes + [None] * n_splits)[:n_splits], len(sizes)
+
+
 def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> list[TensorVariable]:
-    """Theano's split: `n_splits` pieces along `axis` of lengths `splits_size`."""
+    """Theano's split: `n_splits` pieces along `axis` of lengths `splits_size`. The sizes
+    must add up to the axis length: checked at build time when both are static, else when
+    a call is prepared (a ValueError, as Theano's Split raises)."""
+    from clgraph.expr.array_ops import SplitCheck, check_split_sizes
+    from clgraph.tensor.shape import shape_i
+
     x = as_tensor_variable(x)
     axis = _axes(x, [axis], "split")[0]
-    if isinstance(splits_size, Variable) and not isinstance(splits_size, Constant):
-        sizes = [splits_size[i] for i in range(n_splits)]
-    else:
-        sizes = [int(s) for s in np.ravel(splits_size.data if isinstance(splits_size, Constant)
-                                           else np.asarray(splits_size))]
-        if len(sizes) != n_splits:
-            raise ValueError(f"split: {len(sizes)} sizes given for {n_splits} splits")
-        if any(s < 0 for s in sizes):
-            raise ValueError(f"split: negative size in {sizes}")
-        n = x.type.shape[axis]
-        if n is not None and sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, not the length {n} "
-                             f"of axis {axis}")
+    sizes, given = _split_sizes(splits_size, n_splits)
+    static = [_static_int(s) for s in sizes]
+    check_split_sizes(static, given, x.type.shape[axis], axis)
+    if None in static or x.type.shape[axis] is None:
+        count = given if given is not None else shape_i(splits_size, 0)
+        x = SplitCheck(axis)(x, _scalar(count), *(_scalar(s) for s in sizes))
     out, start = [], 0
     pre = (slice(None),) * axis
     for s in sizes:
