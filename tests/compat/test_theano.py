@@ -303,3 +303,15 @@ def test_conv_pool_and_printing(compat):
     assert "x" in theano.printing.pp(y)
     text = theano.printing.debugprint(y, file="str")
     assert isinstance(text, str) and text
+
+
+def test_tensor_type_broadcastable_pattern(compat):
+    """Theano's positional broadcastable pattern through the compat module."""
+    import theano
+
+    x = theano.tensor.TensorType("float32", (False,) * 2)("x")
+    assert x.type.shape == (None, None) and x.broadcastable == (False, False)
+    r = theano.tensor.TensorType("float32", (True, False))("r")
+    got = theano.function([x, r], x + r)(np.ones((3, 2), "float32"),
+                                         np.arange(2, dtype="float32")[None])
+    np.testing.assert_array_equal(got, np.ones((3, 2)) + np.arange(2))
