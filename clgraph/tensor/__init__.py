@@ -59,7 +59,7 @@ from clgraph.tensor.extra import (  # noqa: F401
     trace,
 )
 from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
-from clgraph.tensor.join import concatenate, stack  # noqa: F401
+from clgraph.tensor.joining import concatenate, join, stack  # noqa: F401
 from clgraph.tensor.masks import flatnonzero, nonzero, nonzero_values  # noqa: F401
 from clgraph.tensor.reduction import (  # noqa: F401
     all,

@@ -242,7 +242,7 @@ def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
     """np.roll: elements shifted by `shift` along `axis` (of the flattened x if None); a
     tuple of shifts and/or axes rolls along each (broadcast against each other, as NumPy)."""
     from clgraph import tensor as T
-    from clgraph.tensor.join import concatenate
+    from clgraph.tensor.joining import concatenate
     from clgraph.tensor.shape import flatten, reshape, shape
 
     x = as_tensor_variable(x)

@@ -110,7 +110,7 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None
     if isinstance(x, Variable):
         raise TypeError(f"{x} is not a tensor variable")
     if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in x):
-        from clgraph.tensor.shape import stack
+        from clgraph.tensor.joining import stack
 
         return stack([as_tensor_variable(e) for e in x])
     return constant(x, name=name, ndim=ndim)

@@ -39,3 +39,28 @@ def test_tensor_type_rejects_unclear_shapes():
         T.TensorType("float32", 3)
     with pytest.raises(ValueError, match="negative length"):
         T.TensorType("float32", (-1,))
+
+
+# ---------------------------------------------------------------- join
+def test_join_is_theanos_function():
+    """T.join(axis, *tensors) is the function (its module is clgraph.tensor.joining)."""
+    import clgraph.tensor.joining  # noqa: F401 - importing it must not rebind T.join
+
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    f = cg.function([x, y], [T.join(0, x, y), T.join(1, x, y, x), T.join(-1, x)])
+    for got, want in zip(f(a, b), [np.concatenate([a, b], 0), np.concatenate([a, b, a], 1),
+                                   a], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert T.join(0, x) is x
+    with pytest.raises(TypeError, match="join: axis must be an integer, got x"):
+        T.join(x, y)
+    with pytest.raises(ValueError, match="join needs at least one tensor"):
+        T.join(0)
+
+
+def test_as_tensor_variable_of_a_list_with_variables():
+    a = T.lscalar("a")
+    v = T.as_tensor_variable([a, 1])
+    assert v.type.shape == (2,) and v.dtype == "int64"
+    np.testing.assert_array_equal(cg.function([a], v)(5), [5, 1])

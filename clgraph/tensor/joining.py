@@ -1,4 +1,5 @@
-"""concatenate and stack."""
+"""concatenate, join and stack (a module not named `join`, so that `T.join` is the
+function: importing a submodule sets the package attribute of its name)."""
 
 from __future__ import annotations
 
@@ -22,17 +23,27 @@ def _axis(axis: Any, n: int, what: str) -> int:
     return normalize_axes(axis, n, what)[0]
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+def _concatenate(tensors: Sequence[Any], axis: Any, what: str) -> TensorVariable:
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
-        raise ValueError("concatenate needs at least one tensor")
+        raise ValueError(f"{what} needs at least one tensor")
     ndim = tensors[0].ndim
     if ndim == 0:
-        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
-    axis = _axis(axis, ndim, "concatenate")
+        raise ValueError(f"{what}: zero-dimensional tensors cannot be concatenated")
+    axis = _axis(axis, ndim, what)
     if len(tensors) == 1:
         return tensors[0]
     return Join(axis)(*tensors)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    return _concatenate(tensors, axis, "concatenate")
+
+
+def join(axis: int, *tensors_list: Any) -> TensorVariable:
+    """Theano's join(axis, *tensors): the tensors concatenated along axis (an int; Theano
+    also takes a symbolic scalar)."""
+    return _concatenate(tensors_list, axis, "join")
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
