@@ -3,6 +3,7 @@ function: importing a submodule sets the package attribute of its name)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,12 +47,35 @@ def join(axis: int, *tensors_list: Any) -> TensorVariable:
     return _concatenate(tensors_list, axis, "join")
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+def _stack_arguments(args: tuple, axis: Any, named: dict) -> tuple[Sequence[Any], Any]:
+    """(tensors, axis) from Theano's forms of stack: stack(tensors, axis=0), the axis given
+    positionally, stack(tensors=..., axis=...), and the older stack(a, b, ...) (axis 0)."""
+    unknown = sorted(set(named) - {"tensors"})
+    if unknown:
+        raise TypeError(f"stack got unexpected keyword argument(s) {unknown}")
+    if "tensors" in named:
+        if args:
+            raise TypeError("stack: tensors given both positionally and as tensors=")
+        return named["tensors"], axis
+    if args and isinstance(args[0], (list, tuple)):
+        if len(args) > 2 or (len(args) == 2 and axis is not None):
+            raise TypeError("stack(tensors, axis=0): too many arguments")
+        return args[0], args[1] if len(args) == 2 else axis
+    if args:
+        warnings.warn("stack(a, b, ...) is deprecated (as in Theano 1.0); use "
+                      "stack([a, b, ...], axis=0)", DeprecationWarning, stacklevel=3)
+    return args, axis
+
+
+def stack(*tensors: Any, axis: Any = None, **named: Any) -> TensorVariable:
+    """The tensors stacked along a new axis (default 0): stack(tensors, axis=0), also in
+    Theano's older form stack(a, b, ...)."""
+    tensors, axis = _stack_arguments(tensors, axis, named)
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor")
     ndim = tensors[0].ndim
-    axis = _axis(axis, ndim + 1, "stack (into one more dimension)")
+    axis = _axis(0 if axis is None else axis, ndim + 1, "stack (into one more dimension)")
     padded = [shape_padaxis(t, axis) for t in tensors]
     if len(padded) == 1:
         return padded[0]

@@ -64,3 +64,148 @@ def test_as_tensor_variable_of_a_list_with_variables():
     v = T.as_tensor_variable([a, 1])
     assert v.type.shape == (2,) and v.dtype == "int64"
     np.testing.assert_array_equal(cg.function([a], v)(5), [5, 1])
+
+
+# ---------------------------------------------------------------- argument names and forms
+def test_clip_takes_theanos_and_numpys_names():
+    x = T.dmatrix("x")
+    a = np.arange(6.0).reshape(2, 3)
+    want = np.clip(a, 1, 3)
+    outs = [T.clip(x, 1, 3), T.clip(x, min=1, max=3), T.clip(x, a_min=1, a_max=3),
+            x.clip(1, 3)]
+    for got in cg.function([x], outs)(a):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="give min= or a_min=, not both"):
+        T.clip(x, 1, 3, a_min=0)
+    with pytest.raises(TypeError, match="both bounds are needed"):
+        T.clip(x, min=1)
+
+
+def test_reshape_newshape_and_flatten_outdim():
+    x = T.ftensor3("x")
+    a = np.arange(24, dtype="float32").reshape(2, 3, 4)
+    n = T.lscalar("n")
+    outs = [T.reshape(x, newshape=(6, 4)), T.reshape(x, shape=(4, -1)),
+            T.reshape(x, (n, 12), ndim=2), T.flatten(x), T.flatten(x, ndim=2)]
+    with pytest.warns(DeprecationWarning, match="outdim is deprecated"):
+        outs.append(T.flatten(x, outdim=2))
+    wants = [a.reshape(6, 4), a.reshape(4, -1), a.reshape(2, 12), a.reshape(-1),
+             a.reshape(2, 12), a.reshape(2, 12)]
+    for got, want in zip(cg.function([x, n], outs)(a, 2), wants, strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="give newshape= or shape=, not both"):
+        T.reshape(x, (6, 4), shape=(6, 4))
+    with pytest.raises(TypeError, match="newshape is needed"):
+        T.reshape(x)
+    with pytest.raises(TypeError, match="give ndim= or outdim=, not both"):
+        T.flatten(x, ndim=2, outdim=2)
+
+
+def test_stack_in_theanos_forms():
+    a, b = T.dvectors("a", "b")
+    va, vb = np.arange(3.0), np.ones(3)
+    with pytest.warns(DeprecationWarning, match=r"stack\(a, b, ...\) is deprecated"):
+        several = T.stack(a, b)
+    outs = [several, T.stack([a, b]), T.stack([a, b], 1), T.stack(tensors=[a, b], axis=1),
+            T.stack((a, b), axis=-1)]
+    wants = [np.stack([va, vb]), np.stack([va, vb]), np.stack([va, vb], 1),
+             np.stack([va, vb], 1), np.stack([va, vb], -1)]
+    for got, want in zip(cg.function([a, b], outs)(va, vb), wants, strict=True):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="too many arguments"):
+        T.stack([a, b], 1, axis=1)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['foo'\]"):
+        T.stack([a], foo=1)
+    with pytest.raises(ValueError, match="stack needs at least one tensor"):
+        T.stack()
+
+
+def test_prod_no_zeros_in_input_and_mean_op():
+    x = T.fmatrix("x")
+    a = np.arange(1, 7, dtype="float32").reshape(2, 3)
+    p = T.prod(x, axis=1, no_zeros_in_input=True)
+    m_op, m_axis = T.mean(x, op=True), T.mean(x, 0, None, True, keepdims=True)
+    assert (p.dtype, m_op.dtype, m_axis.dtype) == ("float32", "float64", "float64")
+    gp = cg.grad(p.sum(), x)  # the gradient is the exact one either way
+    got = cg.function([x], [p, m_op, m_axis, T.mean(x, op=False), gp])(a)
+    np.testing.assert_allclose(got[0], a.prod(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(got[1], a.astype("float64").mean(), rtol=1e-12)
+    np.testing.assert_allclose(got[2], a.astype("float64").mean(0, keepdims=True), rtol=1e-12)
+    assert got[3].dtype == np.float32
+    np.testing.assert_allclose(got[4], a.prod(axis=1, keepdims=True) / a, rtol=1e-6)
+    with pytest.raises(TypeError, match="no_zeros_in_input must be a bool"):
+        T.prod(x, no_zeros_in_input="yes")
+    with pytest.raises(NotImplementedError, match="dtype='float32' needs op=False"):
+        T.mean(x, dtype="float32", op=True)
+    with pytest.raises(NotImplementedError, match="one axis or all"):
+        T.mean(T.ftensor3(), axis=(0, 1), op=True)
+
+
+def test_constant_theanos_argument_order_and_ndim():
+    """constant(x, name=None, ndim=None, dtype=None); ndim pads with broadcastable axes."""
+    c = T.constant(3.0, None, 2)
+    assert c.broadcastable == (True, True) and c.data.shape == (1, 1)
+    assert c.dtype == cg.config.floatX
+    v = T.constant([1, 2], "v", 3, "int32")
+    assert (v.name, v.dtype, v.type.shape, v.broadcastable) == ("v", "int32", (1, 1, 2),
+                                                                (True, True, False))
+    x = T.dmatrix("x")
+    got = cg.function([x], x + T.constant(2.0, ndim=2, dtype="float64"))(np.ones((2, 3)))
+    np.testing.assert_array_equal(got, np.full((2, 3), 3.0))
+    with pytest.raises(ValueError, match=r"shape \(2, 2\) cannot be given 1 dimension"):
+        T.constant(np.ones((2, 2)), ndim=1)
+    with pytest.raises(TypeError, match="ndim must be a non-negative int"):
+        T.constant(1.0, ndim=-1)
+
+
+def test_shared_strict_and_allow_downcast():
+    """Theano's shared(value, name, strict, allow_downcast): how set_value filters."""
+    s = cg.shared(np.zeros(2), "s", True)
+    assert s.strict and s.get_value().dtype == np.float64
+    s.set_value(np.ones(2))
+    np.testing.assert_array_equal(s.get_value(), np.ones(2))
+    with pytest.raises(TypeError, match="s is strict: .* dtype float64, got dtype float32"):
+        s.set_value(np.ones(2, "float32"))
+    with pytest.raises(TypeError, match="s is strict: .* got a list"):
+        s.set_value([1.0, 2.0])
+    d = cg.shared(np.zeros(2, "float32"), name="d", allow_downcast=True)
+    d.set_value(np.array([1.123456789, 2.0]))
+    assert d.get_value().dtype == np.float32
+    np.testing.assert_array_equal(d.get_value(), np.float32([1.123456789, 2.0]))
+    with cg.config.change_flags(floatX="float32"):
+        lr = cg.shared(np.float32(0.1), name="lr", allow_downcast=False)
+        with pytest.raises(TypeError, match="without losing precision"):
+            lr.set_value(0.05)  # allow_downcast=None would take a Python float into floatX
+        lr_default = cg.shared(np.float32(0.1), name="lr2")
+        lr_default.set_value(0.05)
+        assert lr_default.get_value() == np.float32(0.05)
+    w = cg.shared(np.zeros((1, 3)), name="w", borrow=True, broadcastable=(True, False))
+    assert w.broadcastable == (True, False)
+
+
+def test_rop_disconnected_outputs():
+    """Theano's Rop: an output that does not depend on wrt raises by default."""
+    from clgraph.diff import DisconnectedInputError
+    from clgraph.diff.markers import DisconnectedType
+
+    x, y, v = T.dvectors("x", "y", "v")
+    with pytest.raises(DisconnectedInputError, match=r"Rop: output 1 \(y"):
+        cg.gradient.Rop([x * 2, y], x, v)
+    with pytest.raises(DisconnectedInputError, match="does not depend on wrt"):
+        cg.gradient.Rop(T.argmax(x), x, v)  # only through a non-differentiable op
+    jv, zero = cg.gradient.Rop([x * 2, y], x, v, disconnected_outputs="ignore")
+    got = cg.function([x, y, v], [jv, zero])(np.ones(3), np.arange(3.0), np.arange(3.0))
+    np.testing.assert_array_equal(got[0], 2 * np.arange(3.0))
+    np.testing.assert_array_equal(got[1], np.zeros(3))
+    assert got[1].dtype == np.float64
+    with pytest.warns(UserWarning, match="does not depend on wrt"):
+        none = cg.gradient.Rop(y, x, v, disconnected_outputs="warn", return_disconnected="None")
+    assert none is None
+    disc = cg.gradient.Rop(y, x, v, "ignore", "Disconnected")
+    assert isinstance(disc, DisconnectedType)
+    with pytest.raises(ValueError, match="disconnected_outputs must be"):
+        cg.gradient.Rop(y, x, v, disconnected_outputs="skip")
+    with pytest.raises(ValueError, match="return_disconnected must be"):
+        cg.gradient.Rop(y, x, v, return_disconnected="nan")
