@@ -1,5 +1,5 @@
-"""Array functions of the user namespace: arange eye identity_like alloc zeros ones
-addbroadcast unbroadcast patternbroadcast tile repeat roll split cumsum cumprod sort argsort.
+"""Array functions of the user namespace: arange eye tri tril triu identity_like alloc zeros
+ones addbroadcast unbroadcast patternbroadcast tile repeat roll split cumsum cumprod sort argsort.
 
 Where an operation is a composition (tile and repeat are a broadcast copy and a reshape, roll
 two slices joined, eye a comparison of two aranges), it is built as one, so its gradient and
@@ -104,15 +104,56 @@ def ones(shape: Any, dtype: Any = None) -> TensorVariable:
     return alloc(constant(1, dtype=dtype or config.floatX), *_shape_args(shape))
 
 
-def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
-    """n x m with ones on diagonal k (k > 0 above the main diagonal)."""
+def _diagonal_mask(n: Any, m: Any, k: Any, compare: Any, dtype: Any) -> TensorVariable:
+    """n x m: compare(row + k, column) as dtype (eq: diagonal k; ge: at and below it)."""
     from clgraph import tensor as T
 
-    dtype = dtype or config.floatX
-    m = n if m is None else m
     rows = arange(n, dtype="int64")
-    cols = arange(m, dtype="int64")
-    return cast(T.eq(T.shape_padright(rows) + _scalar(k), T.shape_padleft(cols)), dtype)
+    cols = arange(n if m is None else m, dtype="int64")
+    mask = compare(T.shape_padright(rows) + _scalar(k), T.shape_padleft(cols))
+    return cast(mask, dtype or config.floatX)
+
+
+def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
+    """n x m with ones on diagonal k (k > 0 above the main diagonal)."""
+    from clgraph.tensor.basic import eq
+
+    return _diagonal_mask(n, m, k, eq, dtype)
+
+
+def tri(N: Any, M: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:  # noqa: N803
+    """Theano's tri: N x M (M = N by default) with ones at and below diagonal k (k > 0 above
+    the main diagonal), zeros elsewhere; floatX unless dtype is given."""
+    from clgraph.tensor.basic import ge
+
+    return _diagonal_mask(N, M, k, ge, dtype)
+
+
+def _triangle(m: Any, k: Any, lower: bool, what: str) -> TensorVariable:
+    """m with the elements outside its lower (upper) triangle at diagonal k set to zero,
+    over the last two axes as NumPy's (where, not a product: NaN there becomes 0 too)."""
+    from clgraph.tensor.alloc import zeros_like
+    from clgraph.tensor.basic import invert, switch
+    from clgraph.tensor.shape import shape_i
+
+    m = as_tensor_variable(m)
+    if m.ndim < 2:
+        raise ValueError(f"{what}: {m} ({m.type}) must have at least 2 dimensions")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{what}: k must be an int, got {k!r}")
+    rows, cols = shape_i(m, m.ndim - 2), shape_i(m, m.ndim - 1)
+    keep = tri(rows, cols, k if lower else k - 1, dtype="bool")
+    return switch(keep if lower else invert(keep), m, zeros_like(m))
+
+
+def tril(m: Any, k: int = 0) -> TensorVariable:
+    """Lower triangle of m: elements above diagonal k zeroed (Theano's tril)."""
+    return _triangle(m, k, True, "tril")
+
+
+def triu(m: Any, k: int = 0) -> TensorVariable:
+    """Upper triangle of m: elements below diagonal k zeroed (Theano's triu)."""
+    return _triangle(m, k, False, "triu")
 
 
 def identity_like(x: Any, dtype: Any = None) -> TensorVariable:

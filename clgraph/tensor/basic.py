@@ -67,9 +67,16 @@ for _p, _dt in _PREFIX.items():
 
 
 def _plural(single):
-    def make(*names: str) -> list[TensorVariable]:
-        if len(names) == 1 and isinstance(names[0], int):  # Theano: scalars(3)
+    def make(*names: Any) -> TensorVariable | list[TensorVariable]:
+        """Theano's plural constructors: scalars('a', 'b'); scalars(3); one argument is a
+        sequence of names, a string one name per character (scalars('abcd')), and a single
+        name gives the variable itself, not a list."""
+        if len(names) == 1 and isinstance(names[0], int):
             return [single() for _ in range(names[0])]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return single(names[0])
         return [single(n) for n in names]
     return make
 

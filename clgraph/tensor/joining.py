@@ -1,4 +1,4 @@
-"""concatenate, join and stack (a module not named `join`, so that `T.join` is the
+"""concatenate, join, stack and stacklists (a module not named `join`, so that `T.join` is the
 function: importing a submodule sets the package attribute of its name)."""
 
 from __future__ import annotations
@@ -80,3 +80,11 @@ def stack(*tensors: Any, axis: Any = None, **named: Any) -> TensorVariable:
     if len(padded) == 1:
         return padded[0]
     return Join(axis)(*padded)
+
+
+def stacklists(arg: Any) -> Any:
+    """Theano's stacklists: nested lists of tensors stacked into one tensor of the same
+    nesting (stacklists([[a, b], [c, d]]) of scalars is a 2 x 2 matrix)."""
+    if isinstance(arg, (list, tuple)):
+        return stack([stacklists(a) for a in arg])
+    return arg

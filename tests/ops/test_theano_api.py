@@ -209,3 +209,90 @@ def test_rop_disconnected_outputs():
         cg.gradient.Rop(y, x, v, disconnected_outputs="skip")
     with pytest.raises(ValueError, match="return_disconnected must be"):
         cg.gradient.Rop(y, x, v, return_disconnected="nan")
+
+
+# ---------------------------------------------------------------- Theano 1.0 names
+def test_diag_tri_tril_triu():
+    v, m = T.dvector("v"), T.dmatrix("m")
+    vv = np.arange(1.0, 4.0)
+    mv = np.arange(12.0).reshape(3, 4)
+    mv[0, 3] = np.nan  # zeroed by triu's k=... and tril: where, not a product
+    outs = {
+        "diag_v": (T.diag(v), np.diag(vv)), "diag_v1": (T.diag(v, 1), np.diag(vv, 1)),
+        "diag_v-2": (T.diag(v, -2), np.diag(vv, -2)), "diag_m": (T.diag(m), np.diag(mv)),
+        "diag_m1": (T.diag(m, 1), np.diag(mv, 1)), "diag_m-1": (T.diag(m, -1), np.diag(mv, -1)),
+        "tri": (T.tri(3), np.tri(3, dtype="float32")),
+        "tri_rect": (T.tri(3, 4, 1, dtype="int32"), np.tri(3, 4, 1, dtype="int32")),
+        "tri_neg": (T.tri(4, 2, -1, dtype="float64"), np.tri(4, 2, -1)),
+        "tril": (T.tril(m), np.tril(mv)), "tril-1": (T.tril(m, -1), np.tril(mv, -1)),
+        "triu": (T.triu(m), np.triu(mv)), "triu1": (T.triu(m, 1), np.triu(mv, 1)),
+        "triu-1": (T.triu(m, -1), np.triu(mv, -1)),
+    }
+    with cg.config.change_flags(floatX="float32"):
+        f = cg.function([v, m], [o for o, _ in outs.values()])
+    for name, got, (_, want) in zip(outs, f(vv, mv), outs.values(), strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape, name
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    assert T.diag(T.dvector(shape=(3,)), 2).type.shape == (5, 5)
+    a3 = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(T.tril(T.constant(a3), 1).eval(), np.tril(a3, 1))
+    g = cg.function([v], cg.grad((T.diag(v, 1) * np.arange(16.0).reshape(4, 4)).sum(), v))
+    np.testing.assert_array_equal(g(vv), np.diag(np.arange(16.0).reshape(4, 4), 1))
+    with pytest.raises(ValueError, match="must be a vector or a matrix"):
+        T.diag(T.dtensor3())
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        T.tril(v)
+    with pytest.raises(TypeError, match="k must be an int"):
+        T.triu(m, 0.5)
+
+
+def test_stacklists_and_plural_constructors():
+    a, b, c, d = T.dscalars("abcd")  # Theano: one string, one name per character
+    assert [x.name for x in (a, b, c, d)] == ["a", "b", "c", "d"]
+    assert T.dscalars("x").name == "x"  # a single name: the variable, not a list
+    assert len(T.fmatrices(2)) == 2 and len(T.dvectors("p", "q")) == 2
+    got = cg.function([a, b, c, d], T.stacklists([[a, b], [c, d]]))(1, 2, 3, 4)
+    np.testing.assert_array_equal(got, [[1.0, 2.0], [3.0, 4.0]])
+    ms = T.fmatrices("wxyz")
+    ones = np.ones((4, 4), "float32")
+    assert cg.function(ms, T.stacklists([ms[:2], ms[2:]]))(*[ones] * 4).shape == (2, 2, 4, 4)
+    assert T.stacklists(a) is a
+
+
+def test_clone_replaces_variables():
+    x, y = T.dvectors("x", "y")
+    e = T.exp(x) * 2 + y
+    c = cg.clone(e, replace={x: y})
+    np.testing.assert_array_equal(cg.function([y], c)(np.zeros(3)), np.full(3, 2.0))
+    z = T.dvector("z", shape=(3,))
+    c2 = cg.clone([e, x.sum()], replace=[(x, z)])  # a static length: the copy carries it
+    assert isinstance(c2, list) and c2[0].type.shape == (3,)
+    got = cg.function([z, y], c2)(np.zeros(3), np.ones(3))
+    np.testing.assert_array_equal(got[0], np.full(3, 3.0))
+    with pytest.raises(TypeError, match="cannot replace x .* with strict=True"):
+        cg.clone(e, {x: T.fvector()})
+    assert cg.clone(e, {x: T.fvector()}, strict=False).dtype == "float64"
+    from clgraph.expr.graph import graph_inputs
+
+    fresh = cg.clone(e, share_inputs=False)
+    ins = [v for v in graph_inputs([fresh]) if not isinstance(v, T.Constant)]
+    assert [v.name for v in ins] == ["x", "y"] and not any(v is x or v is y for v in ins)
+    with pytest.raises(TypeError, match="replace must be a dict"):
+        cg.clone(e, replace=x)
+
+
+def test_ordered_updates():
+    s = cg.shared(np.zeros(2), name="s")
+    t = cg.shared(np.zeros(2), name="t")
+    u = cg.OrderedUpdates([(s, s + 1)])
+    both = u + {t: t + 2}
+    assert list(both) == [s, t] and isinstance(both, cg.OrderedUpdates)
+    assert list({t: t + 2} + u) == [t, s]
+    assert u + {s: u[s]} == u  # the same value again is no collision
+    with pytest.raises(KeyError, match="two different updates for s"):
+        u + {s: s + 2}
+    with pytest.raises(TypeError, match="keys must be shared variables"):
+        cg.OrderedUpdates({T.dvector("v"): 1})
+    cg.function([], [], updates=both)()
+    np.testing.assert_array_equal(s.get_value(), np.ones(2))
+    np.testing.assert_array_equal(t.get_value(), np.full(2, 2.0))
