@@ -11,10 +11,14 @@ from clgraph.expr.type import TensorType
 from clgraph.expr.variable import SharedVariable
 
 
-def shared(value: Any, name: str | None = None, borrow: bool = False,
-           shape: Any = None, broadcastable: Any = None) -> SharedVariable:
-    """Theano's `shared`: the dtype is the value's (Python floats give float64, as NumPy);
-    every axis is of unknown length unless `shape`/`broadcastable` says otherwise."""
+def shared(value: Any, name: str | None = None, strict: bool = False,
+           allow_downcast: bool | None = None, *, borrow: bool = False, shape: Any = None,
+           broadcastable: Any = None) -> SharedVariable:
+    """Theano's `shared(value, name=None, strict=False, allow_downcast=None, **kwargs)`: the
+    dtype is the value's (Python floats give float64, as NumPy); every axis is of unknown
+    length unless `shape`/`broadcastable` says otherwise. `strict`: set_value takes only
+    arrays of exactly that dtype; `allow_downcast`: set_value casts any value to it (False:
+    not even a Python float into floatX; None: Theano's filter)."""
     import pyopencl.array as cl_array
 
     if isinstance(value, cl_array.Array):
@@ -24,4 +28,5 @@ def shared(value: Any, name: str | None = None, borrow: bool = False,
     if shape is None:
         shape = (None,) * arr.ndim if broadcastable is None else \
             tuple(1 if b else None for b in broadcastable)
-    return SharedVariable(TensorType(dtype, shape), arr, name=name, borrow=borrow)
+    return SharedVariable(TensorType(dtype, shape), arr, name=name, borrow=borrow,
+                          strict=bool(strict), allow_downcast=allow_downcast)

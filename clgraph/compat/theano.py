@@ -3,10 +3,12 @@
 Importing this module calls `install()`, which builds module objects (`types.ModuleType`)
 named like Theano's and puts them in `sys.modules`:
 
-- `theano` -> `clgraph` (function, shared, In, Out, grad, config; plus dot, pp, Mode, scan,
-  Rop, Lop)
+- `theano` -> `clgraph` (function, shared, In, Out, grad, config, clone, OrderedUpdates;
+  plus dot, pp, Mode, scan, Rop, Lop)
 - `theano.tensor` -> `clgraph.tensor` (with grad, Rop, Lop, jacobian, hessian, verify_grad,
-  consider_constant); `theano.tensor.extra_ops` -> the same
+  consider_constant); `theano.tensor.extra_ops` and `theano.tensor.basic` -> the same;
+  `theano.tensor.sort` (sort, argsort)
+- `theano.updates.OrderedUpdates` -> `clgraph.OrderedUpdates`
 - `theano.tensor.nnet` (`.conv`, `.bn`) -> `clgraph.tensor.nnet`
 - `theano.tensor.signal`, `theano.tensor.signal.pool` -> `clgraph.tensor.signal(.pool)`
 - `theano.tensor.shared_randomstreams.RandomStreams` -> clgraph's device `RandomStreams`
@@ -126,6 +128,10 @@ def _build() -> dict[str, types.ModuleType]:
         "hessian, verify_grad, consider_constant, as Theano's).")
     mod("theano.tensor.extra_ops", T,
         "theano.tensor.extra_ops -> clgraph.tensor (cumsum, repeat, to_one_hot, ...).")
+    mod("theano.tensor.basic", T,
+        "theano.tensor.basic -> clgraph.tensor (Theano's basic tensor functions live there).")
+    mod("theano.tensor.sort", None, "theano.tensor.sort: sort and argsort (no topk).",
+        sort=T.sort, argsort=T.argsort)
     mod("theano.tensor.nnet", clgraph.tensor.nnet, "theano.tensor.nnet -> clgraph.tensor.nnet.")
     mod("theano.tensor.nnet.conv", clgraph.tensor.nnet.conv,
         "theano.tensor.nnet.conv -> clgraph.tensor.nnet.conv.")
@@ -143,6 +149,8 @@ def _build() -> dict[str, types.ModuleType]:
         "theano.sandbox.rng_mrg: MRG_RandomStreams is clgraph's device RandomStreams.",
         MRG_RandomStreams=rs)
     mod("theano.gradient", clgraph.gradient, "theano.gradient -> clgraph.gradient.")
+    mod("theano.updates", None, "theano.updates: OrderedUpdates.",
+        OrderedUpdates=clgraph.OrderedUpdates)
     mod("theano.printing", clgraph.printing, "theano.printing -> clgraph.printing.")
     mod("theano.ifelse", clgraph.ifelse, "theano.ifelse -> clgraph.ifelse (lazy).")
     mod("theano.scan_module", clgraph.scan_module,

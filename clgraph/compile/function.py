@@ -432,7 +432,9 @@ class Function:
         self._containers = [s.container for s in self.shared]
         self._update_containers = [s.container for s, _ in self.updates]
         self._plan_args = [a for a in self.signature.args if a.state is None]
-        self._scalar_slots = list(self.plan.host_scalar_slots)
+        # (slot, int or float): the host scalars' values, converted as the prepare key holds them
+        self._scalar_slots = [(k, float if np.dtype(self.plan.slot_vars[k].dtype).kind == "f"
+                               else int) for k in self.plan.host_scalar_slots]
         outs = self.maker_fgraph.outputs
         self.executor.fresh_vars = [v for v, b in zip(outs[:self.n_out], self.borrow) if b] + \
             list(outs[self.n_out:])
@@ -490,7 +492,7 @@ class Function:
         containers = self._containers
         shared_shapes = tuple([c.shape for c in containers]) if containers else ()
         slots = self._scalar_slots
-        host_scalars = tuple([int(values[k]) for k in slots]) if slots else ()
+        host_scalars = tuple([conv(values[k]) for k, conv in slots]) if slots else ()
         last = self._last
         if last is not None and last[0] == in_shapes and last[1] == shared_shapes and \
                 last[2] == host_scalars:

@@ -98,6 +98,34 @@ def _add_integer_cost_zeros(cost: Variable, wrt: list[Variable],
             acc.setdefault(id(v), []).append(zeros_like(v))
 
 
+def disconnected_options(disconnected: str, flag: str, return_disconnected: str) -> str:
+    """Theano's options for results that do not depend on wrt (`flag`: grad's
+    disconnected_inputs, Rop's disconnected_outputs), checked; return_disconnected
+    normalized to 'zero', 'none' or 'disconnected' (Theano writes 'None', 'Disconnected')."""
+    if disconnected not in ("raise", "warn", "ignore"):
+        raise ValueError(f"{flag} must be 'raise', 'warn' or 'ignore', got {disconnected!r}")
+    normalized = str(return_disconnected).lower()
+    if normalized not in ("zero", "none", "disconnected"):
+        raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected', got "
+                         f"{return_disconnected!r}")
+    return normalized
+
+
+def disconnected_result(var: Variable, msg: str, disconnected: str, return_disconnected: str,
+                        stacklevel: int) -> Any:
+    """What grad and Rop give for `var` when the result does not depend on wrt: raise or
+    warn with `msg` as `disconnected` says, then zeros like var, None or DisconnectedType."""
+    from clgraph.tensor.alloc import zeros_like
+
+    if disconnected == "raise":
+        raise DisconnectedInputError(msg)
+    if disconnected == "warn":
+        warnings.warn(msg, stacklevel=stacklevel)
+    if return_disconnected == "zero":
+        return zeros_like(var)
+    return None if return_disconnected == "none" else DisconnectedType()
+
+
 def _finish(wrt: list[Variable], acc: dict[int, list], disconnected_inputs: str,
             return_disconnected: str, null_gradients: str) -> list:
     from clgraph.tensor.alloc import zeros_like
@@ -114,16 +142,8 @@ def _finish(wrt: list[Variable], acc: dict[int, list], disconnected_inputs: str,
             msg = (f"grad: the cost does not depend on input {i} ({v}, type {v.type}), or only "
                    "through non-differentiable operations; pass disconnected_inputs='ignore' "
                    "to get a zero gradient")
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(msg)
-            if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=3)
-            if return_disconnected == "zero":
-                out.append(zeros_like(v))
-            elif return_disconnected == "none":
-                out.append(None)
-            else:
-                out.append(DisconnectedType())
+            out.append(disconnected_result(v, msg, disconnected_inputs, return_disconnected,
+                                           stacklevel=4))
             continue
         g = _add_all(terms)
         if isinstance(g, NullGrad):
@@ -141,11 +161,8 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
          return_disconnected: str = "zero", null_gradients: str = "raise") -> Any:
     """Symbolic gradient of the scalar `cost` with respect to `wrt` (a variable or a list)."""
     T = _T()
-    if disconnected_inputs not in ("raise", "warn", "ignore"):
-        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
-    return_disconnected = str(return_disconnected).lower()  # Theano: 'None', 'Disconnected'
-    if return_disconnected not in ("zero", "none", "disconnected"):
-        raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected'")
+    return_disconnected = disconnected_options(disconnected_inputs, "disconnected_inputs",
+                                               return_disconnected)
     single = not isinstance(wrt, (list, tuple))
     wrt_list = [wrt] if single else list(wrt)
     for v in wrt_list:

@@ -182,9 +182,18 @@ def through_l_op(node, tangents: list, l_op: Callable | None = None) -> list:
     return [found.get(id(o)) for o in node.outputs]
 
 
-def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's name
-    """Jacobian-vector product: the Jacobian of f (w.r.t. wrt) times eval_points."""
+def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise",  # noqa: N802
+        return_disconnected: str = "zero") -> Any:
+    """Jacobian-vector product: the Jacobian of f (w.r.t. wrt) times eval_points. An output
+    of f that does not depend on wrt (or only through non-differentiable ops) is Theano's
+    disconnected output: an error by default (DisconnectedInputError); with
+    disconnected_outputs='warn' or 'ignore', zeros like it (or None, or DisconnectedType()
+    as return_disconnected says)."""
+    from clgraph.diff.grad import disconnected_options, disconnected_result
+
     T = _T()
+    return_disconnected = disconnected_options(disconnected_outputs, "disconnected_outputs",
+                                               return_disconnected)
     single_f = not isinstance(f, (list, tuple))
     fs = [T.as_tensor_variable(x) for x in ([f] if single_f else f)]
     wrts = wrt if isinstance(wrt, (list, tuple)) else [wrt]
@@ -205,7 +214,13 @@ def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:  # noqa: N802 - Theano's nam
             if t is not None:
                 tangent[id(o)] = t
     out = []
-    for x in fs:
+    for i, x in enumerate(fs):
         t = tangent.get(id(x))
-        out.append(t if t is not None else _zeros(x))
+        if t is None:
+            msg = (f"Rop: output {i} ({x}, type {x.type}) does not depend on wrt, or only "
+                   "through non-differentiable operations; pass disconnected_outputs='ignore' "
+                   "to get zeros")
+            t = disconnected_result(x, msg, disconnected_outputs, return_disconnected,
+                                    stacklevel=3)
+        out.append(t)
     return out[0] if single_f else out

@@ -1,4 +1,5 @@
-"""Array ops with kernels of their own: ARange, Alloc, Rebroadcast, CumOp, Sort.
+"""Array ops with kernels of their own: ARange, Alloc, CumOp, Sort; views that check:
+Rebroadcast, SplitCheck.
 
 Composite functions (eye, tile, repeat, roll, split, zeros, ones, ...) are built from these
 and from views in `clgraph.tensor.array`.
@@ -28,9 +29,24 @@ def _const_scalar(v):
 
 
 def arange_length(start, stop, step) -> int:
+    """NumPy's length of arange(start, stop, step), from the bounds' exact values."""
     if step == 0:
         raise ValueError("arange: step cannot be zero")
+    if not all(np.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, "
+                         f"{step}")
     return max(0, int(np.ceil((stop - start) / step)))
+
+
+def arange_fill_terms(start, step, dtype: str) -> tuple[np.generic, np.generic, np.generic]:
+    """The terms of NumPy's arange fill in `dtype`: the first two elements are start and
+    start + step (exact sums) converted to dtype; element i > 1 is first + i * delta with
+    delta = second - first, computed in dtype (so float32 results match NumPy's bit for bit)."""
+    dt = np.dtype(dtype)
+    first = np.array(start).astype(dt)
+    second = np.array(start + step).astype(dt)
+    delta = (second - first).astype(dt)
+    return first[()], second[()], delta[()]
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,10 @@ class ARange(Op):
     prepared (constants, integer scalar inputs, shape arithmetic): they fix the length."""
 
     dtype: str = "int64"
+
+    def __post_init__(self) -> None:
+        if D.check_dtype(self.dtype, "arange") == "bool":  # NumPy: no fill for bool either
+            raise TypeError("arange: dtype bool is not supported; use an integer dtype")
 
     def make_node(self, start, stop, step) -> Apply:
         ins = [_as(v) for v in (start, stop, step)]
@@ -122,6 +142,60 @@ class Alloc(Op):
     def R_op(self, node, tangents):  # noqa: N802
         v = tangents[0]
         return [None if v is None else self(v, *node.inputs[1:])]
+
+
+def check_split_sizes(sizes: list, given: int | None, length: int | None, axis: int) -> None:
+    """Theano's Split checks, on what is known (None: not yet): one size per split
+    (`given` sizes were passed), none negative, adding up to the axis length."""
+    if given is not None and given != len(sizes):
+        raise ValueError(f"split: {given} sizes given for {len(sizes)} splits")
+    known = [int(s) for s in sizes if s is not None]
+    if any(s < 0 for s in known):
+        raise ValueError(f"split: negative size in {known}")
+    if length is not None and len(known) == len(sizes) and sum(known) != length:
+        raise ValueError(f"split: the sizes {known} sum to {sum(known)}, expected {length} "
+                         f"(the length of axis {axis})")
+
+
+@dataclass(frozen=True)
+class SplitCheck(Op):
+    """x itself (a view), once split's sizes are checked against it (`check_split_sizes`)
+    when a call is prepared, where the build could not: inputs x, the number of sizes
+    given, one size per split (integer scalars known on the host)."""
+
+    axis: int = 0
+    view_map = {0: 0}
+
+    def make_node(self, x, given, *sizes) -> Apply:
+        ins = [_as(x), _as(given), *(_as(s) for s in sizes)]
+        for v in ins[1:]:
+            if v.ndim != 0 or not D.is_int(v.dtype):
+                raise TypeError(f"split: sizes must be integer scalars, got {v} of type {v.type}")
+        return Apply(self, ins, [TensorVariable(ins[0].type)])
+
+    def perform(self, node, inputs):
+        x, given, *sizes = inputs
+        self.view_strides(x.shape, (), given, *sizes)
+        return [x]
+
+    def view_strides(self, shape, strides, given, *sizes):
+        check_split_sizes(list(sizes), int(given), shape[self.axis], self.axis)
+        return tuple(shape), tuple(strides), 0
+
+    def inner_mode(self, input_mode: str, input_ndim: int) -> str:
+        return input_mode
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+    def L_op(self, node, grads):  # noqa: N802
+        return [grads[0]] + [None] * (len(node.inputs) - 1)
+
+    def R_op(self, node, tangents):  # noqa: N802
+        return [tangents[0]]
+
+    def __str__(self) -> str:
+        return f"SplitCheck{{axis={self.axis}}}"
 
 
 @dataclass(frozen=True)

@@ -60,11 +60,14 @@ def rebuild(node: Apply, inputs: Sequence[Variable], memo: dict | None = None) -
 
 
 def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None,
-                stop: Iterable[Variable] = ()) -> tuple[list[Variable], dict[Variable, Variable]]:
+                stop: Iterable[Variable] = (), keep_types: bool = True
+                ) -> tuple[list[Variable], dict[Variable, Variable]]:
     """Rebuild the graph of `outputs` with `replace` substituted; returns (new outputs, memo).
 
     Inputs, constants and shared variables are kept (not copied); owned variables are rebuilt
-    by calling `make_node` again so types are re-derived and checked.
+    by calling `make_node` again so types are re-derived and checked: with `keep_types`, a
+    node whose output type changes is an error (False: theano.clone's replacements may fix
+    static lengths, which the rebuilt nodes then carry).
     """
     memo: dict[Variable, Variable] = dict(replace or {})
     for node in toposort(outputs, list(stop) + list(memo)):
@@ -73,7 +76,7 @@ def clone_graph(outputs: Sequence[Variable], replace: dict[Variable, Variable] |
             continue
         new_node = rebuild(node, new_inputs, memo)
         for old, new in zip(node.outputs, new_node.outputs):
-            if new.type != old.type:
+            if keep_types and new.type != old.type:
                 raise TypeError(f"replacing inputs of {node.op} changed its output type from "
                                 f"{old.type} to {new.type}")
     return [memo.get(o, o) for o in outputs], memo

@@ -21,15 +21,18 @@ class TensorType:
     shape: tuple[int | None, ...]
 
     def __init__(self, dtype: Any, shape: Any = None, broadcastable: Any = None) -> None:
+        if _is_broadcastable_pattern(shape):
+            # Theano's positional form: TensorType('float64', (False, True))
+            if broadcastable is not None:
+                raise TypeError(f"TensorType: shape {shape} is a broadcastable pattern (bools) "
+                                "and broadcastable= is given too; pass one of them")
+            shape, broadcastable = None, shape
         if shape is None and broadcastable is not None:
             # Theano's spelling: TensorType(dtype, broadcastable=(True, False)).
             shape = tuple(1 if b else None for b in broadcastable)
         if shape is None:
             raise TypeError("TensorType needs a shape (a tuple of int or None)")
-        shape = tuple(None if s is None else int(s) for s in shape)
-        for s in shape:
-            if s is not None and s < 0:
-                raise ValueError(f"TensorType shape {shape} has a negative length")
+        shape = _static_shape(shape)
         object.__setattr__(self, "dtype", check_dtype(dtype))
         object.__setattr__(self, "shape", shape)
 
@@ -62,6 +65,34 @@ class TensorType:
         return f"Tensor[{self.dtype}]({dims}{',' if self.ndim == 1 else ''})"
 
     __repr__ = __str__
+
+
+def _is_broadcastable_pattern(shape: Any) -> bool:
+    """A non-empty tuple or list of bools only: Theano's broadcastable pattern (True: static
+    length 1, False: unknown), never lengths 0 and 1."""
+    return isinstance(shape, (tuple, list)) and len(shape) > 0 and \
+        all(isinstance(s, (bool, np.bool_)) for s in shape)
+
+
+def _static_shape(shape: Any) -> tuple[int | None, ...]:
+    """`shape` as a tuple of ints (>= 0) and None, or a clear error."""
+    try:
+        entries = tuple(shape)
+    except TypeError:
+        raise TypeError(f"TensorType shape must be a tuple of int or None, got {shape!r}") \
+            from None
+    out = []
+    for s in entries:
+        if isinstance(s, (bool, np.bool_)):
+            raise TypeError(f"TensorType shape {entries} mixes bools (a broadcastable pattern) "
+                            "with lengths; use ints and None, or bools only")
+        if s is not None and not isinstance(s, (int, np.integer)):
+            raise TypeError(f"TensorType shape entries must be int or None, got {s!r} in "
+                            f"{entries}")
+        if s is not None and s < 0:
+            raise ValueError(f"TensorType shape {entries} has a negative length")
+        out.append(None if s is None else int(s))
+    return tuple(out)
 
 
 def shape_str(shape: tuple[int | None, ...]) -> str:

@@ -323,10 +323,14 @@ class SharedVariable(TensorVariable):
     """A slot whose value the runtime keeps on the device between calls."""
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None,
-                 borrow: bool = False) -> None:
+                 borrow: bool = False, strict: bool = False,
+                 allow_downcast: bool | None = None) -> None:
         super().__init__(type, None, None, name)
         from clgraph.runtime.shared_storage import SharedStorage
 
+        # how set_value filters new values (Theano's Container): kept here, so pickles keep it
+        self.strict = strict
+        self.allow_downcast = allow_downcast
         self.container = SharedStorage(self, value, borrow=borrow)
         self.default_update: Variable | None = None
 

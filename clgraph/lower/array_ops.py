@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clgraph.expr.array_ops import arange_length
+from clgraph.expr.array_ops import arange_fill_terms, arange_length
 from clgraph.expr.dtypes import cl_type, is_float
 from clgraph.expr.scalar.ops import wrapping
 from clgraph.lower.advanced import GatherKernel, broadcast_into, grid
@@ -26,11 +26,16 @@ def _host(node, state, what: str, inputs=None) -> list:
 
 
 class ARangeStep(Step):
+    """NumPy's arange fill on the device: the first two elements and the step between the
+    others are computed on the host from the bounds' exact values (`arange_fill_terms`)."""
+
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
         self.dtype = node.outputs[0].dtype
-        self.acc = "double" if is_float(self.dtype) and ctx.has_fp64 else (
-            "float" if is_float(self.dtype) else "long")
+        ctx.check_dtype(self.dtype, node_label(node))
+        # NumPy multiplies in the dtype for floats, in the index's width for integers
+        self.acc = cl_type(self.dtype) if is_float(self.dtype) else (
+            "ulong" if self.dtype == "uint64" else "long")
         self.kname = f"{kernel_prefix}_arange"
 
     def kernels(self) -> list[KernelDef]:
@@ -53,11 +58,10 @@ class ARangeStep(Step):
         state.layouts[node.outputs[0]] = out
         if n == 0:
             return
-        conv = np.float64 if self.acc == "double" else (np.float32 if self.acc == "float"
-                                                         else np.int64)
+        first, second, delta = arange_fill_terms(start, step, self.dtype)
         gsize, lsize = grid(n)
         state.work.append(Launch(self.kname, gsize, lsize,
-                                 [np.int64(n), conv(start), conv(step), BufRef(out.buffer)], node))
+                                 [np.int64(n), first, second, delta, BufRef(out.buffer)], node))
 
 
 class AllocStep(Step):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clgraph.expr.advanced import AdvancedIncSubtensor, AdvancedSubtensor
-from clgraph.expr.array_ops import Alloc, ARange, CumOp, Rebroadcast, Sort
+from clgraph.expr.array_ops import Alloc, ARange, CumOp, Rebroadcast, Sort, SplitCheck
 from clgraph.expr.masks import Nonzero, RepeatIndices
 from clgraph.lower.advanced import AdvancedIncSubtensorStep, AdvancedSubtensorStep
 from clgraph.lower.array_ops import AllocStep, ARangeStep, CumStep, SortStep
@@ -14,5 +14,6 @@ ARRAY_LOWERINGS: dict = {
     AdvancedSubtensor: AdvancedSubtensorStep,
     AdvancedIncSubtensor: AdvancedIncSubtensorStep,
     ARange: ARangeStep, Alloc: AllocStep, Rebroadcast: ViewStep, CumOp: CumStep, Sort: SortStep,
+    SplitCheck: ViewStep,  # checks split's sizes when a call is prepared
     Nonzero: NonzeroStep, RepeatIndices: RepeatIndicesStep,  # host sync points (masks.py)
 }

@@ -10,9 +10,11 @@ from functools import cached_property
 
 import numpy as np
 
+from clgraph.expr.array_ops import ARange
 from clgraph.expr.blas import BatchedDot, Dot22, GemmEpilogue
+from clgraph.expr.dtypes import is_float
 from clgraph.expr.elemwise import Elemwise
-from clgraph.expr.graph import FunctionGraph
+from clgraph.expr.graph import FunctionGraph, graph_inputs
 from clgraph.expr.ifelse import IfElse
 from clgraph.expr.join import Join
 from clgraph.expr.reduce import Argmax, Reduce
@@ -60,6 +62,9 @@ LOWERINGS.update(NNET_LOWERINGS)
 from clgraph.lower.array_registry import ARRAY_LOWERINGS  # noqa: E402
 
 LOWERINGS.update(ARRAY_LOWERINGS)
+
+# The dtypes of integer scalar inputs whose values the host keeps (indices and lengths)
+_HOST_INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
 def register_lowering(op_type: type):
@@ -140,11 +145,13 @@ class Plan:
 
     @cached_property
     def host_scalar_slots(self) -> list[int]:
-        """Integer scalar inputs: their values join the shapes in the prepare key, so they
-        can serve as indices and lengths (Theano's `x[i * bs:(i + 1) * bs]`)."""
+        """Scalar inputs whose values join the shapes in the prepare key: integers, so they
+        can serve as indices and lengths (Theano's `x[i * bs:(i + 1) * bs]`), and floats
+        that an arange's bounds are computed from (they fix its length)."""
+        bounds = _arange_bound_inputs(self.fgraph)
         return [k for k, v in enumerate(self.fgraph.inputs)
                 if v.ndim == 0 and not isinstance(v, SharedVariable) and
-                v.dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")]
+                (v.dtype in _HOST_INT_DTYPES or (is_float(v.dtype) and id(v) in bounds))]
 
     def prepare(self, shapes: tuple[tuple[int, ...], ...], host_scalars: tuple = ()
                 ) -> PrepareState:
@@ -259,16 +266,32 @@ def _branch_taken(guards, state: PrepareState) -> bool:
     return True
 
 
+def _arange_bound_inputs(fgraph: FunctionGraph) -> set[int]:
+    """ids of the graph inputs that arange bounds are computed from."""
+    bounds = [v for node in fgraph.toposort() if isinstance(node.op, ARange)
+              for v in node.inputs]
+    return {id(v) for v in graph_inputs(bounds)} if bounds else set()
+
+
+def _host_trackable(var, state: PrepareState) -> bool:
+    """Small integer results (shape arithmetic) and float scalars (an arange bound computed
+    from a float scalar input) are worth computing on the host."""
+    lay = state.layouts.get(var)
+    if lay is None:
+        return False
+    if var.dtype in ("int8", "int16", "int32", "int64", "bool"):
+        return lay.size <= 64
+    return is_float(var.dtype) and var.ndim == 0
+
+
 def track_host_values(node, state: PrepareState) -> None:
-    """Small integer results of host-known inputs are known too (shape arithmetic)."""
+    """Results of host-known inputs are known too where `_host_trackable`."""
     outs = node.outputs
     if any(o in state.host_values for o in outs):
         return
     if not all(i in state.host_values for i in node.inputs):
         return
-    if any(o.dtype not in ("int8", "int16", "int32", "int64", "bool") for o in outs):
-        return
-    if any(state.layouts.get(o) is None or state.layouts[o].size > 64 for o in outs):
+    if not all(_host_trackable(o, state) for o in outs):
         return
     try:
         vals = node.op.perform(node, [state.host_values[i] for i in node.inputs])

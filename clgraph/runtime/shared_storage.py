@@ -29,12 +29,15 @@ class SharedStorage:
 
     def _check(self, value: Any) -> np.ndarray:
         t = self.var.type
+        want = np.dtype(t.dtype)
+        if getattr(self.var, "strict", False):
+            self._check_strict(value, want)
         if isinstance(value, cl_array.Array):
             value = value.get()
         arr = np.asarray(value)
-        want = np.dtype(t.dtype)
+        downcast = getattr(self.var, "allow_downcast", None)
         if arr.dtype != want:
-            if not D.filter_accepts(value, arr, want):
+            if not (downcast or D.filter_accepts(value, arr, want, downcast)):
                 raise TypeError(f"shared variable {self.var}: value of dtype {arr.dtype} cannot be "
                                 f"stored in a {t.dtype} variable without losing precision; cast "
                                 f"it first (value.astype('{t.dtype}'))")
@@ -43,6 +46,15 @@ class SharedStorage:
             raise ValueError(f"shared variable {self.var}: value of shape {arr.shape} does not "
                              f"fit its type {t}")
         return arr
+
+    def _check_strict(self, value: Any, want: np.dtype) -> None:
+        """Theano's strict filter: an array of exactly the variable's dtype, nothing else."""
+        if not isinstance(value, (np.ndarray, cl_array.Array)):
+            raise TypeError(f"shared variable {self.var} is strict: it takes a NumPy array of "
+                            f"dtype {want.name}, got a {type(value).__name__}")
+        if value.dtype != want:
+            raise TypeError(f"shared variable {self.var} is strict: it takes a NumPy array of "
+                            f"dtype {want.name}, got dtype {value.dtype.name}")
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         arr = self._check(value)

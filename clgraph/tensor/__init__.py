@@ -36,6 +36,9 @@ from clgraph.tensor.array import (  # noqa: F401
     sort,
     split,
     tile,
+    tri,
+    tril,
+    triu,
     unbroadcast,
     zeros,
 )
@@ -50,6 +53,7 @@ from clgraph.tensor.blas import (  # noqa: F401
     tensordot,
 )
 from clgraph.tensor.extra import (  # noqa: F401
+    diag,
     diagonal,
     max_and_argmax,
     ptp,
@@ -59,7 +63,7 @@ from clgraph.tensor.extra import (  # noqa: F401
     trace,
 )
 from clgraph.tensor.indexing import getitem, inc_subtensor, set_subtensor, take  # noqa: F401
-from clgraph.tensor.join import concatenate, stack  # noqa: F401
+from clgraph.tensor.joining import concatenate, join, stack, stacklists  # noqa: F401
 from clgraph.tensor.masks import flatnonzero, nonzero, nonzero_values  # noqa: F401
 from clgraph.tensor.reduction import (  # noqa: F401
     all,

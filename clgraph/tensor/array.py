@@ -1,5 +1,5 @@
-"""Array functions of the user namespace: arange eye identity_like alloc zeros ones
-addbroadcast unbroadcast patternbroadcast tile repeat roll split cumsum cumprod sort argsort.
+"""Array functions of the user namespace: arange eye tri tril triu identity_like alloc zeros
+ones addbroadcast unbroadcast patternbroadcast tile repeat roll split cumsum cumprod sort argsort.
 
 Where an operation is a composition (tile and repeat are a broadcast copy and a reshape, roll
 two slices joined, eye a comparison of two aranges), it is built as one, so its gradient and
@@ -41,17 +41,40 @@ def _static_int(v: Any) -> int | None:
     return None
 
 
+def _arange_bound(v: Any) -> tuple[TensorVariable, str | None]:
+    """A bound of arange holding its exact value, and the dtype it brings to the result:
+    a Python float brings floatX (Theano's rule), a Python int none (it fits any result)."""
+    if isinstance(v, Variable):
+        return v, v.dtype
+    if isinstance(v, float) and not isinstance(v, np.generic):
+        return constant(v, dtype="float64"), config.floatX
+    if isinstance(v, int) and not isinstance(v, np.generic):
+        return constant(int(v), dtype="int64"), None
+    var = as_tensor_variable(v)  # NumPy scalars keep their dtype
+    return var, var.dtype
+
+
+def _arange_dtype(dtypes: list[str | None]) -> str:
+    """Theano's arange dtype: the upcast of the bounds' dtypes, integers widened to int64
+    (unsigned ones to uint64) so lengths do not overflow."""
+    known = [d for d in dtypes if d is not None]
+    dtype = D.upcast(*known) if known else "int64"
+    if D.is_float(dtype):
+        return dtype
+    return "uint64" if D.is_int(dtype) and not D.is_signed(dtype) else "int64"
+
+
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> TensorVariable:
-    """np.arange on the device; the bounds must be known when a call is prepared."""
+    """np.arange on the device; the bounds must be known when a call is prepared (constants,
+    shape arithmetic, integer or float scalar inputs). The elements are NumPy's in the
+    result's dtype, computed from the bounds' exact values (0.1 is not rounded to floatX)."""
     if stop is None:
         start, stop = 0, start
-    start, stop, step = (_scalar(v) for v in (start, stop, step))
+    bounds = [_arange_bound(v) for v in (start, stop, step)]
     if dtype is None:
-        dtype = D.upcast(start.dtype, stop.dtype, step.dtype)
-        if dtype == "bool":
-            dtype = "int64"
+        dtype = _arange_dtype([d for _, d in bounds])
     dtype = D.check_dtype(dtype, "arange")
-    return ARange(dtype)(start, stop, step)
+    return ARange(dtype)(*(var for var, _ in bounds))
 
 
 def alloc(value: Any, *shape: Any) -> TensorVariable:
@@ -81,15 +104,56 @@ def ones(shape: Any, dtype: Any = None) -> TensorVariable:
     return alloc(constant(1, dtype=dtype or config.floatX), *_shape_args(shape))
 
 
-def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
-    """n x m with ones on diagonal k (k > 0 above the main diagonal)."""
+def _diagonal_mask(n: Any, m: Any, k: Any, compare: Any, dtype: Any) -> TensorVariable:
+    """n x m: compare(row + k, column) as dtype (eq: diagonal k; ge: at and below it)."""
     from clgraph import tensor as T
 
-    dtype = dtype or config.floatX
-    m = n if m is None else m
     rows = arange(n, dtype="int64")
-    cols = arange(m, dtype="int64")
-    return cast(T.eq(T.shape_padright(rows) + _scalar(k), T.shape_padleft(cols)), dtype)
+    cols = arange(n if m is None else m, dtype="int64")
+    mask = compare(T.shape_padright(rows) + _scalar(k), T.shape_padleft(cols))
+    return cast(mask, dtype or config.floatX)
+
+
+def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
+    """n x m with ones on diagonal k (k > 0 above the main diagonal)."""
+    from clgraph.tensor.basic import eq
+
+    return _diagonal_mask(n, m, k, eq, dtype)
+
+
+def tri(N: Any, M: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:  # noqa: N803
+    """Theano's tri: N x M (M = N by default) with ones at and below diagonal k (k > 0 above
+    the main diagonal), zeros elsewhere; floatX unless dtype is given."""
+    from clgraph.tensor.basic import ge
+
+    return _diagonal_mask(N, M, k, ge, dtype)
+
+
+def _triangle(m: Any, k: Any, lower: bool, what: str) -> TensorVariable:
+    """m with the elements outside its lower (upper) triangle at diagonal k set to zero,
+    over the last two axes as NumPy's (where, not a product: NaN there becomes 0 too)."""
+    from clgraph.tensor.alloc import zeros_like
+    from clgraph.tensor.basic import invert, switch
+    from clgraph.tensor.shape import shape_i
+
+    m = as_tensor_variable(m)
+    if m.ndim < 2:
+        raise ValueError(f"{what}: {m} ({m.type}) must have at least 2 dimensions")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{what}: k must be an int, got {k!r}")
+    rows, cols = shape_i(m, m.ndim - 2), shape_i(m, m.ndim - 1)
+    keep = tri(rows, cols, k if lower else k - 1, dtype="bool")
+    return switch(keep if lower else invert(keep), m, zeros_like(m))
+
+
+def tril(m: Any, k: int = 0) -> TensorVariable:
+    """Lower triangle of m: elements above diagonal k zeroed (Theano's tril)."""
+    return _triangle(m, k, True, "tril")
+
+
+def triu(m: Any, k: int = 0) -> TensorVariable:
+    """Upper triangle of m: elements below diagonal k zeroed (Theano's triu)."""
+    return _triangle(m, k, False, "triu")
 
 
 def identity_like(x: Any, dtype: Any = None) -> TensorVariable:
@@ -219,7 +283,7 @@ def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
     """np.roll: elements shifted by `shift` along `axis` (of the flattened x if None); a
     tuple of shifts and/or axes rolls along each (broadcast against each other, as NumPy)."""
     from clgraph import tensor as T
-    from clgraph.tensor.join import concatenate
+    from clgraph.tensor.joining import concatenate
     from clgraph.tensor.shape import flatten, reshape, shape
 
     x = as_tensor_variable(x)
@@ -249,23 +313,35 @@ def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
     return concatenate([x[pre + (slice(cut, None),)], x[pre + (slice(None, cut),)]], axis=axis)
 
 
+def _split_sizes(splits_size: Any, n_splits: int) -> tuple[list, int | None]:
+    """split's `n_splits` sizes (ints, or integer scalars picked from a symbolic vector;
+    None past the end of a short list) and how many were given (None: a vector of unknown
+    length)."""
+    if isinstance(splits_size, Variable) and not isinstance(splits_size, Constant):
+        if splits_size.ndim != 1 or not D.is_int(splits_size.dtype):
+            raise TypeError(f"split: splits_size must be an integer vector, got {splits_size} "
+                            f"of type {splits_size.type}")
+        return [splits_size[i] for i in range(n_splits)], splits_size.type.shape[0]
+    data = splits_size.data if isinstance(splits_size, Constant) else splits_size
+    sizes = [int(s) for s in np.ravel(np.asarray(data))]
+    return (sizes + [None] * n_splits)[:n_splits], len(sizes)
+
+
 def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> list[TensorVariable]:
-    """Theano's split: `n_splits` pieces along `axis` of lengths `splits_size`."""
+    """Theano's split: `n_splits` pieces along `axis` of lengths `splits_size`. The sizes
+    must add up to the axis length: checked at build time when both are static, else when
+    a call is prepared (a ValueError, as Theano's Split raises)."""
+    from clgraph.expr.array_ops import SplitCheck, check_split_sizes
+    from clgraph.tensor.shape import shape_i
+
     x = as_tensor_variable(x)
     axis = _axes(x, [axis], "split")[0]
-    if isinstance(splits_size, Variable) and not isinstance(splits_size, Constant):
-        sizes = [splits_size[i] for i in range(n_splits)]
-    else:
-        sizes = [int(s) for s in np.ravel(splits_size.data if isinstance(splits_size, Constant)
-                                           else np.asarray(splits_size))]
-        if len(sizes) != n_splits:
-            raise ValueError(f"split: {len(sizes)} sizes given for {n_splits} splits")
-        if any(s < 0 for s in sizes):
-            raise ValueError(f"split: negative size in {sizes}")
-        n = x.type.shape[axis]
-        if n is not None and sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, not the length {n} "
-                             f"of axis {axis}")
+    sizes, given = _split_sizes(splits_size, n_splits)
+    static = [_static_int(s) for s in sizes]
+    check_split_sizes(static, given, x.type.shape[axis], axis)
+    if None in static or x.type.shape[axis] is None:
+        count = given if given is not None else shape_i(splits_size, 0)
+        x = SplitCheck(axis)(x, _scalar(count), *(_scalar(s) for s in sizes))
     out, start = [], 0
     pre = (slice(None),) * axis
     for s in sizes:

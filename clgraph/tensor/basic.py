@@ -67,9 +67,16 @@ for _p, _dt in _PREFIX.items():
 
 
 def _plural(single):
-    def make(*names: str) -> list[TensorVariable]:
-        if len(names) == 1 and isinstance(names[0], int):  # Theano: scalars(3)
+    def make(*names: Any) -> TensorVariable | list[TensorVariable]:
+        """Theano's plural constructors: scalars('a', 'b'); scalars(3); one argument is a
+        sequence of names, a string one name per character (scalars('abcd')), and a single
+        name gives the variable itself, not a list."""
+        if len(names) == 1 and isinstance(names[0], int):
             return [single() for _ in range(names[0])]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return single(names[0])
         return [single(n) for n in names]
     return make
 
@@ -81,24 +88,36 @@ for _p in ("", *_PREFIX):
         globals()[f"{_p}{_plural_name}"] = _plural(globals()[f"{_p}{_nm}"])
 
 
-def constant(value: Any, name: str | None = None, dtype: Any = None,
-             ndim: int | None = None) -> Constant:
-    """A constant. Python floats take floatX (Theano); arrays keep their dtype."""
+def constant(x: Any, name: str | None = None, ndim: int | None = None, dtype: Any = None
+             ) -> Constant:
+    """Theano's constant(x, name=None, ndim=None, dtype=None). Python floats take floatX
+    (Theano); arrays keep their dtype. `ndim` pads the value with leading broadcastable
+    axes (Theano: constant(3., ndim=2) is of shape (1, 1))."""
     if dtype is None:
         # np.float64 subclasses float, but NumPy scalars keep their dtype.
-        if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
-            dtype = D.python_scalar_dtype(value)
+        if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+            dtype = D.python_scalar_dtype(x)
         else:
-            arr = np.asarray(value)
-            if arr.dtype.kind == "f" and not isinstance(value, np.ndarray) and \
-                    not isinstance(value, np.generic):
+            arr = np.asarray(x)
+            if arr.dtype.kind == "f" and not isinstance(x, np.ndarray) and \
+                    not isinstance(x, np.generic):
                 dtype = config.floatX  # lists of Python floats, as Theano
             else:
                 dtype = arr.dtype
-    arr = np.asarray(value, dtype=D.check_dtype(dtype, f"constant {name or ''}".strip()))
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"constant of shape {arr.shape} is not {ndim}-dimensional")
+    arr = np.asarray(x, dtype=D.check_dtype(dtype, f"constant {name or ''}".strip()))
+    if ndim is not None:
+        arr = _pad_leading_axes(arr, ndim)
     return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
+
+
+def _pad_leading_axes(arr: np.ndarray, ndim: int) -> np.ndarray:
+    """arr with leading axes of length 1 up to ndim dimensions (Theano's constant)."""
+    if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or ndim < 0:
+        raise TypeError(f"constant: ndim must be a non-negative int, got {ndim!r}")
+    if arr.ndim > ndim:
+        raise ValueError(f"constant of shape {arr.shape} cannot be given {ndim} dimension(s): "
+                         f"it has {arr.ndim}")
+    return arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
 
 
 def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None
@@ -110,7 +129,7 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None
     if isinstance(x, Variable):
         raise TypeError(f"{x} is not a tensor variable")
     if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in x):
-        from clgraph.tensor.shape import stack
+        from clgraph.tensor.joining import stack
 
         return stack([as_tensor_variable(e) for e in x])
     return constant(x, name=name, ndim=ndim)
@@ -223,8 +242,17 @@ def iround(x: Any, mode: str | None = None) -> TensorVariable:
     return cast(round(x, mode), "int64")
 
 
-def clip(x: Any, a_min: Any, a_max: Any) -> TensorVariable:
-    x, lo, hi = _align((x, a_min, a_max))
+def clip(x: Any, min: Any = None, max: Any = None, *, a_min: Any = None,  # noqa: A002
+         a_max: Any = None) -> TensorVariable:
+    """Theano's clip(x, min, max): x bounded below by min, then above by max (NumPy's
+    names a_min and a_max are accepted too)."""
+    from clgraph.tensor.arguments import argument_alias
+
+    lo = argument_alias("clip", "min", min, "a_min", a_min)
+    hi = argument_alias("clip", "max", max, "a_max", a_max)
+    if lo is None or hi is None:
+        raise TypeError("clip(x, min, max): both bounds are needed")
+    x, lo, hi = _align((x, lo, hi))
     return minimum(maximum(x, lo), hi)
 
 

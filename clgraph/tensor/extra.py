@@ -1,13 +1,16 @@
 """Theano's smaller array functions, written with the others: squeeze, swapaxes, ptp,
-diagonal, trace, max_and_argmax, to_one_hot."""
+diagonal, diag, trace, max_and_argmax, to_one_hot."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from clgraph.expr.variable import TensorVariable
 
-__all__ = ["diagonal", "max_and_argmax", "ptp", "squeeze", "swapaxes", "to_one_hot", "trace"]
+__all__ = ["diag", "diagonal", "max_and_argmax", "ptp", "squeeze", "swapaxes", "to_one_hot",
+           "trace"]
 
 
 def _var(x: Any) -> TensorVariable:
@@ -45,6 +48,25 @@ def diagonal(x: Any, offset: int = 0) -> TensorVariable:
     n = T.maximum(T.minimum(rows + offset, cols), 0)
     i = T.arange(n)
     return x[i - offset, i]
+
+
+def diag(v: Any, k: int = 0) -> TensorVariable:
+    """Theano's (and NumPy's) diag: a vector's values on diagonal k of a square matrix of
+    zeros (n + |k| on a side), or a matrix's diagonal k as a vector."""
+    from clgraph import tensor as T
+
+    v = _var(v)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"diag: k must be an int, got {k!r}")
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: {v} ({v.type}) must be a vector or a matrix")
+    n = v.type.shape[0] if v.type.shape[0] is not None else T.shape_i(v, 0)
+    i = T.arange(n)
+    side = n + abs(int(k))  # static when n is
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    return T.set_subtensor(T.zeros((side, side), dtype=v.dtype)[rows, cols], v)
 
 
 def trace(x: Any, offset: int = 0) -> TensorVariable:

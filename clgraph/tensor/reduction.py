@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from clgraph.expr import dtypes as D
 from clgraph.expr.reduce import Argmax, Reduce, normalize_axes, reduce_out_dtype
 from clgraph.expr.variable import TensorVariable
@@ -53,7 +55,12 @@ def sum(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None): 
     return _reduce("add", x, axis, keepdims, dtype, acc_dtype)
 
 
-def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
+def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None,
+         no_zeros_in_input: bool = False):
+    """Product over the axes. no_zeros_in_input (Theano) promises no zeros so that a cheaper
+    gradient may be used; clgraph's gradient is exact with zeros too, so it changes nothing."""
+    if not isinstance(no_zeros_in_input, (bool, np.bool_)):
+        raise TypeError(f"prod: no_zeros_in_input must be a bool, got {no_zeros_in_input!r}")
     return _reduce("mul", x, axis, keepdims, dtype, acc_dtype)
 
 
@@ -82,10 +89,26 @@ def _count(x: TensorVariable, axes: tuple, dtype: str) -> TensorVariable:
     return cast(n, dtype)
 
 
-def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
-    """Sum over the axes divided by their length; integer inputs give float64, as NumPy."""
+def _mean_op_dtype(x: TensorVariable, axes: tuple, dtype, acc_dtype) -> str:
+    """Theano's mean(op=True), its Mean op: float64, over one axis or all."""
+    for name, value in (("dtype", dtype), ("acc_dtype", acc_dtype)):
+        if value not in (None, "float64"):
+            raise NotImplementedError(f"mean(op=True) always computes in float64 (Theano's "
+                                      f"Mean op); {name}={value!r} needs op=False")
+    if len(axes) not in (1, x.ndim):
+        raise NotImplementedError(f"mean(op=True) reduces one axis or all (Theano's Mean op), "
+                                  f"got axes {axes}; use op=False")
+    return "float64"
+
+
+def mean(x: Any, axis=None, dtype=None, op: bool = False, keepdims: bool = False,
+         acc_dtype=None):
+    """Sum over the axes divided by their length; integer inputs give float64, as NumPy.
+    Theano's argument order; op=True is Theano's Mean op (float64)."""
     x = as_tensor_variable(x)
     axes = normalize_axes(axis, x.ndim, "mean")
+    if op:
+        dtype = _mean_op_dtype(x, axes, dtype, acc_dtype)
     out_dtype = dtype or (x.dtype if D.is_float(x.dtype) else "float64")
     # No explicit dtype when it is the default, so sum(x) and mean(x) share one node.
     default = reduce_out_dtype("add", x.dtype)

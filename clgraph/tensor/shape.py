@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from clgraph.expr.shape_ops import DimShuffle, Reshape
 from clgraph.expr.variable import Constant, TensorVariable, Variable
+from clgraph.tensor.arguments import argument_alias
 from clgraph.tensor.basic import as_tensor_variable, constant
 
 
@@ -66,10 +68,16 @@ def _static_ints(shape: Any) -> tuple | None:
     return tuple(out)
 
 
-def reshape(x: Any, shape: Any, ndim: int | None = None) -> TensorVariable:
-    """Reshape as NumPy (one -1 allowed); `shape` may mix ints and symbolic scalars."""
+def reshape(x: Any, newshape: Any = None, ndim: int | None = None, *, shape: Any = None
+            ) -> TensorVariable:
+    """Theano's reshape(x, newshape, ndim=None), as NumPy's (one -1 allowed; `shape=` is
+    NumPy's name for newshape); newshape may mix ints and symbolic scalars, or be a
+    symbolic vector (ndim= gives its length when that is not static)."""
     from clgraph.tensor.basic import cast
 
+    shape = argument_alias("reshape", "newshape", newshape, "shape", shape)
+    if shape is None:
+        raise TypeError("reshape(x, newshape): newshape is needed")
     x = as_tensor_variable(x)
     static = _static_ints(shape)
     if isinstance(shape, Variable):
@@ -98,8 +106,14 @@ def reshape(x: Any, shape: Any, ndim: int | None = None) -> TensorVariable:
     return Reshape(n, tuple(static))(x, shp)
 
 
-def flatten(x: Any, ndim: int = 1) -> TensorVariable:
-    """Keep the first ndim-1 axes, collapse the rest (Theano's flatten)."""
+def flatten(x: Any, ndim: int | None = None, outdim: int | None = None) -> TensorVariable:
+    """Theano's flatten: keep the first ndim-1 axes, collapse the rest (ndim 1 by default;
+    outdim is Theano's deprecated name for ndim)."""
+    ndim = argument_alias("flatten", "ndim", ndim, "outdim", outdim)
+    if outdim is not None:
+        warnings.warn("flatten: outdim is deprecated (as in Theano); use ndim",
+                      DeprecationWarning, stacklevel=2)
+    ndim = 1 if ndim is None else ndim
     x = as_tensor_variable(x)
     if ndim < 1 or ndim > max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be between 1 and {max(x.ndim, 1)}, got {ndim}")

@@ -315,3 +315,41 @@ def test_conv_pool_and_printing(compat):
     assert "x" in theano.printing.pp(y)
     text = theano.printing.debugprint(y, file="str")
     assert isinstance(text, str) and text
+
+
+def test_tensor_type_broadcastable_pattern(compat):
+    """Theano's positional broadcastable pattern through the compat module."""
+    import theano
+
+    x = theano.tensor.TensorType("float32", (False,) * 2)("x")
+    assert x.type.shape == (None, None) and x.broadcastable == (False, False)
+    r = theano.tensor.TensorType("float32", (True, False))("r")
+    got = theano.function([x, r], x + r)(np.ones((3, 2), "float32"),
+                                         np.arange(2, dtype="float32")[None])
+    np.testing.assert_array_equal(got, np.ones((3, 2)) + np.arange(2))
+
+
+def test_theano_1_0_names(compat):
+    """theano.clone, theano.OrderedUpdates (also theano.updates), theano.tensor.basic and
+    theano.tensor.sort, T.join as the function, T.diag/tri/tril/triu/stacklists."""
+    import theano
+    import theano.tensor as T
+    import theano.tensor.basic as TB
+    from theano.tensor.sort import argsort, sort
+    from theano.updates import OrderedUpdates
+
+    import clgraph.tensor as CT
+
+    assert theano.clone is cg.clone and theano.OrderedUpdates is OrderedUpdates is \
+        cg.OrderedUpdates
+    assert TB.join is T.join is CT.join and TB.diag is CT.diag
+    assert (sort, argsort) == (CT.sort, CT.argsort)
+    for name in ("diag", "tri", "tril", "triu", "stacklists"):
+        assert getattr(T, name) is getattr(CT, name)
+    with pytest.raises(AttributeError, match="'topk'"):
+        theano.tensor.sort.topk  # noqa: B018 - not in clgraph
+    a, b = T.dmatrices("a", "b")
+    va, vb = np.arange(4.0).reshape(2, 2), np.ones((2, 2))
+    got = theano.function([a, b], [T.join(0, a, b), theano.clone(a * 2, {a: b})])(va, vb)
+    np.testing.assert_array_equal(got[0], np.concatenate([va, vb]))
+    np.testing.assert_array_equal(got[1], 2 * vb)

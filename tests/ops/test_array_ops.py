@@ -112,8 +112,39 @@ def test_tile_repeat_roll_split_join():
     _run([x, r, xe], cases, [a, 3, e])
     assert T.tile(T.dmatrix(shape=(2, 3)), (2, 2)).type.shape == (4, 6)
     assert T.repeat(T.dmatrix(shape=(2, 3)), 3, axis=0).type.shape == (6, 3)
-    with pytest.raises(ValueError, match="add up to"):
+    with pytest.raises(ValueError, match=r"sum to 2, expected 3 \(the length of axis 1\)"):
         T.split(T.dmatrix(shape=(2, 3)), [1, 1], 2, axis=1)
+
+
+def test_split_sizes_are_checked():
+    """Theano's Split raises unless the sizes add up to the axis length: at build time
+    when both are static, else when the call is prepared; one size per split, none
+    negative."""
+    x = T.dmatrix("x")
+    a, b = T.lscalars("a", "b")
+    v = np.arange(10.0).reshape(5, 2)
+    f = cg.function([x], T.split(x, [2, 3], 2))  # the axis length is known at run time
+    got = f(v)
+    for g, w in zip(got, np.split(v, [2]), strict=True):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match=r"sizes \[2, 3\] sum to 5, expected 4"):
+        f(v[:4])
+    g = cg.function([x, a, b], T.split(x, T.stack([a, b]), 2, axis=0))
+    np.testing.assert_array_equal(g(v, 1, 4)[1], v[1:])
+    with pytest.raises(ValueError, match=r"sum to 4, expected 5 \(the length of axis 0\)"):
+        g(v, 1, 3)
+    with pytest.raises(ValueError, match="negative size"):
+        g(v, -1, 6)
+    with pytest.raises(ValueError, match="3 sizes given for 2 splits"):
+        T.split(x, [1, 2, 2], 2)
+    with pytest.raises(ValueError, match="3 sizes given for 2 splits"):
+        T.split(x, T.stack([a, b, a]), 2)
+    with pytest.raises(ValueError, match="negative size"):
+        T.split(x, [-1, 6], 2)
+    with pytest.raises(TypeError, match="integer vector"):
+        T.split(x, T.dvector("s"), 2)
+    # the check passes gradients through
+    check_grads(v, {"split": lambda y: T.split(y, [3, 2], 2)[1] * 2}, rtol=1e-6, atol=1e-8)
 
 
 def test_cumsum_cumprod():
