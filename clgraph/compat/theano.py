@@ -56,6 +56,7 @@ import clgraph.tensor.signal
 import clgraph.tensor.signal.pool
 from clgraph.config import config
 from clgraph.ifelse import ifelse
+from clgraph.shared import theano_shared
 
 __all__ = ["TheanoConflictError", "TheanoShadowWarning", "ifelse", "install", "installed",
            "module_names", "uninstall"]
@@ -121,7 +122,7 @@ def _build() -> dict[str, types.ModuleType]:
 
     mod("theano", clgraph, "Theano's top-level names, on clgraph (clgraph.compat.theano).",
         __version__=f"clgraph-{clgraph.__version__}", function=clgraph.function,
-        shared=clgraph.shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
+        shared=theano_shared, Out=clgraph.Out, grad=clgraph.grad, config=config,
         scan=clgraph.scan, dot=T.dot, Mode=clgraph.compile.Mode, pp=clgraph.printing.pp,
         Rop=clgraph.gradient.Rop, Lop=clgraph.gradient.Lop)
     mod("theano.tensor", T, "theano.tensor -> clgraph.tensor (with grad, Rop, Lop, jacobian, "

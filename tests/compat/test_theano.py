@@ -128,7 +128,9 @@ def test_aliases_are_clgraphs(compat):
 
     import clgraph.tensor as CT
 
-    assert theano.function is cg.function and theano.shared is cg.shared
+    assert theano.function is cg.function
+    # Theano's positional order (value, name, strict, allow_downcast), else cg.shared
+    assert theano.shared(np.zeros(2), "w", True).strict
     assert theano.Out is cg.Out and theano.grad is T.grad is cg.grad
     assert theano.config is cg.config
     assert T.fmatrix is CT.fmatrix and T.nnet.sigmoid is CT.nnet.sigmoid

@@ -161,8 +161,14 @@ def test_constant_theanos_argument_order_and_ndim():
 
 
 def test_shared_strict_and_allow_downcast():
-    """Theano's shared(value, name, strict, allow_downcast): how set_value filters."""
-    s = cg.shared(np.zeros(2), "s", True)
+    """Theano's strict and allow_downcast: how set_value filters. API.md's positional order
+    is shared(value, name, borrow); compat's theano.shared has Theano's (value, name,
+    strict, allow_downcast)."""
+    from clgraph.shared import theano_shared
+
+    s = theano_shared(np.zeros(2), "s", True)
+    assert cg.shared(np.zeros(2), "b", True).get_value(borrow=True) is not None
+    assert not cg.shared(np.zeros(2), "b", True).strict
     assert s.strict and s.get_value().dtype == np.float64
     s.set_value(np.ones(2))
     np.testing.assert_array_equal(s.get_value(), np.ones(2))
