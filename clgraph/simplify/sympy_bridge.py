@@ -46,6 +46,11 @@ from clgraph.simplify import sympy_store as store
 from clgraph.simplify.registry import rule
 
 MAX_NODES = 40          # interior nodes of one subgraph; deeper nodes become leaves
+# Transcendental calls nested along one path of a subgraph, at most; deeper ones become
+# leaves. SymPy evaluates a call on building it, and on nested calls with Float
+# coefficients that work grows exponentially (tanh(1.01 * tanh(...) + 0.1), 8 deep: 5 s
+# in to_sympy, 12 deep: minutes), outside any time budget: a call cannot be interrupted.
+MAX_NESTING = 3
 TIME_BUDGET = 0.05      # seconds of SymPy work per subgraph
 PASS_BUDGET = 1.0       # seconds of SymPy work per pass; then only remembered subgraphs
 MAX_POLY_DEGREE = 12    # Horner form only for polynomials up to this total degree
@@ -120,6 +125,10 @@ def _eligible(node, dtype: str) -> bool:
     return all(i.dtype == dtype or _uniform_const(i) is not None for i in node.inputs)
 
 
+def _nesting(node) -> int:
+    return 1 if _op_name(node) in _TRANSCENDENTAL else 0
+
+
 # ---------------------------------------------------------------- the subgraph
 class Subgraph:
     """Interior nodes (toposorted, root last) and leaves (variables seen as symbols)."""
@@ -128,6 +137,7 @@ class Subgraph:
         self.root = root
         self.dtype = root.outputs[0].dtype
         interior: set = {root}
+        nesting = {root: _nesting(root)}  # transcendental calls from the root down to it
         frontier = [root]
         while frontier and len(interior) < MAX_NODES:
             node = frontier.pop(0)
@@ -135,8 +145,11 @@ class Subgraph:
                 owner = inp.owner
                 if owner is None or owner in interior or len(interior) >= MAX_NODES:
                     continue
-                if single_client(inp) and _eligible(owner, self.dtype):
+                depth = nesting[node] + _nesting(owner)
+                if depth <= MAX_NESTING and single_client(inp) and \
+                        _eligible(owner, self.dtype):
                     interior.add(owner)
+                    nesting[owner] = depth
                     frontier.append(owner)
         self.nodes = [n for n in _toposort_nodes(root) if n in interior]
         self.leaves: list[Variable] = []

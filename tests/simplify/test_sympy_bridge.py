@@ -198,6 +198,24 @@ def test_memoised_and_bounded_compile_time(monkeypatch):
     assert time.perf_counter() - t0 < max(with_sympy / 2, 0.05)
 
 
+def test_nested_transcendental_calls_are_bounded(monkeypatch):
+    """SymPy evaluates each call as it is built; on nested calls with Float coefficients that
+    work grew exponentially (a 12-deep tanh chain took minutes, beyond any budget: a SymPy
+    call cannot be interrupted). A subgraph holds at most MAX_NESTING nested calls, deeper
+    ones are leaves."""
+    seen = []
+    real = B.simplify_subgraph
+    monkeypatch.setattr(B, "simplify_subgraph", lambda sub: seen.append(sub) or real(sub))
+    e = x
+    for _ in range(14):
+        e = T.tanh(e * 1.01 + 0.1)
+    t0 = time.perf_counter()
+    _opt([e], [x])
+    assert time.perf_counter() - t0 < 10  # minutes before the bound
+    assert seen and all(sum(B._op_name(n) == "tanh" for n in sub.nodes) <= B.MAX_NESTING
+                        for sub in seen)
+
+
 def test_subgraphs_it_cannot_improve_never_reach_sympy(monkeypatch):
     """relu (0.5 * (h + abs(h))) and its gradient's x*y + x: SymPy is not even imported for
     them (~0.3 s, most of a small training step's compile time)."""
