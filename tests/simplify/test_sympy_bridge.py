@@ -192,10 +192,12 @@ def test_memoised_and_bounded_compile_time(monkeypatch):
     without = time.perf_counter() - t0
     assert with_sympy - without < 1.0, (with_sympy, without)
     assert _names(fg).count("exp") == 5          # each exp(x*k)*exp(y + k) became one exp
-    # The same subgraph again is a cache hit: no SymPy work.
-    t0 = time.perf_counter()
-    _opt([big()], [x, y])
-    assert time.perf_counter() - t0 < max(with_sympy / 2, 0.05)
+    # The same subgraph again is a cache hit: no SymPy work (counted, not timed: under load
+    # a rebuild of the graph alone outlasted a time bound).
+    worked = []
+    monkeypatch.setattr(B, "_work_out", lambda *a: worked.append(a) or None)
+    fg2 = _opt([big()], [x, y])
+    assert worked == [] and _names(fg2).count("exp") == 5
 
 
 def test_nested_transcendental_calls_are_bounded(monkeypatch):
