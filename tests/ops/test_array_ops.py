@@ -188,7 +188,16 @@ def _sort_data(dtype, rng):
     return a
 
 
-def test_sort_argsort():
+@pytest.fixture(params=["host", "kernel"])
+def sort_path(request, monkeypatch):
+    """Both sort paths run here: NumPy on host memory (PoCL) and the bitonic network (GPUs)."""
+    import clgraph.lower.array_ops as lowering
+
+    monkeypatch.setattr(lowering, "HOST_SORT", request.param == "host")
+    return request.param
+
+
+def test_sort_argsort(sort_path):
     rng = np.random.default_rng(2)
     a = _sort_data("float64", rng)
     big = rng.standard_normal(5000)
@@ -208,7 +217,7 @@ def test_sort_argsort():
     _run([x, v], cases, [a, big])
 
 
-def test_sort_dtypes():
+def test_sort_dtypes(sort_path):
     rng = np.random.default_rng(4)
     dtypes = ("float32", "int64", "uint8", "int16")
     data = [_sort_data(d, rng) for d in dtypes]
