@@ -483,7 +483,7 @@ class HostGemm:
             x, y = x.astype(c_dt, copy=False), y.astype(c_dt, copy=False)
         with host_blas_limit(self._flops):
             if lin is None:
-                np.dot(x, y, out=out)
+                _dot_into(x, y, out)
             else:
                 self._gemm(lin.alpha.value(values), x, y, beta, out)
 
@@ -496,6 +496,21 @@ class HostGemm:
     def _gemm(self):
         """The host BLAS's gemm for C's dtype, looked up once (not on every call)."""
         return gemm_for(self.dtypes[2])
+
+
+def _dot_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """out = x . y through the BLAS routine its shape wants: a row or a column of C is a
+    matrix-vector product (gemv), one element an inner product (dot). Through gemm, a
+    vector dot of 1e5 elements took ~40 µs, NumPy's ~9."""
+    m, n = out.shape
+    if m == 1 and n == 1:
+        out[0, 0] = np.dot(x[0], y[:, 0])
+    elif m == 1:
+        np.dot(x[0], y, out=out[0])
+    elif n == 1:
+        np.dot(x, y[:, 0], out=out[:, 0])
+    else:
+        np.dot(x, y, out=out)
 
 
 def _blas_linear(comp, operands: list, out_dtype: str) -> LinearEpilogue | None:
