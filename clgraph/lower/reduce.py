@@ -12,7 +12,8 @@ in one of two ways:
   several independent accumulators), then combined, with a scalar tail. Sums over a whole
   contiguous array and row reductions of a C-contiguous matrix go this way.
 - `cols`: the innermost kept axis is contiguous (column sums): each work-item owns N adjacent
-  outputs and walks the reduced elements, loading an N-vector of the outputs' inputs each step.
+  outputs and walks the reduced elements, loading an N-vector of the outputs' inputs each step
+  (one element in every lane for a prologue operand broadcast along that axis: `sum(M*c, 0)`).
 
 Each node is one kernel (PoCL compiles every kernel of a program, so variants are modes of
 one kernel, picked per launch by an argument): `inner`, `cols`, and `final` where needed.
