@@ -12,7 +12,8 @@ in one of two ways:
   several independent accumulators), then combined, with a scalar tail. Sums over a whole
   contiguous array and row reductions of a C-contiguous matrix go this way.
 - `cols`: the innermost kept axis is contiguous (column sums): each work-item owns N adjacent
-  outputs and walks the reduced elements, loading an N-vector of the outputs' inputs each step.
+  outputs and walks the reduced elements, loading an N-vector of the outputs' inputs each step
+  (one element in every lane for a prologue operand broadcast along that axis: `sum(M*c, 0)`).
 
 Each node is one kernel (PoCL compiles every kernel of a program, so variants are modes of
 one kernel, picked per launch by an argument): `inner`, `cols`, and `final` where needed.
@@ -52,7 +53,7 @@ from clgraph.expr.variable import TensorVariable
 from clgraph.lower.layout import broadcast_strides, collapse
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
-from clgraph.lower.vec_mem import vec_preamble, vld, vst
+from clgraph.lower.vec_mem import vec_preamble, vld, vsplat, vst
 
 KIND_NAMES = {"add": "sum", "mul": "prod", "max": "max", "min": "min", "and": "all",
               "or": "any"}
@@ -289,6 +290,9 @@ class ReduceStep(Step):
         # second launch in `cols` or `inner` mode when they are of the input's type; a
         # prologue or a conversion (int32 -> int64 sums) needs the `final` mode.
         self.has_cols = self.n_keep > 0
+        # Operands broadcast along the last kept axis (a scalar, a column for axis=0): mode 1
+        # reads one element of theirs per step for all lanes, instead of a vector.
+        self.splat = [self._broadcast_on_last_kept(v, ndim) for v in self.operands]
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
         # Float sums along runs (mode 0: whole arrays, rows) are compensated (Kahan): a
         # chunk's running sum in float32 otherwise loses ~chunk/lanes ulps (a 10M-element
@@ -307,6 +311,15 @@ class ReduceStep(Step):
         self.gather = self.tree == 1 and ctx.is_cpu
         # Every work-item of every mode reaches the tree: a group fits its local memory.
         self._gpu_group = min(GPU_GROUP, self.tree) if self.tree > 1 else GPU_GROUP
+
+    def _broadcast_on_last_kept(self, var, ndim: int) -> bool:
+        """Whether `var` is broadcastable along the node's last kept axis (operands are
+        aligned on their last axes)."""
+        kept = [d for d in range(ndim) if d not in self.axes]
+        if not kept:
+            return False
+        d = kept[-1] - (ndim - var.ndim)
+        return d < 0 or var.broadcastable[d]
 
     # -- code ----------------------------------------------------------------------------
 
@@ -442,6 +455,9 @@ class ReduceStep(Step):
         def ld(k: int, ptr: str) -> str:
             return vld(dts[k], W, ptr)
 
+        def ld_cols(k: int, ptr: str) -> str:
+            return vsplat(dts[k], W, ptr) if self.splat[k] else vld(dts[k], W, ptr)
+
         comp = self.compensated
         code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
                                           "acc", comp)
@@ -464,9 +480,9 @@ class ReduceStep(Step):
                 sca, [f"{n}[r_{n} + j * {n}_k{last} + c * {n}_sr]" for n in names], "acc")
             if W > 1:
                 code["cols_unrolled"] = [
-                    self._step(vec, [ld(k, f"{n} + r_{n} + (c + {u}) * {n}_sr")
+                    self._step(vec, [ld_cols(k, f"{n} + r_{n} + (c + {u}) * {n}_sr")
                                      for k, n in enumerate(names)], f"va{u}") for u in range(U)]
-                code["cols_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c * {n}_sr")
+                code["cols_vector"] = self._step(vec, [ld_cols(k, f"{n} + r_{n} + c * {n}_sr")
                                                        for k, n in enumerate(names)], "va0")
                 code["cols_fold"] = self._fold_unrolled()
         if self.has_final:
@@ -533,7 +549,7 @@ class ReduceStep(Step):
         n_out = space.n_out
         if n_out == 0:
             return
-        mode = self._mode(space)
+        mode = self._mode(space, self.splat)
         parts, chunk, gsize, lsize = self._grid(mode, space, split_ok=True)
         target = out if parts == 1 else state.new_buffer((parts, n_out), self.acc)
         gather = None
@@ -554,7 +570,7 @@ class ReduceStep(Step):
         if self.has_final:
             mode, buffers = "final", [lay.buffer for lay in layouts]
         else:
-            mode, buffers = self._mode(partials), [target.buffer]
+            mode, buffers = self._mode(partials, [False]), [target.buffer]
         _, chunk, gsize, lsize = self._grid(mode, partials, split_ok=False)
         args = self._args(mode, partials, buffers, chunk, out.buffer, part=target.buffer)
         args += [np.int32(1)] + epi if self.epi_comp is not None else []
@@ -576,11 +592,14 @@ class ReduceStep(Step):
             args += [np.int64(st) for st in broadcast_strides(lay, out_shape)]
         return args
 
-    def _mode(self, space: Space) -> str:
-        """`cols` when the innermost kept axis is contiguous and the run is not."""
-        if (self.has_cols and space.kept and space.n_red > 1 and
-                all(st[-1] == 1 for st in space.kstrides) and
-                not all(st[-1] == 1 for st in space.rstrides)):
+    def _mode(self, space: Space, splat: list[bool]) -> str:
+        """`cols` when the innermost kept axis is contiguous and the run is not, in the
+        operands read as vectors; the others (`splat[k]`) must be broadcast along it."""
+        if not (self.has_cols and space.kept and space.n_red > 1):
+            return "inner"
+        dense = [k for k, s in enumerate(splat) if not s]
+        if (dense and all(space.kstrides[k][-1] == (0 if s else 1) for k, s in enumerate(splat))
+                and not all(space.rstrides[k][-1] == 1 for k in dense)):
             return "cols"
         return "inner"
 

@@ -68,6 +68,14 @@ def vld(dtype: str, width: int, ptr: str) -> str:
     return f"VLD_{_tag(dtype, width)}({ptr})"
 
 
+def vsplat(dtype: str, width: int, ptr: str) -> str:
+    """The `dtype` element at `ptr` in every lane of a `width`-vector (an operand broadcast
+    along the lanes' axis)."""
+    if width <= 1:
+        return f"(*({ptr}))"
+    return f"(({cl_type(dtype, width)})(*({ptr})))"
+
+
 def vst(dtype: str, width: int, value: str, ptr: str) -> str:
     """A statement storing `value` (a `width`-vector of `dtype`) at `ptr`."""
     if width <= 1:

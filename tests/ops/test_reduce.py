@@ -460,3 +460,43 @@ def test_reduction_dtype_rules_found_by_a_probe():
         T.sum(T.tensor("uint8", shape=(None,)), acc_dtype="int8")
     with pytest.raises(TypeError, match="precision would be lost"):
         T.mean(T.fvector(), acc_dtype="int32")
+
+
+def _launched_modes(f, shapes):
+    """(kernel, mode) of each launch for inputs of these shapes."""
+    state = f.plan.prepare(tuple(shapes) + f.plan.constant_shapes, ())
+    return [(w.kernel, int(w.args[0])) for w in state.work if hasattr(w, "gsize")]
+
+
+def test_column_reductions_with_broadcast_prologue_operands_use_columns_mode(rng):
+    """A prologue operand broadcast along the kept columns (a constant, a scalar input, a
+    column) is read once per row for all lanes: these column reductions run in mode 1
+    (they ran a strided scalar loop per output). Values as NumPy's, tails included."""
+    m, s, c = T.fmatrix("m"), T.fscalar("s"), T.fcol("c")
+    b = T.TensorType("bool", (False, False))("b")
+    cases = [
+        ([m], T.sum(m * 2, axis=0), lambda mv: np.sum(mv * 2, axis=0)),
+        ([m, s], T.sum(m * s, axis=0), lambda mv, sv: np.sum(mv * sv, axis=0)),
+        ([m, c], T.sum(m * c, axis=0), lambda mv, cv: np.sum(mv * cv, axis=0)),
+        ([m], T.max(m + 1, axis=0), lambda mv: np.max(mv + 1, axis=0)),
+        ([m], T.sum(m > 0.5, axis=0), lambda mv: np.sum(mv > 0.5, axis=0)),
+        ([m, c], T.any((m > 0.9) & (c > 0), axis=0),
+         lambda mv, cv: np.any((mv > 0.9) & (cv > 0), axis=0)),
+        ([b], T.any(b, axis=0), lambda bv: np.any(bv, axis=0)),
+    ]
+    for ins, expr, ref in cases:
+        f = cg.function(ins, expr)
+        for rows, cols in [(64, 40), (37, 13), (301, 1029), (3, 7)]:
+            args = []
+            for v in ins:
+                if v is s:
+                    args.append(np.float32(1.5))
+                elif v is c:
+                    args.append(rng.standard_normal((rows, 1)).astype("f4"))
+                elif v is b:
+                    args.append(rng.random((rows, cols)) > 0.95)
+                else:
+                    args.append(rng.random((rows, cols)).astype("f4"))
+            np.testing.assert_allclose(f(*args), ref(*args), rtol=1e-4, atol=1e-4)
+            modes = _launched_modes(f, [np.shape(a) for a in args])
+            assert modes[0][1] == R.ReduceStep.MODES["cols"], (expr, modes)
