@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from clgraph.expr.blas import Dot22
 from clgraph.expr.elemwise import Elemwise
 from clgraph.expr.reduce import Reduce
 from clgraph.expr.scalar import ops as S
@@ -190,3 +191,19 @@ def shape_of_elemwise(node):
     axes = [node.op.i] if isinstance(node.op, Shape_i) else list(range(x.ndim))
     inp = elemwise_length_source(o, axes)
     return None if inp is None else [node.op(inp)]
+
+
+@rule("canonicalize", tracks=Dot22)
+def dot_of_inner_length_one(node):
+    """dot(a, b) with a's columns (b's rows) statically one: the outer product a * b, an
+    elementwise kernel that fuses with its neighbours (T.outer; the gradient of W . x for a
+    vector x). As a GEMM it ran BLAS on a K = 1 product through a host round trip: 10-20x
+    NumPy for outer(2048, 2048)."""
+    from clgraph.tensor.basic import cast, mul
+
+    a, b = node.inputs
+    out = node.outputs[0]
+    if a.type.shape[1] != 1 or b.type.shape[0] != 1 or out.dtype == "bool":
+        return None
+    prod = cast(mul(a, b), out.dtype)
+    return [prod] if prod.type == out.type else None

@@ -337,3 +337,20 @@ def test_mode_including_and_excluding():
     with cg.config.change_flags(optimizer="fast_compile", optimizer_including="fusion"):
         assert len(cg.function([x], T.exp(x) * 2 + 1).kernels()) == 1
     np.testing.assert_allclose(f(np.ones(2, "f4")), 2 * np.e + 1, rtol=1e-6)
+
+
+def test_dot_with_inner_length_one_is_an_elementwise_product():
+    """outer(x, y) and the gradient of W . x for a vector x are products of one term per
+    element: an elementwise kernel (fusable), not a GEMM with K = 1."""
+    x, y = T.fvector("x"), T.fvector("y")
+    W = T.fmatrix("W")
+    f = cg.function([x, y, W], [T.outer(x, y), cg.grad(T.sum(T.tanh(T.dot(W, x))), W)])
+    names = [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+    assert names.count("Dot22") == 1, names  # W . x itself stays a product
+    rng = np.random.default_rng(0)
+    xv, yv = rng.standard_normal(7, dtype="float32"), rng.standard_normal(5, dtype="float32")
+    Wv = rng.standard_normal((4, 7), dtype="float32")
+    outer, gW = f(xv, yv, Wv)
+    np.testing.assert_allclose(outer, np.outer(xv, yv), rtol=1e-6)
+    np.testing.assert_allclose(gW, np.outer(1 - np.tanh(Wv @ xv) ** 2, xv), rtol=1e-5,
+                               atol=1e-6)
