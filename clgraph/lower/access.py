@@ -40,3 +40,21 @@ def operand_mode(var: Variable, out_static_last: int | None, owned: set) -> str:
     if var.type.shape[-1] == 1 and out_static_last != 1:
         return "bcast"
     return inner_mode(var, owned)
+
+
+def unit_last_operand_mode(var: Variable, out_static_second: int | None, owned: set) -> str:
+    """Mode of an elementwise operand over an output whose last axis has static length 1,
+    for the axis that is innermost once that axis is dropped (its axis -2). Any mode is
+    valid while the unit axis stays innermost, so the step can choose the dropped space."""
+    if var.ndim < 2 or var.type.shape[-2] == 1 and out_static_second != 1:
+        return "bcast"
+    if var.owner is None or id(var) in owned:
+        return "contig"  # C-contiguous, last length 1: axis -2 has stride 1
+    op = var.owner.op
+    if isinstance(op, DimShuffle) and op.new_order[-1] == "x":
+        last = op.new_order[-2]
+        src = var.owner.inputs[0]
+        if last == "x":
+            return "bcast"
+        return inner_mode(src, owned) if last == src.ndim - 1 else "strided"
+    return "strided"

@@ -21,6 +21,7 @@ import numpy as np
 from clgraph.expr.advanced import check_index_values, index_map
 from clgraph.expr.dtypes import cl_type
 from clgraph.lower.elemwise import copy_step
+from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 
@@ -114,9 +115,52 @@ class GatherKernel:
             gsize, lsize = grid(n)
         state.work.append(Launch(self.kname, gsize, lsize, args, node))
         if idx and not host_known:
-            axes = tuple(a for *_, a in idx)
-            state.work.append(HostCall(IndexCheck(axes, node_label(node)), [BufRef(err.buffer)],
-                                       node))
+            check_index_flag(state, node, err, tuple(a for *_, a in idx))
+
+
+def check_index_flag(state: PrepareState, node, err, axes: tuple[int, ...]) -> None:
+    """Append the host call raising IndexError if the kernel just launched set `err`."""
+    state.work.append(HostCall(IndexCheck(axes, node_label(node)), [BufRef(err.buffer)], node))
+
+
+class RowGatherKernel:
+    """Whole-row gather (templates/gather_rows.cl.mako): out[r, ...] = x[idx[r], ...] for
+    one contiguous index array on x's first axis and contiguous rows (embedding lookups)."""
+
+    def __init__(self, kname: str, dtype: str, idx_dtype: str, comment: str) -> None:
+        self.kname, self.dtype, self.idx_dtype, self.comment = kname, dtype, idx_dtype, comment
+
+    def kernel(self, node) -> KernelDef:
+        src = render("gather_rows.cl.mako", kname=self.kname, ctype=cl_type(self.dtype),
+                     idx_ctype=cl_type(self.idx_dtype), comment=sanitize_comment(self.comment))
+        return KernelDef(self.kname, src, [node], "gather_rows.cl.mako")
+
+    @staticmethod
+    def row_length(m, idx_layout) -> int | None:
+        """Elements a row, where the map `m` gathers whole contiguous rows; else None."""
+        nb = len(m.b_shape)
+        if len(m.adv) != 1 or m.b_start != 0 or m.adv[0][1] != 0:
+            return None
+        if idx_layout.shape != tuple(m.b_shape) or not idx_layout.is_contiguous:
+            return None
+        rows = Layout(0, tuple(m.shape[nb:]), tuple(m.x_strides[nb:]))
+        return rows.size if rows.is_contiguous else None
+
+    def launch(self, state: PrepareState, node, m, src, idx_layout, row_len: int, out,
+               host_known: bool) -> None:
+        n_rows = int(np.prod(m.b_shape, dtype=np.int64))
+        if n_rows == 0 or row_len == 0:
+            return
+        err = state.static_buffer(np.zeros(4, dtype=np.int64))
+        _, _, length, xs = m.adv[0]
+        args = [np.int64(n_rows), np.int64(row_len), BufRef(src.buffer),
+                np.int64(src.offset + m.offset), np.int64(xs), BufRef(idx_layout.buffer),
+                np.int64(idx_layout.offset), np.int64(length), BufRef(out.buffer),
+                np.int64(out.offset), BufRef(err.buffer)]
+        gsize, lsize = grid(n_rows)
+        state.work.append(Launch(self.kname, gsize, lsize, args, node))
+        if not host_known:
+            check_index_flag(state, node, err, (0,))
 
 
 def index_operands(node, m, state: PrepareState, extra) -> tuple[list, bool]:
@@ -161,11 +205,15 @@ class AdvancedSubtensorStep(Step):
         super().__init__(node, ctx, kernel_prefix)
         x, *extra = node.inputs
         adv = [extra[e[1]].dtype for e in node.op.idx_list if e[0] == "adv"]
+        comment = f"{node.op} -> {node.outputs[0]}"
         self.gk = GatherKernel(f"{kernel_prefix}_gather", "gather", node.outputs[0].ndim,
-                               x.dtype, adv, comment=f"{node.op} -> {node.outputs[0]}")
+                               x.dtype, adv, comment=comment)
+        self.rows = (RowGatherKernel(f"{kernel_prefix}_rows", x.dtype, adv[0], comment)
+                     if len(adv) == 1 else None)
 
     def kernels(self) -> list[KernelDef]:
-        return [self.gk.kernel(self.node)]
+        rows = [self.rows.kernel(self.node)] if self.rows else []
+        return [self.gk.kernel(self.node)] + rows
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
@@ -175,6 +223,12 @@ class AdvancedSubtensorStep(Step):
         out = state.new_buffer(m.shape, x.dtype)
         state.layouts[node.outputs[0]] = out
         idx, host_known = index_operands(node, m, state, extra)
+        if self.rows:
+            idx_layout = idx[0][0]
+            row_len = self.rows.row_length(m, idx_layout)
+            if row_len is not None:
+                self.rows.launch(state, node, m, src, idx_layout, row_len, out, host_known)
+                return
         self.gk.launch(state, node, m.shape, src, m.x_strides, src.offset + m.offset, idx, out,
                        host_known)
 

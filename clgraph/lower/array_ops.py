@@ -9,7 +9,8 @@ import numpy as np
 from clgraph.expr.array_ops import arange_fill_terms, arange_length
 from clgraph.expr.dtypes import cl_type, is_float
 from clgraph.expr.scalar.ops import wrapping
-from clgraph.lower.advanced import GatherKernel, broadcast_into, grid
+from clgraph.lower.access import operand_mode
+from clgraph.lower.advanced import broadcast_into, grid
 from clgraph.lower.elemwise import copy_step
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import (
@@ -76,16 +77,19 @@ class ARangeStep(Step):
 
 
 class AllocStep(Step):
-    """A broadcast copy: the gather kernel with no index arrays."""
+    """A broadcast copy, run by the elementwise copy kernel over a view of the value with the
+    output's shape (stride 0 on broadcast axes): it walks whole rows with vector loads and
+    stores, where a per-element gather paid three 64-bit div/mod an element (repeat, tile)."""
 
     def __init__(self, node, ctx, kernel_prefix) -> None:
         super().__init__(node, ctx, kernel_prefix)
-        out = node.outputs[0]
-        self.gk = GatherKernel(f"{kernel_prefix}_alloc", "gather", out.ndim, out.dtype, [],
-                               comment=f"Alloc -> {out}")
+        value, out = node.inputs[0], node.outputs[0]
+        mode = operand_mode(value, out.type.shape[-1] if out.ndim else 1, set())
+        self.copy_node, self.copy = copy_step(out.type(), ctx, f"{kernel_prefix}_alloc",
+                                              in_mode=mode)
 
     def kernels(self) -> list[KernelDef]:
-        return [self.gk.kernel(self.node)]
+        return self.claim(self.copy.kernels())
 
     def prepare(self, state: PrepareState) -> None:
         node = self.node
@@ -99,9 +103,10 @@ class AllocStep(Step):
                                  f"the graph fixed it to {s}")
         vlay = state.layouts[value]
         strides = broadcast_into(node, value, vlay, dims)
-        out = state.new_buffer(dims, value.dtype)
-        state.layouts[node.outputs[0]] = out
-        self.gk.launch(state, node, dims, vlay, strides, vlay.offset, [], out, True)
+        state.layouts[self.copy_node.inputs[0]] = Layout(vlay.buffer, dims, tuple(strides),
+                                                         vlay.offset)
+        self.copy.prepare(state)
+        state.layouts[node.outputs[0]] = state.layouts[self.copy_node.outputs[0]]
 
 
 def _lines(shape: tuple, axis: int) -> tuple[int, int, int]:

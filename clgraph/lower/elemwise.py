@@ -9,8 +9,8 @@ from clgraph.expr.scalar.codegen import CodeCtx
 from clgraph.expr.scalar.composite import Composite, ScalarConstant
 from clgraph.expr.type import shape_str
 from clgraph.expr.variable import Constant
-from clgraph.lower.access import operand_mode
-from clgraph.lower.layout import broadcast_strides, collapse
+from clgraph.lower.access import operand_mode, unit_last_operand_mode
+from clgraph.lower.layout import broadcast_strides, collapse, drop_unit_axes
 from clgraph.lower.plan import BufRef, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment
 from clgraph.lower.vec_mem import vec_preamble, vld, vst, vst_stream
@@ -93,10 +93,9 @@ class ElemwiseStep(Step):
         # 'contig' outputs are fresh buffers; 'strided' ones are given layouts (inc_subtensor).
         self.out_modes = out_modes or ["contig"] * len(node.outputs)
         self.comp, self.operands = inline_constants(node)
-        out_last = node.outputs[0].type.shape[-1] if node.outputs[0].ndim else 1
         # `in_modes`: fixed by a caller whose operands' layouts the graph does not show
         # (a strided device array copied outside any plan: runtime/strided_copy.py)
-        self.modes = in_modes or [operand_mode(v, out_last, owned) for v in self.operands]
+        self.modes = in_modes or self._operand_modes(owned)
         dtypes = set(self.comp.step_dtypes())
         for dt in dtypes:
             ctx.check_dtype(dt, f"{node_label(node)}")
@@ -110,6 +109,15 @@ class ElemwiseStep(Step):
         self.ndim = node.outputs[0].ndim
         self.n_outer = max(self.ndim - 1, 0)
         self.kname = f"{kernel_prefix}_{sanitize_ident(self.comp.name)}"
+
+    def _operand_modes(self, owned: set) -> list[str]:
+        """Static access modes of the operands; for an output of static last length 1, the
+        modes of axis -2, innermost once prepare drops the unit axis."""
+        shape = self.node.outputs[0].type.shape
+        if len(shape) > 1 and shape[-1] == 1:
+            return [unit_last_operand_mode(v, shape[-2], owned) for v in self.operands]
+        out_last = shape[-1] if shape else 1
+        return [operand_mode(v, out_last, owned) for v in self.operands]
 
     def kernels(self) -> list[KernelDef]:
         n_in = len(self.operands)
@@ -221,7 +229,7 @@ class ElemwiseStep(Step):
         shape = out_shape or (1,)
         sets = [broadcast_strides(lay, out_shape) or (0,) for lay in in_layouts]
         sets += [lay.strides or (0,) for lay in out_layouts]
-        cshape, csets = collapse(shape, sets)
+        cshape, csets = self._iteration_space(shape, sets)
         n_inner = cshape[-1]
         outer = (1,) * (self.n_outer - (len(cshape) - 1)) + cshape[:-1]
         g1 = int(np.prod(outer, dtype=np.int64)) if outer else 1
@@ -230,20 +238,30 @@ class ElemwiseStep(Step):
         stream = self.streams and 0 < self.ctx.cache_bytes <= out_bytes
         args: list = [np.int64(n_inner), np.int64(per_item), np.int64(g1)]
         args += [np.int64(n) for n in outer]
+        modes = self.modes + self.out_modes
         for k, (lay, st) in enumerate(zip(in_layouts + out_layouts, csets)):
             st = (0,) * (self.n_outer + 1 - len(st)) + st
-            modes = self.modes + self.out_modes
-            mode = modes[k]
-            if n_inner > 1 and ((mode == "contig" and st[-1] != 1) or
-                                (mode == "bcast" and st[-1] != 0)):
-                raise AssertionError(f"{node_label(node)}: operand {k} expected {mode} inner "
-                                     f"access, got stride {st[-1]}")
+            if n_inner > 1 and not inner_stride_fits(modes[k], st[-1]):
+                raise AssertionError(f"{node_label(node)}: operand {k} expected {modes[k]} "
+                                     f"inner access, got stride {st[-1]}")
             args += [BufRef(lay.buffer), np.int64(lay.offset), np.int64(st[-1])]
             args += [np.int64(s) for s in st[:-1]]
         kname = f"{self.kname}_nt" if stream else self.kname
         state.work.append(Launch(kname, (g0, rows), local, args, node))
         if self.out_modes == ["contig"] * len(out_layouts):
             self._allow_in_place(state, in_layouts, out_layouts)
+
+    def _iteration_space(self, shape, sets):
+        """(shape, stride sets) of the launch: the first whose innermost strides the static
+        modes can read of the axes collapsed without the axes of length 1 (an (N, 1) column
+        otherwise runs as N rows of one element, paying the row index arithmetic for each),
+        the axes collapsed, and the axes as they are (a length-1 axis then innermost)."""
+        modes = self.modes + self.out_modes
+        spaces = [collapse(*drop_unit_axes(shape, sets)), collapse(shape, sets)]
+        for cshape, csets in spaces:
+            if cshape[-1] == 1 or all(inner_stride_fits(m, st[-1]) for m, st in zip(modes, csets)):
+                return cshape, csets
+        return shape, sets
 
     def _allow_in_place(self, state: PrepareState, in_layouts, out_layouts) -> None:
         """Each output may reuse an input read element for element at its own position."""
@@ -255,6 +273,11 @@ class ElemwiseStep(Step):
                         and lay.offset == out.offset == 0
                         and np.dtype(var.dtype).itemsize == size):
                     state.inplace_ok.add((out.buffer, lay.buffer))
+
+
+def inner_stride_fits(mode: str, stride: int) -> bool:
+    """Whether an innermost stride can be read with access mode `mode` (access.py)."""
+    return {"contig": stride == 1, "bcast": stride == 0}.get(mode, True)
 
 
 def elemwise_grid(ctx, n_inner: int, width: int, rows: int

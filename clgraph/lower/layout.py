@@ -45,6 +45,14 @@ def broadcast_strides(layout: Layout, out_shape: tuple[int, ...]) -> tuple[int, 
     return tuple(0 if n == 1 else s for n, s in zip(layout.shape, layout.strides))
 
 
+def drop_unit_axes(shape: tuple[int, ...], stride_sets: list[tuple[int, ...]]
+                   ) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """The iteration space without its axes of length 1 (one axis kept if all are)."""
+    keep = [d for d, n in enumerate(shape) if n != 1] or [len(shape) - 1]
+    return (tuple(shape[d] for d in keep),
+            [tuple(s[d] for d in keep) for s in stride_sets])
+
+
 def collapse(shape: tuple[int, ...], stride_sets: list[tuple[int, ...]]
              ) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
     """Merge adjacent axes that every operand walks contiguously (NumPy's iterator trick).

@@ -498,5 +498,6 @@ def test_column_reductions_with_broadcast_prologue_operands_use_columns_mode(rng
                 else:
                     args.append(rng.random((rows, cols)).astype("f4"))
             np.testing.assert_allclose(f(*args), ref(*args), rtol=1e-4, atol=1e-4)
-            modes = _launched_modes(f, [np.shape(a) for a in args])
+            modes = [(k, mode) for k, mode in _launched_modes(f, [np.shape(a) for a in args])
+                     if "composite" not in k]  # the reduction's launches (c > 0 may run apart)
             assert modes[0][1] == R.ReduceStep.MODES["cols"], (expr, modes)
