@@ -62,6 +62,7 @@ GROUP = 16              # CPU: work-items counted as a group where launches are 
                         # (each launch's local size is elemwise.CPU_LOCAL_SIZE)
 GPU_GROUP = 128         # GPU work-items per group outside the tree
 UNROLL = 4              # independent vector accumulators in the contiguous loops
+CASCADE = 32            # iterations per level of the float sums' cascade (ReduceStep.cascade)
 CHUNKS_PER_UNIT = 4     # target work-groups per compute unit when a reduction is split
 MIN_CHUNK = 1 << 15     # reduced elements below which one work-item does the whole reduction
 COL_CHUNK = 32          # CPU column reductions: rows per chunk
@@ -294,13 +295,18 @@ class ReduceStep(Step):
         # reads one element of theirs per step for all lanes, instead of a vector.
         self.splat = [self._broadcast_on_last_kept(v, ndim) for v in self.operands]
         self.has_final = self.prologue is not None or self.value_dtype != self.acc
-        # Float sums along runs (mode 0: whole arrays, rows) are compensated (Kahan): a
-        # chunk's running sum in float32 otherwise loses ~chunk/lanes ulps (a 10M-element
-        # mean was off by 5e-4, its variance by 250x); NumPy's pairwise sum keeps it near
-        # one. Still bound by memory bandwidth. Column sums (mode 1) are not: long columns
-        # are split into chunks of at most a few hundred rows (`_grid`), and the
-        # compensation cost the MLP step ~2% in its bias gradients (256 rows, measured).
-        self.compensated = self.kind == "add" and D.is_float(self.acc)
+        # Float sums along runs (mode 0: whole arrays, rows) are summed in a cascade (vector
+        # code) or compensated (Kahan; scalar loops, the GPU's tree form): a chunk's running
+        # float32 sum otherwise loses ~chunk/lanes ulps (a 10M-element mean was off by 5e-4,
+        # its variance by 250x); NumPy's pairwise sum keeps it near one. The cascade adds
+        # blocks of CASCADE iterations into fresh registers, then those into others, then
+        # into the running sums: one add per element as before (Kahan's four cost a 10M sum
+        # ~20%, measured), ~CASCADE + CASCADE + n / CASCADE^2 additions on any path. Column
+        # sums (mode 1) are plain: long columns are split into chunks of a few hundred rows
+        # (`_grid`), and compensating them cost the MLP step ~2% (measured).
+        float_sum = self.kind == "add" and D.is_float(self.acc)
+        self.cascade = float_sum and self.width > 1
+        self.compensated = float_sum and self.width == 1
         # CPUs: reductions that keep axes also get a variant without mode 0, which their
         # launches use unless their layout needs mode 0. PoCL compiles a kernel at its first
         # launch, so the unused one costs only its parse: the bias-update sum of a training
@@ -343,19 +349,16 @@ class ReduceStep(Step):
             # Kahan's summation: {acc}_c keeps what the last addition rounded away; none once
             # the sum is inf or NaN (inf - inf would turn an inf sum into NaN).
             t = ctx.ty(self.acc)
-            lost = ctx.where("isfinite(kt)", f"(kt - {acc}) - ky", ctx.literal(0, self.acc))
+            zero = ctx.literal(0, self.acc)
+            # kt - kt == 0 tests finiteness; `?:`, not select/isfinite: PoCL compiles those to
+            # library calls, which halved a 10M-element sum's speed (measured)
+            lost = f"((kt - kt) == {zero}) ? ((kt - {acc}) - ky) : {zero}"
             lines += [f"const {t} ky = v - {acc}_c;", f"const {t} kt = {acc} + ky;",
                       f"{acc}_c = {lost};", f"{acc} = kt;"]
         else:
             lines.append(f"{acc} = {combine(self.kind, self.acc, acc, 'v')};")
         return lines
 
-    def _uncompensated(self) -> list[str]:
-        """Lines folding each vector register's compensation into it, before the registers
-        are combined (mode 0)."""
-        if not self.compensated:
-            return []
-        return [f"va{u} = va{u} - va{u}_c;" for u in range(UNROLL)]
 
     def _params(self) -> list[str]:
         acc_t = cl_type(self.acc)
@@ -447,7 +450,8 @@ class ReduceStep(Step):
                                    f"{what} -> {self.node.outputs[0]}")
         if self.prologue is not None:
             comment += " (prologue " + sanitize_comment(self.prologue.name) + ")"
-        code: dict = dict(inner_unrolled=[], inner_vector=[], inner_fold=[], tree_step=[],
+        code: dict = dict(inner_unrolled=[], inner_rest=[], inner_vector=[], inner_fold=[],
+                          tree_step=[],
                           cols_unrolled=[], cols_vector=[], cols_scalar=[], cols_fold=[],
                           final_vector=[], final_scalar=[], c_first="c0", c_step="1")
         dts = [v.dtype for v in self.operands]
@@ -462,13 +466,17 @@ class ReduceStep(Step):
         code["inner_scalar"] = self._step(sca, [f"{n}[r_{n} + c * {n}_sr]" for n in names],
                                           "acc", comp)
         if W > 1:
-            code["inner_unrolled"] = [
-                self._step(vec, [ld(k, f"{n} + r_{n} + c + {u * W}") for k, n in enumerate(names)],
-                           f"va{u}", comp) for u in range(U)]
+            def unrolled(into: str) -> list[list[str]]:
+                return [self._step(vec, [ld(k, f"{n} + r_{n} + c + {u * W}")
+                                         for k, n in enumerate(names)], f"{into}{u}")
+                        for u in range(U)]
+            # the cascade's first level (vd), and the rest of a run after its blocks (va)
+            code["inner_unrolled"] = unrolled("vd" if self.cascade else "va")
+            code["inner_rest"] = unrolled("va")
             code["inner_vector"] = self._step(vec, [ld(k, f"{n} + r_{n} + c")
-                                                    for k, n in enumerate(names)], "va0", comp)
-            code["inner_fold"] = (self._uncompensated() + self._fold_unrolled()
-                                  + lane_lines(self.kind, self.acc, W, "va0", "acc"))
+                                                    for k, n in enumerate(names)], "va0")
+            code["inner_fold"] = self._fold_unrolled() + lane_lines(self.kind, self.acc, W,
+                                                                    "va0", "acc")
         if self.tree > 1:
             code["c_first"], code["c_step"] = "c0 + lid", "nl"
             code["tree_step"] = [f"const {acc_t} x = scratch[lid];",
@@ -508,7 +516,7 @@ class ReduceStep(Step):
                       identity_v=vec.literal(ident, self.acc), params=self._params(),
                       operands=names, n_keep=self.n_keep, n_rest=self.n_rest,
                       has_inner=has_inner, has_cols=self.has_cols, has_final=self.has_final,
-                      comp=self.compensated,
+                      comp=self.compensated, cascade=CASCADE if self.cascade else 0,
                       preamble=vec_preamble(set(dts) | {self.acc}, W),
                       store_cols=vst(self.acc, W, "va0", "out0 + o0"),
                       store_final=vst(self.acc, W, "va0", "out0 + o"), gather=self.gather,

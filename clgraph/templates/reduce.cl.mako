@@ -1,4 +1,4 @@
-<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_inner, has_cols, has_final, comp, inner_unrolled, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
+<%page args="kname, comment, width, unroll, tree, acc_type, acc_vtype, identity, identity_v, params, operands, n_keep, n_rest, has_inner, has_cols, has_final, comp, cascade, inner_unrolled, inner_rest, inner_vector, inner_scalar, inner_fold, tree_step, c_first, c_step, cols_unrolled, cols_vector, cols_scalar, cols_fold, final_vector, final_scalar, preamble, store_cols, store_final, gather, gather_step, epi_fn, epi_inner, epi_gather, epi_cols_vec, epi_cols_sca, epi_final_vec, epi_final_sca, epi_tree"/>\
 <%doc>
   One reduction kernel with up to three layouts, chosen per launch by `mode` (every code
   line comes from lower/reduce.py; sizes and strides are arguments, in elements):
@@ -102,9 +102,6 @@ ${kept_offsets("o", n_keep)}\
 % if width > 1:
   % for u in range(unroll):
         ${acc_vtype} va${u} = ${identity_v};
-    % if comp:
-        ${acc_vtype} va${u}_c = ${identity_v};
-    % endif
   % endfor
 % endif
         for (long i = start; i < end; ) {
@@ -112,13 +109,55 @@ ${segment(" " * 12)}\
 % if width > 1:
             long c = c0;
             if (vec) {
+  % if cascade:
+                /* A cascade: blocks of ${cascade} iterations summed in vd (a loop of fixed
+                   length), ${cascade} blocks in vb, then into va: one add per element, and
+                   rounding errors that stay small. The rest below adds into va directly. */
+    % for u in range(unroll):
+                ${acc_vtype} vb${u} = ${identity_v};
+    % endfor
+                int blocks = 0;
+                for (; c + ${width * unroll * cascade} <= c_end; ) {
+    % for u in range(unroll):
+                    ${acc_vtype} vd${u} = ${identity_v};
+    % endfor
+                    for (int l1 = 0; l1 < ${cascade}; ++l1, c += ${width * unroll}) {
+    % for block in inner_unrolled:
+                        {
+${lines(block, " " * 28)}\
+                        }
+    % endfor
+                    }
+    % for u in range(unroll):
+                    vb${u} = vb${u} + vd${u};
+    % endfor
+                    if (++blocks == ${cascade}) {
+    % for u in range(unroll):
+                        va${u} = va${u} + vb${u};
+                        vb${u} = ${identity_v};
+    % endfor
+                        blocks = 0;
+                    }
+                }
+    % for u in range(unroll):
+                va${u} = va${u} + vb${u};
+    % endfor
                 for (; c + ${width * unroll} <= c_end; c += ${width * unroll}) {
-  % for block in inner_unrolled:
+    % for block in inner_rest:
                     {
 ${lines(block, " " * 24)}\
                     }
-  % endfor
+    % endfor
                 }
+  % else:
+                for (; c + ${width * unroll} <= c_end; c += ${width * unroll}) {
+    % for block in inner_unrolled:
+                    {
+${lines(block, " " * 24)}\
+                    }
+    % endfor
+                }
+  % endif
                 for (; c + ${width} <= c_end; c += ${width}) {
 ${lines(inner_vector, " " * 20)}\
                 }
