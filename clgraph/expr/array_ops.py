@@ -157,14 +157,25 @@ def check_split_sizes(sizes: list, given: int | None, length: int | None, axis: 
                          f"(the length of axis {axis})")
 
 
+class _CheckedView(Op):
+    """An op that is its input 0 itself (a view) once a check at run time has passed."""
+
+    view_map = {0: 0}
+
+    def inner_mode(self, input_mode: str, input_ndim: int) -> str:
+        return input_mode
+
+    def infer_shape(self, node, input_shapes):
+        return [input_shapes[0]]
+
+
 @dataclass(frozen=True)
-class SplitCheck(Op):
+class SplitCheck(_CheckedView):
     """x itself (a view), once split's sizes are checked against it (`check_split_sizes`)
     when a call is prepared, where the build could not: inputs x, the number of sizes
     given, one size per split (integer scalars known on the host)."""
 
     axis: int = 0
-    view_map = {0: 0}
 
     def make_node(self, x, given, *sizes) -> Apply:
         ins = [_as(x), _as(given), *(_as(s) for s in sizes)]
@@ -182,12 +193,6 @@ class SplitCheck(Op):
         check_split_sizes(list(sizes), int(given), shape[self.axis], self.axis)
         return tuple(shape), tuple(strides), 0
 
-    def inner_mode(self, input_mode: str, input_ndim: int) -> str:
-        return input_mode
-
-    def infer_shape(self, node, input_shapes):
-        return [input_shapes[0]]
-
     def L_op(self, node, grads):  # noqa: N802
         return [grads[0]] + [None] * (len(node.inputs) - 1)
 
@@ -199,7 +204,7 @@ class SplitCheck(Op):
 
 
 @dataclass(frozen=True)
-class Rebroadcast(Op):
+class Rebroadcast(_CheckedView):
     """Change which axes are broadcastable (Theano's addbroadcast / unbroadcast): a view.
 
     `axes`: pairs (axis, broadcastable). Making an axis broadcastable checks at run time
@@ -207,7 +212,6 @@ class Rebroadcast(Op):
     """
 
     axes: tuple = ()
-    view_map = {0: 0}
 
     def make_node(self, x) -> Apply:
         x = _as(x)
@@ -239,12 +243,6 @@ class Rebroadcast(Op):
     def view_strides(self, shape, strides):
         self._check(shape)
         return tuple(shape), tuple(strides), 0
-
-    def inner_mode(self, input_mode: str, input_ndim: int) -> str:
-        return input_mode
-
-    def infer_shape(self, node, input_shapes):
-        return [input_shapes[0]]
 
     def L_op(self, node, grads):  # noqa: N802
         (x,) = node.inputs

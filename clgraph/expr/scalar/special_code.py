@@ -83,16 +83,26 @@ def erfinv(ctx: CodeCtx, x: str, dtype: str) -> str:
                      f"({p} * {x})")
 
 
+def _reflected_and_shifted(ctx: CodeCtx, x: str, dtype: str) -> tuple[str, str, str, str]:
+    """Registers of psi's and tri_gamma's common start: x; z = 1 - x for negative x (the
+    reflection's argument), else x; v = z + S (the recurrence's shift); f = 1 / v^2 (the
+    asymptotic series' variable)."""
+    lit = ctx.literal
+    zero, one = lit(0, dtype), lit(1, dtype)
+    x = ctx.let(x, dtype)
+    z = ctx.let(ctx.where(f"{x} < {zero}", f"({one} - {x})", x), dtype)
+    v = ctx.let(f"({z} + {lit(_PSI_SHIFT[dtype], dtype)})", dtype)
+    f = ctx.let(f"({one} / ({v} * {v}))", dtype)
+    return x, z, v, f
+
+
 def psi(ctx: CodeCtx, x: str, dtype: str) -> str:
     lit = ctx.literal
     zero, one = lit(0, dtype), lit(1, dtype)
     shift = _PSI_SHIFT[dtype]
-    x = ctx.let(x, dtype)
     # x < 0 by reflection: psi(x) = psi(1 - x) - pi / tan(pi x). At x = -0 the 1/z term
     # below gives +inf, and -inf at +0, as SciPy.
-    z = ctx.let(ctx.where(f"{x} < {zero}", f"({one} - {x})", x), dtype)
-    v = ctx.let(f"({z} + {lit(shift, dtype)})", dtype)
-    f = ctx.let(f"({one} / ({v} * {v}))", dtype)
+    x, z, v, f = _reflected_and_shifted(ctx, x, dtype)
     series = (f"(log({v}) - {lit(0.5, dtype)} / {v} - "
               f"{f} * {_horner(ctx, f, PSI_SERIES[::-1], dtype)})")
     # 1 / z itself, not 1 / (z + 0): that would turn z = -0 into +0.
@@ -114,11 +124,8 @@ def tri_gamma(ctx: CodeCtx, x: str, dtype: str) -> str:
     lit = ctx.literal
     zero, one = lit(0, dtype), lit(1, dtype)
     shift = _PSI_SHIFT[dtype]
-    x = ctx.let(x, dtype)
     # x < 0 by reflection: psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x).
-    z = ctx.let(ctx.where(f"{x} < {zero}", f"({one} - {x})", x), dtype)
-    v = ctx.let(f"({z} + {lit(shift, dtype)})", dtype)
-    f = ctx.let(f"({one} / ({v} * {v}))", dtype)
+    x, z, v, f = _reflected_and_shifted(ctx, x, dtype)
     series = (f"({one} / {v} + {lit(0.5, dtype)} * {f} + "
               f"{f} / {v} * {_horner(ctx, f, TRIGAMMA_SERIES[::-1], dtype)})")
     recur = " + ".join([f"{one} / ({z} * {z})"] + [
