@@ -681,3 +681,35 @@ def test_rop_through_scan():
     want = (f_hs(xv, h0v + eps * Hv, Wv + eps * Vv) -
             f_hs(xv, h0v - eps * Hv, Wv - eps * Vv)) / (2 * eps)
     np.testing.assert_allclose(f_jv(xv, h0v, Wv, Vv, Hv), want, rtol=1e-6, atol=1e-8)
+
+
+def test_vector_state_products_run_as_sums_in_the_step():
+    """h . W for a vector state h (and W . h as a column) is a broadcast product and a sum
+    in the step (one fused reduction a step, no host product's round trip): values as a
+    NumPy loop, gradients as finite differences."""
+    from clgraph.expr.blas import Dot22
+
+    rng = np.random.default_rng(5)
+    X, W, h0 = T.dmatrix("X"), T.dmatrix("W"), T.dvector("h0")
+    hs, _ = cg.scan(lambda x_t, h, W: T.tanh(T.dot(h, W) + T.dot(W, h) + x_t), sequences=X,
+                    outputs_info=h0, non_sequences=W)
+    cost = (hs[-1] ** 2).sum()
+    f = cg.function([X, W, h0], [hs, cg.grad(cost, W)])
+    scan_node = next(n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Scan")
+    assert not any(isinstance(n.op, Dot22) for n in scan_node.op.inner.toposort())
+    xv, wv, hv = rng.standard_normal((6, 5)), rng.standard_normal((5, 5)) * 0.3, \
+        rng.standard_normal(5)
+    got, gW = f(xv, wv, hv)
+    h, want = hv, []
+    for x_t in xv:
+        h = np.tanh(h @ wv + wv @ h + x_t)
+        want.append(h)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    loss = cg.function([X, W, h0], cost)
+    eps, num = 1e-6, np.zeros_like(wv)
+    for i in np.ndindex(wv.shape):
+        wp, wm = wv.copy(), wv.copy()
+        wp[i] += eps
+        wm[i] -= eps
+        num[i] = (loss(xv, wp, hv) - loss(xv, wm, hv)) / (2 * eps)
+    np.testing.assert_allclose(gW, num, rtol=1e-6, atol=1e-8)
