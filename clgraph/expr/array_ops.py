@@ -314,7 +314,8 @@ class CumOp(Op):
 
 @dataclass(frozen=True)
 class Sort(Op):
-    """Stable sort (or argsort when `indices`) along `axis`: a bitonic network on the device,
+    """Stable sort (or argsort when `indices`) along `axis`: NumPy's sorts on the buffers
+    where the device shares host memory (PoCL), else a bitonic network on the device,
     ordering (value, original position) pairs, so equal values keep their order (NumPy's
     kind='stable'); NaN sorts last, as in NumPy."""
 
