@@ -8,8 +8,8 @@
 Every case first checks clgraph's result against NumPy's (assert_allclose), then times each
 implementation: warm-up calls (compilation and first-call allocation are not timed), then the
 median of several calls. clgraph, NumPy, the peers and any hand-written reference kernel are
-timed in turns (a block of each, then the next round), on the same inputs, so that all of them
-see the same spells of this machine's moving speed.
+timed in turns (three rounds; each turn starts with untimed calls), on the same inputs, so
+that all of them see the same spells of this machine's moving speed.
 Device-resident cases pass pyopencl arrays in and take `Out(..., borrow=True)` out, and wait
 for the queue inside the timing. ratio = NumPy time / clgraph time: above 1, clgraph is faster.
 PyTensor and JAX are timed when importable (JAX on device arrays where clgraph is device-
@@ -56,6 +56,8 @@ from clgraph.runtime.device import get_context  # noqa: E402
 
 PEERS = ("PyTorch", "PyTensor", "JAX")
 ONLY_TRAINING = {"PyTorch"}  # peers measured by the training cases only: '-' in other rows
+TURNS = 3        # rounds of turns in Runner.time_together
+SETTLE_S = 0.3   # untimed calls at the start of each turn, at least this long
 Expr = Callable[..., Any]  # expr(namespace, *inputs): namespace is np, clgraph.tensor, jnp, pt
 
 
@@ -270,32 +272,34 @@ class Runner:
         return self.time_together({"fn": fn}, calls)["fn"]
 
     def time_together(self, fns: dict[str, Callable[[], Any]], calls: int = 1) -> dict[str, float]:
-        """Median seconds per call of each fn, timed in turns: one block of `calls` calls of
-        each, then the next round. This machine's speed moves by tens of percent over
-        seconds; taking turns puts every implementation in the same spells, so the ratios
-        compare like with like (timing one after the other did not).
-
-        Each fn first gets a warm-up block, and more while they are short (up to 0.2 s):
-        thread pools (OpenBLAS, PoCL) and caches settle in the first calls.
-        """
-        for fn in fns.values():
-            start = time.perf_counter()
-            for _ in range(10):
-                for _ in range(calls):
-                    fn()
-                if time.perf_counter() - start > 0.2:
-                    break
+        """Median seconds per call of each fn, timed in turns: TURNS rounds, in each of which
+        every fn gets a turn of untimed calls (SETTLE_S at least) and then timed blocks of
+        `calls` calls. This machine's speed moves by tens of percent over seconds: turns put
+        every implementation in the same spells (one after the other, the ratios compared
+        different ones). A turn starts with its own untimed calls because the thread pools
+        the previous implementation left spinning (OpenBLAS's, PoCL's) slow the next one's
+        first calls: alternating single calls measured a 1024^3 dot at half speed for
+        clgraph and NumPy alike."""
         times: dict[str, list[float]] = {name: [] for name in fns}
-        start = time.perf_counter()
-        budget = self.s.budget_s * len(fns)
-        for turn in range(self.s.repeat):
+        per_turn = max(1, -(-self.s.repeat // TURNS))
+        budget = self.s.budget_s / TURNS
+        for _ in range(TURNS):
             for name, fn in fns.items():
-                t0 = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                times[name].append((time.perf_counter() - t0) / calls)
-            if turn + 1 >= self.s.min_repeat and time.perf_counter() - start > budget:
-                break
+                settle_end = time.perf_counter() + SETTLE_S
+                while True:
+                    for _ in range(calls):
+                        fn()
+                    if time.perf_counter() > settle_end:
+                        break
+                start = time.perf_counter()
+                for k in range(per_turn):
+                    t0 = time.perf_counter()
+                    for _ in range(calls):
+                        fn()
+                    times[name].append((time.perf_counter() - t0) / calls)
+                    if k + 1 >= max(1, self.s.min_repeat // TURNS) and \
+                            time.perf_counter() - start > budget:
+                        break
         return {name: statistics.median(t) for name, t in times.items()}
 
     def to_device(self, a: np.ndarray) -> Any:
