@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from clgraph.expr.scalar.ops import wrapping
 from clgraph.lower.access import operand_mode
 from clgraph.lower.advanced import broadcast_into, grid
 from clgraph.lower.elemwise import copy_step
+from clgraph.lower.host_work import HostView, host_operands
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import (
     BufRef,
@@ -202,11 +204,12 @@ class HostSort:
     axis: int
     indices: bool
 
-    def __call__(self, ctx, bufs) -> None:
-        from clgraph.lower.gemm import HostView, host_operands
+    @functools.cached_property
+    def _views(self) -> list[HostView]:
+        return [HostView.of(self.x, self.dtypes[0]), HostView.of(self.out, self.dtypes[1])]
 
-        views = [HostView.of(self.x, self.dtypes[0]), HostView.of(self.out, self.dtypes[1])]
-        with host_operands(ctx, bufs, views) as (x, out):
+    def __call__(self, ctx, bufs) -> None:
+        with host_operands(ctx, bufs, self._views) as (x, out):
             if self.indices:  # ties keep their order
                 out[...] = np.argsort(x, axis=self.axis, kind="stable")
             else:  # equal values are alike: NumPy's fastest sort (SIMD quicksort)

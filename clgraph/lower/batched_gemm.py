@@ -13,7 +13,8 @@ from clgraph.expr.dtypes import cl_type
 from clgraph.expr.scalar.ops import wrapping
 from clgraph.expr.type import shape_str
 from clgraph.lower.advanced import grid
-from clgraph.lower.gemm import HostView, choose_provider, host_blas_limit, host_operands
+from clgraph.lower.gemm import choose_provider, host_blas_limit
+from clgraph.lower.host_work import HostView, host_operands
 from clgraph.lower.layout import Layout
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label
 from clgraph.lower.render import render, sanitize_comment

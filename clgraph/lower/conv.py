@@ -27,7 +27,8 @@ import numpy as np
 from clgraph.expr.conv import Conv2dGradInputs, MaxPoolGrad, MaxPoolGradGrad
 from clgraph.expr.dtypes import cl_type
 from clgraph.lower import gemm
-from clgraph.lower.gemm import HostView, host_blas_limit, host_operands
+from clgraph.lower.gemm import host_blas_limit
+from clgraph.lower.host_work import HostView, host_operands
 from clgraph.lower.layout import Layout
 from clgraph.lower.nnet import ContiguousInput, comment_for
 from clgraph.lower.plan import BufRef, HostCall, KernelDef, Launch, PrepareState, Step, node_label

@@ -12,7 +12,7 @@ import pytest
 
 import clgraph as cg
 import clgraph.tensor as T
-from clgraph.lower import gemm
+from clgraph.lower import gemm, host_work
 from clgraph.lower.plan import BufRef, HostCall, Launch, PrepareState
 from clgraph.runtime import buffers
 from clgraph.runtime.execute import host_waits
@@ -106,7 +106,7 @@ def test_host_products_use_buffers_in_place(ctx, monkeypatch):
     def no_map(*args, **kwargs):
         raise AssertionError("a host product mapped a buffer")
 
-    monkeypatch.setattr(gemm.cl, "enqueue_map_buffer", no_map)
+    monkeypatch.setattr(host_work.cl, "enqueue_map_buffer", no_map)
     rng = np.random.default_rng(0)
     # every input > 64 KiB: wrapped in place (smaller ones are copied into the driver's
     # own memory, which host products map)
