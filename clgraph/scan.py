@@ -377,6 +377,13 @@ def _switch_for_ifelse(outs: list) -> list:
     return clone_graph(outs, replace)[0] if replace else outs
 
 
+def _rewritten(v, replace: dict):
+    """v rebuilt with the replacements made so far: a rewrite built from v's node's inputs
+    must see earlier rewrites of them (clone_graph does not apply replacements inside the
+    replacing graphs)."""
+    return clone_graph([v], replace)[0][0] if replace else v
+
+
 def _gather_device_indices(outs: list, step_values: list) -> list:
     """`x[i]` (and `x[i, j]`...) where an index comes from a sequence or a carried value (an
     embedding row per token): such an index lives on the device, where a view cannot use
@@ -391,15 +398,12 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
             inside.update(id(o) for o in node.outputs)
     replace = {}
 
-    def now(v):  # v rebuilt with the rewrites so far (set_subtensor(acc[i], acc[i] + 1))
-        return clone_graph([v], replace)[0][0] if replace else v
-
     for node in toposort(outs, step_values):
         op = node.op
         if isinstance(op, IncSubtensor) and op.idx_list == (("int", ("in", 0)),) and \
                 id(node.inputs[2]) in inside:
             # x[i] = y (or += y) at a device index: a scatter of one row
-            x, y, i = map(now, node.inputs)
+            x, y, i = (_rewritten(v, replace) for v in node.inputs)
             write = T.set_subtensor if op.set_instead_of_inc else T.inc_subtensor
             replace[node.outputs[0]] = write(x[T.shape_padleft(i)], T.shape_padleft(y))
             continue
@@ -407,7 +411,7 @@ def _gather_device_indices(outs: list, step_values: list) -> list:
                 any(e[0] != "int" for e in op.idx_list) or \
                 not any(id(i) in inside for i in node.inputs[1:]):
             continue
-        out = now(node.inputs[0])
+        out = _rewritten(node.inputs[0], replace)
         for _, index in op.idx_list:  # x[i, j] is x[i][j]: one axis at a time
             if isinstance(index, tuple):  # ("in", k): an index computed in the graph
                 i = node.inputs[1 + index[1]]
@@ -500,7 +504,7 @@ def _vector_products_as_sums(outs: list) -> list:
         if not isinstance(node.op, Dot22) or not D.is_float(node.outputs[0].dtype):
             continue
         # the operands as rewritten so far (h . W1 . W2: both products become sums)
-        a, b = (clone_graph([v], replace)[0][0] if replace else v for v in node.inputs)
+        a, b = (_rewritten(v, replace) for v in node.inputs)
         if a.type.shape[0] == 1:  # (1, K) . (K, N): a column of a times b, summed over K
             new = T.sum(a.dimshuffle(1, 0) * b, axis=0).dimshuffle("x", 0)
         elif b.type.shape[1] == 1:  # (M, K) . (K, 1)
